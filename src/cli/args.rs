@@ -1,0 +1,239 @@
+//! Command-line flags. Parsed once, then turned into a `Config` before any work starts.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+With no command, badge-kiosk opens the touchscreen kiosk. With nothing configured it runs the
+embedded demo event (a national skills final): print demo codes with `badge-kiosk codes --demo`.
+
+Configuration, lowest priority first: built-in defaults, the TOML file (--config or
+$BADGE_KIOSK_CONFIG, default ~/.config/badge-kiosk/config.toml; see assets/config.example.toml),
+BADGE_KIOSK_* environment variables, then these flags.
+
+Examples:
+  badge-kiosk event init ./my-event --id salon-2027     create an event and its key
+  badge-kiosk --event ./my-event codes --count 500 --out ./print
+  badge-kiosk --event ./my-event scan photo.jpg         decode and verify codes in images
+  badge-kiosk --event ./my-event claim BK… --email marie@example.fr
+  badge-kiosk --event ./my-event queue verify";
+
+#[derive(Debug, Parser)]
+#[command(name = "badge-kiosk", version, about = "Offline event kiosk and claim terminal for Open Badges", after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, global = true, env = "BADGE_KIOSK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Event directory holding event.toml (default: the embedded demo event).
+    #[arg(long = "event", global = true, value_name = "DIR")]
+    pub event_dir: Option<PathBuf>,
+    /// Data directory for the queue and the kiosk's device key.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// This kiosk's name in the event.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub kiosk_id: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the touchscreen kiosk (the default).
+    Run(RunArgs),
+    /// Create or inspect an event.
+    #[command(subcommand)]
+    Event(EventCommand),
+    /// Make printable attendance codes: visitor tickets, staff cards, organiser cards.
+    Codes(CodesArgs),
+    /// Decode QR codes in image files and verify them against the event.
+    Scan(ScanArgs),
+    /// Claim the attendance badge for a visitor code, as a tap on the kiosk does.
+    Claim(ClaimArgs),
+    /// Record a visitor at a stand of a pathway, as a staff scan does.
+    Step(StepArgs),
+    /// Inspect, verify, export or purge the signed award queue.
+    #[command(subcommand)]
+    Queue(QueueCommand),
+    /// Import a ticketing system's CSV export as an allow-list of plain barcodes.
+    Tickets(TicketsArgs),
+    /// Cancel a code (by its id or short id) so that every kiosk refuses it.
+    Revoke(RevokeArgs),
+    /// Send queued records to the event hub now, with a progress bar and a summary.
+    Sync(SyncArgs),
+    /// Write every record to a signed bundle file (for a USB stick when there is no network).
+    Export(ExportArgs),
+    /// Run or feed the event hub (the organiser's collection point).
+    #[command(subcommand)]
+    Hub(HubCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The hub's URL (default: `sync.hub` in event.toml).
+    #[arg(long)]
+    pub hub: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Directory to write the bundle into (e.g. the USB stick's mount point).
+    #[arg(long)]
+    pub to: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HubCommand {
+    /// Serve the hub's API and pages.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: String,
+        /// Where the hub keeps its database.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+    /// Import a bundle written by `badge-kiosk export` (idempotent).
+    Import {
+        file: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+    /// Make a one-time enrolment code for a new kiosk.
+    EnrolToken {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+    /// Print the hub's counts: awards by badge, steps by stand, records by kiosk.
+    Status {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+}
+
+#[derive(Debug, Args, Default)]
+pub struct RunArgs {
+    /// Full screen, no window decorations (for the kiosk itself).
+    #[arg(long)]
+    pub fullscreen: bool,
+    /// Camera index, or `none` to use only a USB barcode scanner.
+    #[arg(long)]
+    pub camera: Option<String>,
+    /// Window size for desktops, e.g. 800x480 or 1920x1080.
+    #[arg(long, value_name = "WxH")]
+    pub size: Option<String>,
+    /// The stand this kiosk is installed at.
+    #[arg(long)]
+    pub stand: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventCommand {
+    /// Create DIR with event.toml and a new Ed25519 event key (mode 0600).
+    Init {
+        dir: PathBuf,
+        /// The event id (lower-case letters, digits, '-').
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Show the event, its keys' fingerprints and this kiosk's identity.
+    Show,
+}
+
+#[derive(Debug, Args)]
+pub struct CodesArgs {
+    /// Number of visitor codes.
+    #[arg(long, default_value_t = 0)]
+    pub count: usize,
+    /// Staff cards for these stands (repeat, or `all`).
+    #[arg(long = "staff", value_name = "STAND")]
+    pub staff: Vec<String>,
+    /// Number of organiser cards.
+    #[arg(long, default_value_t = 0)]
+    pub organisers: usize,
+    /// Registration references for visitor codes, one per line (replaces --count).
+    #[arg(long, value_name = "FILE")]
+    pub registrations: Option<PathBuf>,
+    /// Days the codes stay valid after the event ends.
+    #[arg(long, default_value_t = 30)]
+    pub valid_days_after: u32,
+    /// Output directory (PDF, PNG pages, SVG, CSV).
+    #[arg(long, default_value = "codes")]
+    pub out: PathBuf,
+    /// The demo set: 10 visitors, one staff card per stand, one organiser card.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+    /// One JSON object per image: decoded texts, verdicts and milliseconds.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ClaimArgs {
+    /// The code text (as scanned), or `-` to read codes from standard input, one per line.
+    pub code: String,
+    /// Send the badge to this email instead of the registered one.
+    #[arg(long, conflicts_with = "phone")]
+    pub email: Option<String>,
+    /// Make a claim link for a phone instead.
+    #[arg(long)]
+    pub phone: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StepArgs {
+    pub code: String,
+    #[arg(long)]
+    pub stand: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// List records with their sync state.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Recompute every signature and the hash chain; name any edited, deleted or reordered row.
+    Verify,
+    /// Export records (signed bytes included) as CSV or JSON Lines.
+    Export {
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Erase typed emails of records the platform confirmed more than the retention ago.
+    Purge {
+        /// Override the retention in days (0: erase every confirmed email now).
+        #[arg(long)]
+        retention_days: Option<u64>,
+    },
+    /// Show queued / synced / failed counts and failure reasons.
+    Status,
+}
+
+#[derive(Debug, Args)]
+pub struct TicketsArgs {
+    /// CSV with a header naming the barcode column (barcode, code, ticket, code-barre…).
+    pub csv: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// Code id (20 hex digits) or a full code text.
+    pub code: String,
+}

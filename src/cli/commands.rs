@@ -1,0 +1,594 @@
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde_json::json;
+
+use super::args::*;
+use crate::config::Config;
+use crate::domain::clock::SystemClock;
+use crate::domain::code::{AttendanceCode, CodeClaims, CodeId, Role};
+use crate::domain::keys;
+use crate::eventdir::EventDir;
+use crate::kiosk::{ClaimOutcome, Delivery, KioskCore, KioskError};
+
+/// Resolves configuration: defaults, file, environment, then flags.
+pub fn load_config(cli: &Cli) -> Result<Config> {
+    let default_file = std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config/badge-kiosk/config.toml"));
+    let file = cli.config.clone().or(default_file);
+    let mut config = Config::load(file.as_deref(), std::env::vars())?;
+    if let Some(dir) = &cli.event_dir {
+        config.event_dir = Some(dir.clone());
+    }
+    if let Some(dir) = &cli.data_dir {
+        config.data_dir = dir.clone();
+    }
+    if let Some(id) = &cli.kiosk_id {
+        config.kiosk_id = Some(id.clone());
+    }
+    Ok(config)
+}
+
+pub fn open_event(config: &Config) -> Result<EventDir> {
+    match &config.event_dir {
+        Some(dir) => EventDir::load(dir).with_context(|| format!("loading the event in {}", dir.display())),
+        None => EventDir::demo(&config.data_dir).context("preparing the demo event"),
+    }
+}
+
+/// The data directory is per event, so one machine can serve several events in turn.
+pub fn open_kiosk(config: &Config) -> Result<KioskCore> {
+    let event = open_event(config)?;
+    let data_dir = config.data_dir.join(&event.definition.event.id);
+    Ok(KioskCore::open(
+        event,
+        &data_dir,
+        config.kiosk_id.as_deref(),
+        Box::new(SystemClock),
+    )?)
+}
+
+pub fn run(cli: Cli, run_ui: impl FnOnce(Config, RunArgs) -> Result<()>) -> Result<()> {
+    let config = load_config(&cli)?;
+    match cli.command {
+        None => run_ui(config, RunArgs::default()),
+        Some(Command::Run(args)) => run_ui(config, args),
+        Some(Command::Event(EventCommand::Init { dir, id })) => event_init(&dir, id),
+        Some(Command::Event(EventCommand::Show)) => event_show(&config),
+        Some(Command::Codes(args)) => codes(&config, args),
+        Some(Command::Scan(args)) => scan(&config, args),
+        Some(Command::Claim(args)) => claim(&config, args),
+        Some(Command::Step(args)) => step(&config, args),
+        Some(Command::Queue(command)) => queue(&config, command),
+        Some(Command::Tickets(args)) => {
+            let mut kiosk = open_kiosk(&config)?;
+            let data = std::fs::read(&args.csv).with_context(|| format!("reading {}", args.csv.display()))?;
+            let summary = kiosk.import_allow_list(&data).map_err(anyhow::Error::msg)?;
+            println!(
+                "imported {} tickets ({} duplicates, {} blank rows skipped); only their hashes are stored",
+                summary.tickets.len(),
+                summary.duplicates,
+                summary.skipped_blank
+            );
+            Ok(())
+        }
+        Some(Command::Sync(args)) => super::hub_commands::sync(&config, args),
+        Some(Command::Export(args)) => super::hub_commands::export(&config, args),
+        Some(Command::Hub(command)) => super::hub_commands::hub(&config, command),
+        Some(Command::Revoke(args)) => {
+            let mut kiosk = open_kiosk(&config)?;
+            let code_id = match CodeId::from_hex(&args.code) {
+                Some(id) => id,
+                None => {
+                    let parsed = AttendanceCode::parse(&args.code).map_err(|refusal| anyhow::anyhow!("{refusal}"))?;
+                    parsed.claims.code_id
+                }
+            };
+            kiosk.revoke(code_id)?;
+            println!(
+                "revoked {} ({}); kiosks refuse it from their next sync",
+                code_id,
+                code_id.short()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn event_init(dir: &Path, id: Option<String>) -> Result<()> {
+    let id = id.unwrap_or_else(|| {
+        dir.file_name()
+            .map(|name| {
+                name.to_string_lossy()
+                    .to_lowercase()
+                    .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-")
+            })
+            .unwrap_or_else(|| "my-event".into())
+    });
+    let (event, fingerprint) = EventDir::init(dir, &id)?;
+    println!("created event {:?} in {}", event.definition.event.id, dir.display());
+    println!(
+        "event key: {} (mode 0600, back it up: it signs every code)",
+        dir.join("event.key").display()
+    );
+    println!("public key fingerprint: {fingerprint}");
+    println!(
+        "next: edit {}, then `badge-kiosk --event {} codes --count 100`",
+        dir.join("event.toml").display(),
+        dir.display()
+    );
+    Ok(())
+}
+
+fn event_show(config: &Config) -> Result<()> {
+    let kiosk = open_kiosk(config)?;
+    let definition = kiosk.definition();
+    println!("event: {} — {}", definition.event.id, definition.event.name.fr);
+    println!("dates: {} to {}", definition.event.starts, definition.event.ends);
+    for key in definition.public_keys() {
+        let own = kiosk.event.event_key.as_ref().is_some_and(|k| k.verifying_key() == key);
+        println!(
+            "event key: {}{}",
+            keys::fingerprint(&key),
+            if own { " (secret key present)" } else { "" }
+        );
+    }
+    println!(
+        "kiosk: {} (device key {})",
+        kiosk.kiosk_id(),
+        keys::fingerprint(&kiosk.device_key().verifying_key())
+    );
+    for badge in &definition.badges {
+        println!("badge: {} ({:?}) — {}", badge.id, badge.kind, badge.name.fr);
+    }
+    if kiosk.event.is_demo {
+        println!("note: this is the demo event; its key is public. Use `badge-kiosk event init` for a real event.");
+    }
+    Ok(())
+}
+
+/// One printable code with its label texts.
+pub struct CodeToPrint {
+    pub text: String,
+    pub short_id: String,
+    pub role: Role,
+    pub holder: Option<String>,
+}
+
+pub fn make_codes(event: &EventDir, args: &CodesArgs) -> Result<Vec<CodeToPrint>> {
+    let Some(key) = &event.event_key else {
+        bail!(
+            "making codes needs the event key (event.key in {}): run this on the organiser's machine",
+            event.dir.display()
+        );
+    };
+    let definition = &event.definition;
+    let date = |text: &str| -> Result<u32> {
+        let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")?;
+        let midnight = date.and_hms_opt(0, 0, 0).context("date")?.and_utc().timestamp();
+        Ok(u32::try_from(midnight.max(0)).unwrap_or(u32::MAX))
+    };
+    let (valid_from, valid_until) = if args.demo {
+        // The demo must work whenever someone tries it.
+        (date("2026-01-01")?, date("2036-01-01")?)
+    } else {
+        let from = date(&definition.event.starts)?.saturating_sub(7 * 86_400);
+        let until = date(&definition.event.ends)?.saturating_add(86_400 * (1 + args.valid_days_after));
+        (from, until)
+    };
+    let mut wanted: Vec<(Role, Option<String>)> = Vec::new();
+    let (count, staff, organisers) = if args.demo {
+        (10, vec!["all".to_string()], 1)
+    } else {
+        (args.count, args.staff.clone(), args.organisers)
+    };
+    match &args.registrations {
+        Some(file) => {
+            let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+            for reference in text.lines().map(str::trim).filter(|line| !line.is_empty()) {
+                wanted.push((Role::Visitor, Some(reference.to_owned())));
+            }
+        }
+        None => {
+            for index in 0..count {
+                // Demo tickets carry a registration so the "sent to your email" path shows.
+                let holder = args
+                    .demo
+                    .then(|| format!("DEMO-{:04}", index + 1))
+                    .filter(|_| index % 2 == 0);
+                wanted.push((Role::Visitor, holder));
+            }
+        }
+    }
+    for stand in &staff {
+        if stand == "all" {
+            for stand in &definition.stands {
+                wanted.push((
+                    Role::Staff {
+                        stand: stand.id.clone(),
+                    },
+                    None,
+                ));
+            }
+        } else if definition.stand(stand).is_some() {
+            wanted.push((Role::Staff { stand: stand.clone() }, None));
+        } else {
+            bail!(
+                "the event has no stand {stand:?}; stands are: {}",
+                definition
+                    .stands
+                    .iter()
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    for _ in 0..organisers {
+        wanted.push((Role::Organiser, None));
+    }
+    let mut codes = Vec::with_capacity(wanted.len());
+    for (role, holder) in wanted {
+        let code_id = CodeId::random();
+        let code = AttendanceCode::sign(
+            &definition.event.id,
+            key,
+            CodeClaims {
+                code_id,
+                role: role.clone(),
+                holder: holder.clone(),
+                valid_from,
+                valid_until,
+            },
+        )
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+        codes.push(CodeToPrint {
+            text: code.to_text(),
+            short_id: code_id.short(),
+            role,
+            holder,
+        });
+    }
+    Ok(codes)
+}
+
+fn codes(config: &Config, args: CodesArgs) -> Result<()> {
+    let event = open_event(config)?;
+    let codes = make_codes(&event, &args)?;
+    if codes.is_empty() {
+        bail!("nothing to make: give --count N, --staff STAND, --organisers N or --demo");
+    }
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let written = crate::printing_output::write_all(&event, &codes, &args.out)?;
+    for path in written {
+        println!("wrote {}", path.display());
+    }
+    println!("{} codes for event {}", codes.len(), event.definition.event.id);
+    Ok(())
+}
+
+fn scan(config: &Config, args: ScanArgs) -> Result<()> {
+    let kiosk = open_kiosk(config)?;
+    let mut failures = 0;
+    for path in &args.images {
+        let started = std::time::Instant::now();
+        let texts = match image::open(path) {
+            Ok(image) => crate::scan::decode_texts(&image.to_luma8()),
+            Err(error) => {
+                failures += 1;
+                if args.json {
+                    println!("{}", json!({"image": path, "error": error.to_string()}));
+                } else {
+                    println!("{}: cannot read the image: {error}", path.display());
+                }
+                continue;
+            }
+        };
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let verdicts: Vec<serde_json::Value> = texts
+            .iter()
+            .map(|text| match kiosk.identify(text) {
+                Ok(identified) => json!({"text": text, "valid": true, "role": identified.role.label(), "code": identified.short_id, "holder": identified.holder}),
+                Err(error) => json!({"text": text, "valid": false, "reason": error.to_string()}),
+            })
+            .collect();
+        if texts.is_empty() || verdicts.iter().any(|v| v["valid"] == false) {
+            failures += 1;
+        }
+        if args.json {
+            println!(
+                "{}",
+                json!({"image": path, "ms": (elapsed_ms * 100.0).round() / 100.0, "codes": verdicts})
+            );
+        } else if verdicts.is_empty() {
+            println!("{}: no QR code found ({elapsed_ms:.1} ms)", path.display());
+        } else {
+            for verdict in verdicts {
+                if verdict["valid"] == true {
+                    println!(
+                        "{}: valid {} code {} ({elapsed_ms:.1} ms)",
+                        path.display(),
+                        verdict["role"].as_str().unwrap_or(""),
+                        verdict["code"].as_str().unwrap_or("")
+                    );
+                } else {
+                    println!(
+                        "{}: refused: {} ({elapsed_ms:.1} ms)",
+                        path.display(),
+                        verdict["reason"].as_str().unwrap_or("")
+                    );
+                }
+            }
+        }
+    }
+    if failures > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn read_codes(code: &str) -> Result<Vec<String>> {
+    if code == "-" {
+        let mut input = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)?;
+        Ok(input
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect())
+    } else {
+        Ok(vec![code.to_owned()])
+    }
+}
+
+fn claim(config: &Config, args: ClaimArgs) -> Result<()> {
+    let mut kiosk = open_kiosk(config)?;
+    let mut refused = 0;
+    for code in read_codes(&args.code)? {
+        let outcome = kiosk.identify(&code).and_then(|visitor| {
+            let delivery = match (&args.email, args.phone, &visitor.holder) {
+                (Some(email), _, _) => Delivery::Email(email.clone()),
+                (None, true, _) => Delivery::Phone,
+                (None, false, Some(_)) => Delivery::Registration,
+                (None, false, None) => Delivery::Phone,
+            };
+            kiosk.claim(&visitor, None, delivery).map(|outcome| (visitor, outcome))
+        });
+        match outcome {
+            Ok((
+                visitor,
+                ClaimOutcome::Saved {
+                    sequence,
+                    badge_id,
+                    claim_url,
+                },
+            )) => {
+                print!("saved: {badge_id} for {} (record #{sequence})", visitor.short_id);
+                if let Some(url) = claim_url {
+                    print!(" claim link: {url}");
+                }
+                println!();
+            }
+            Ok((visitor, ClaimOutcome::AlreadyClaimed { created_at_ms })) => {
+                let at = chrono::DateTime::from_timestamp_millis(created_at_ms)
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default();
+                println!("already claimed: {} claimed this badge at {at}", visitor.short_id);
+            }
+            Err(error) => {
+                refused += 1;
+                println!("refused: {error}");
+            }
+        }
+    }
+    if refused > 0 {
+        std::process::exit(2);
+    }
+    Ok(())
+}
+
+fn step(config: &Config, args: StepArgs) -> Result<()> {
+    let mut kiosk = open_kiosk(config)?;
+    let visitor = kiosk.identify(&args.code)?;
+    let outcome = kiosk.record_step(&visitor, &args.stand)?;
+    println!(
+        "{} at {}: {}",
+        visitor.short_id,
+        args.stand,
+        if outcome.newly_recorded {
+            "recorded"
+        } else {
+            "already recorded"
+        }
+    );
+    for pathway in outcome.pathways {
+        let progress = &pathway.progress;
+        print!(
+            "  {}: {} of {} stands",
+            pathway.badge_id, progress.counted_visited, progress.counted_needed
+        );
+        if !progress.required_missing.is_empty() {
+            print!(", still needs {}", progress.required_missing.join(", "));
+        }
+        if pathway.awarded_now {
+            print!(" — pathway complete, badge awarded");
+        } else if pathway.already_awarded {
+            print!(" — badge already awarded");
+        }
+        println!();
+    }
+    Ok(())
+}
+
+fn queue(config: &Config, command: QueueCommand) -> Result<()> {
+    let mut kiosk = open_kiosk(config)?;
+    match command {
+        QueueCommand::List { limit } => {
+            let records = kiosk.store().records(0, usize::MAX)?;
+            let skip = records.len().saturating_sub(limit);
+            println!(
+                "{:>6}  {:<10}  {:<14}  {:<12}  {:<11}  {:<8}  created",
+                "#", "kind", "badge", "stand", "code", "state"
+            );
+            for stored in records.iter().skip(skip) {
+                let record = &stored.record;
+                let code = <[u8; 10]>::try_from(record.content.code_id.as_slice())
+                    .map(|id| CodeId(id).short())
+                    .unwrap_or_default();
+                let created = chrono::DateTime::from_timestamp_millis(record.content.created_at_ms)
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_default();
+                println!(
+                    "{:>6}  {:<10}  {:<14}  {:<12}  {:<11}  {:<8}  {created}",
+                    record.sequence,
+                    record.content.kind.name(),
+                    record.content.badge_id,
+                    record.content.stand,
+                    code,
+                    stored.sync_state.label()
+                );
+            }
+            Ok(())
+        }
+        QueueCommand::Verify => {
+            let key = kiosk.certificate().device_key;
+            let audit = kiosk.store().audit(&key)?;
+            let integrity = kiosk.store().integrity_check()?;
+            if integrity != "ok" {
+                println!("SQLite integrity check: {integrity}");
+            }
+            if audit.faults.is_empty() && integrity == "ok" {
+                println!(
+                    "ok: {} records, every signature and the hash chain verify (kiosk {})",
+                    audit.records,
+                    kiosk.kiosk_id()
+                );
+                Ok(())
+            } else {
+                for fault in &audit.faults {
+                    println!("FAULT: {fault}");
+                }
+                bail!(
+                    "the queue has {} fault(s): it was altered outside badge-kiosk",
+                    audit.faults.len()
+                )
+            }
+        }
+        QueueCommand::Export { format, out } => {
+            let mut output: Box<dyn Write> = match &out {
+                Some(path) => {
+                    Box::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?)
+                }
+                None => Box::new(std::io::stdout().lock()),
+            };
+            let records = kiosk.store().records(0, usize::MAX)?;
+            let mut csv = matches!(format, ExportFormat::Csv).then(|| csv::Writer::from_writer(Vec::new()));
+            if let Some(writer) = csv.as_mut() {
+                writer.write_record([
+                    "sequence",
+                    "kiosk",
+                    "kind",
+                    "event",
+                    "badge",
+                    "stand",
+                    "code_id",
+                    "recipient",
+                    "created_at",
+                    "sync_state",
+                    "record_hash",
+                    "signed_bytes",
+                ])?;
+            }
+            for stored in &records {
+                let record = &stored.record;
+                let created = chrono::DateTime::from_timestamp_millis(record.content.created_at_ms)
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default();
+                let fields = [
+                    record.sequence.to_string(),
+                    record.kiosk_id.clone(),
+                    record.content.kind.name().to_string(),
+                    record.content.event_id.clone(),
+                    record.content.badge_id.clone(),
+                    record.content.stand.clone(),
+                    hex::encode(&record.content.code_id),
+                    record.content.recipient.describe(),
+                    created,
+                    stored.sync_state.label().to_string(),
+                    hex::encode(stored.hash),
+                    hex::encode(record.to_bytes()?),
+                ];
+                match csv.as_mut() {
+                    Some(writer) => writer.write_record(&fields)?,
+                    None => {
+                        let names = [
+                            "sequence",
+                            "kiosk",
+                            "kind",
+                            "event",
+                            "badge",
+                            "stand",
+                            "code_id",
+                            "recipient",
+                            "created_at",
+                            "sync_state",
+                            "record_hash",
+                            "signed_bytes",
+                        ];
+                        let object: serde_json::Map<String, serde_json::Value> = names
+                            .iter()
+                            .zip(fields)
+                            .map(|(name, value)| (name.to_string(), json!(value)))
+                            .collect();
+                        writeln!(output, "{}", serde_json::Value::Object(object))?;
+                    }
+                }
+            }
+            if let Some(writer) = csv {
+                output.write_all(&writer.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
+            }
+            output.flush()?;
+            if let Some(path) = out {
+                eprintln!("exported {} records to {}", records.len(), path.display());
+            }
+            Ok(())
+        }
+        QueueCommand::Purge { retention_days } => {
+            let days = retention_days.unwrap_or(config.email_retention_days);
+            let cutoff = chrono::Utc::now().timestamp_millis() - i64::try_from(days).unwrap_or(0) * 86_400_000;
+            let erased = kiosk.store_mut().purge_emails(cutoff)?;
+            println!("erased {erased} email address(es) confirmed issued more than {days} day(s) ago");
+            Ok(())
+        }
+        QueueCommand::Status => {
+            let counts = kiosk.store().counts()?;
+            println!(
+                "queued {}, synced {}, failed {}",
+                counts.queued, counts.synced, counts.failed
+            );
+            for (badge, n) in &counts.awards_by_badge {
+                println!("  awards {badge}: {n}");
+            }
+            for (stand, n) in &counts.steps_by_stand {
+                println!("  steps at {stand}: {n}");
+            }
+            for (sequence, reason) in &counts.failures {
+                println!("  failed #{sequence}: {reason}");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Exit codes: 0 ok, 1 error, 2 a code was refused.
+pub fn exit_code(error: &anyhow::Error) -> i32 {
+    if error
+        .downcast_ref::<KioskError>()
+        .is_some_and(|e| matches!(e, KioskError::Refused(_)))
+    {
+        2
+    } else {
+        1
+    }
+}

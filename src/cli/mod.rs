@@ -1,0 +1,8 @@
+//! The command line: every kiosk operation, scriptable, through the same library code.
+
+pub mod args;
+mod commands;
+mod hub_commands;
+
+pub use args::Cli;
+pub use commands::{exit_code, make_codes, open_event, open_kiosk, run, CodeToPrint};

@@ -1,0 +1,184 @@
+//! Kiosk configuration, like atuin: built-in defaults, then a TOML file, then
+//! `BADGE_KIOSK_*` environment variables, then command-line flags (applied by the CLI).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the queue, the device key and the kiosk's state live.
+    pub data_dir: PathBuf,
+    /// The event directory (event.toml, optionally event.key). None: the demo event.
+    pub event_dir: Option<PathBuf>,
+    /// This kiosk's name, unique in the event (shown to the organiser, signed in records).
+    pub kiosk_id: Option<String>,
+    /// A kiosk installed at one stand: staff cards of other stands are refused.
+    pub stand: Option<String>,
+    /// Camera: a device index (`0`), or `none` to rely on a USB barcode scanner.
+    pub camera: String,
+    /// Language shown first: `fr` or `en`.
+    pub language: String,
+    /// Seconds without a touch before the kiosk returns to the attract screen.
+    pub idle_timeout_secs: u64,
+    /// Seconds during which the same code is ignored after a scan.
+    pub debounce_secs: u64,
+    pub staff_pin: String,
+    pub organiser_pin: String,
+    pub fullscreen: bool,
+    /// How long typed emails are kept after the platform confirmed the issue.
+    pub email_retention_days: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: default_data_dir(),
+            event_dir: None,
+            kiosk_id: None,
+            stand: None,
+            camera: "0".into(),
+            language: "fr".into(),
+            idle_timeout_secs: 45,
+            debounce_secs: 4,
+            staff_pin: "1234".into(),
+            organiser_pin: "2468".into(),
+            fullscreen: false,
+            email_retention_days: 30,
+        }
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    if let Some(state) = std::env::var_os("XDG_STATE_HOME") {
+        return PathBuf::from(state).join("badge-kiosk");
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        return PathBuf::from(home).join(".local/state/badge-kiosk");
+    }
+    PathBuf::from("/var/lib/badge-kiosk")
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {file}: {message}")]
+    Unreadable { file: PathBuf, message: String },
+    #[error("{file}:{line}: {message}")]
+    Invalid {
+        file: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("environment variable {name}={value:?}: {message}")]
+    Env {
+        name: String,
+        value: String,
+        message: String,
+    },
+}
+
+impl Config {
+    /// Defaults, then `file` if it exists, then the environment.
+    pub fn load(file: Option<&Path>, env: impl Iterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            Some(path) if path.exists() => {
+                let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Unreadable {
+                    file: path.to_owned(),
+                    message: error.to_string(),
+                })?;
+                toml::from_str(&text).map_err(|error| ConfigError::Invalid {
+                    file: path.to_owned(),
+                    line: error
+                        .span()
+                        .map(|span| text.get(..span.start).map_or(1, |t| t.matches('\n').count() + 1))
+                        .unwrap_or(1),
+                    message: error.message().to_owned(),
+                })?
+            }
+            _ => Config::default(),
+        };
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix("BADGE_KIOSK_") else {
+                continue;
+            };
+            let invalid = |message: &str| ConfigError::Env {
+                name: name.clone(),
+                value: value.clone(),
+                message: message.to_owned(),
+            };
+            let number = |value: &str| value.parse::<u64>().map_err(|_| invalid("expected a whole number"));
+            match key {
+                "DATA_DIR" => config.data_dir = PathBuf::from(&value),
+                "EVENT_DIR" => config.event_dir = Some(PathBuf::from(&value)),
+                "KIOSK_ID" => config.kiosk_id = Some(value.clone()),
+                "STAND" => config.stand = Some(value.clone()),
+                "CAMERA" => config.camera = value.clone(),
+                "LANGUAGE" => config.language = value.clone(),
+                "IDLE_TIMEOUT_SECS" => config.idle_timeout_secs = number(&value)?,
+                "DEBOUNCE_SECS" => config.debounce_secs = number(&value)?,
+                "STAFF_PIN" => config.staff_pin = value.clone(),
+                "ORGANISER_PIN" => config.organiser_pin = value.clone(),
+                "FULLSCREEN" => config.fullscreen = matches!(value.as_str(), "1" | "true" | "yes"),
+                "EMAIL_RETENTION_DAYS" => config.email_retention_days = number(&value)?,
+                // Variables the binary reads itself (e.g. BADGE_KIOSK_CONFIG) are not settings.
+                _ => {}
+            }
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let pin_ok = |pin: &str| (4..=8).contains(&pin.len()) && pin.chars().all(|c| c.is_ascii_digit());
+        for (name, pin) in [("staff_pin", &self.staff_pin), ("organiser_pin", &self.organiser_pin)] {
+            if !pin_ok(pin) {
+                return Err(ConfigError::Env {
+                    name: name.into(),
+                    value: "…".into(),
+                    message: "a PIN is 4 to 8 digits".into(),
+                });
+            }
+        }
+        if !matches!(self.language.as_str(), "fr" | "en") {
+            return Err(ConfigError::Env {
+                name: "language".into(),
+                value: self.language.clone(),
+                message: "use fr or en".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_defaults_file_and_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, "kiosk_id = \"hall-a\"\nidle_timeout_secs = 60\n").unwrap();
+        let env = vec![
+            ("BADGE_KIOSK_IDLE_TIMEOUT_SECS".to_string(), "30".to_string()),
+            ("PATH".to_string(), "/bin".to_string()),
+        ];
+        let config = Config::load(Some(&file), env.into_iter()).unwrap();
+        assert_eq!(config.kiosk_id.as_deref(), Some("hall-a"));
+        assert_eq!(config.idle_timeout_secs, 30);
+        assert_eq!(config.debounce_secs, Config::default().debounce_secs);
+    }
+
+    #[test]
+    fn errors_say_where() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, "kiosk_id = \"a\"\nidle_timeout_secs = \"soon\"\n").unwrap();
+        let error = Config::load(Some(&file), std::iter::empty()).unwrap_err().to_string();
+        assert!(error.contains("config.toml:2"), "{error}");
+        let env = vec![("BADGE_KIOSK_DEBOUNCE_SECS".to_string(), "x".to_string())];
+        assert!(Config::load(None, env.into_iter()).is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! The pure domain: no Slint, SQLite, camera or network in here.
+
+pub mod allowlist;
+pub mod award;
+pub mod base32;
+pub mod clock;
+pub mod code;
+pub mod event;
+pub mod keys;
+pub mod pathway;
+pub mod wire;

@@ -1,0 +1,4 @@
+//! The event hub: the organiser's collection point for every kiosk's records.
+
+pub mod server;
+pub mod store;

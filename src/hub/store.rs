@@ -1,0 +1,509 @@
+//! The hub's SQLite store and the ingestion of kiosks' records: verify, deduplicate
+//! across kiosks, merge pathway steps, all in one transaction per batch so a crash or a
+//! lost answer can never half-apply a batch.
+
+use std::path::Path;
+
+use ed25519_dalek::VerifyingKey;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::domain::award::{AwardRecord, Recipient, RecordKind, GENESIS_HASH};
+use crate::domain::event::EventDefinition;
+use crate::domain::keys::KioskCertificate;
+use crate::domain::pathway::PathwayProgress;
+use crate::sync::protocol::{RecordAnswer, RecordStatus, UploadRequest, UploadResponse};
+
+#[derive(Debug, Error)]
+pub enum HubError {
+    #[error("the kiosk certificate is not valid for this event: {0}")]
+    Unenrolled(String),
+    #[error("this upload is for event {found:?}, this hub serves {expected:?}")]
+    OtherEvent { expected: String, found: String },
+    #[error("kiosk {0} was revoked by the organiser")]
+    RevokedKiosk(String),
+    #[error("hub storage error: {0}")]
+    Storage(#[from] rusqlite::Error),
+    #[error("{0}")]
+    BadRequest(String),
+}
+
+pub struct HubStore {
+    connection: Connection,
+    pub event: EventDefinition,
+    event_keys: Vec<VerifyingKey>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HubCounts {
+    pub awards_by_badge: Vec<(String, u64)>,
+    pub steps_by_stand: Vec<(String, u64)>,
+    pub records_by_kiosk: Vec<(String, u64)>,
+    pub duplicates: u64,
+    pub warnings: Vec<(String, String)>,
+}
+
+impl HubStore {
+    pub fn open(path: &Path, event: EventDefinition) -> Result<Self, HubError> {
+        let connection = Connection::open(path)?;
+        Self::init(connection, event)
+    }
+
+    pub fn open_in_memory(event: EventDefinition) -> Result<Self, HubError> {
+        Self::init(Connection::open_in_memory()?, event)
+    }
+
+    fn init(connection: Connection, event: EventDefinition) -> Result<Self, HubError> {
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        connection.query_row("PRAGMA journal_mode=WAL", [], |row| row.get::<_, String>(0))?;
+        connection.execute_batch("PRAGMA synchronous=FULL;")?;
+        let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        if version == 0 {
+            connection.execute_batch(&format!(
+                "BEGIN IMMEDIATE; {} PRAGMA user_version = 1; COMMIT;",
+                include_str!("schema.sql")
+            ))?;
+        }
+        let event_keys = event.public_keys();
+        Ok(Self {
+            connection,
+            event,
+            event_keys,
+        })
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// Takes one upload. Idempotent: the same batch delivered twice gives the same answers
+    /// and changes nothing the second time.
+    pub fn ingest(&mut self, request: &UploadRequest, now_ms: i64) -> Result<UploadResponse, HubError> {
+        if request.event_id != self.event.event.id {
+            return Err(HubError::OtherEvent {
+                expected: self.event.event.id.clone(),
+                found: request.event_id.clone(),
+            });
+        }
+        let certificate = hex::decode(&request.certificate)
+            .ok()
+            .and_then(|bytes| KioskCertificate::from_bytes(&bytes).ok())
+            .ok_or_else(|| HubError::Unenrolled("the certificate is unreadable".into()))?;
+        certificate
+            .verify(&self.event.event.id, &self.event_keys)
+            .map_err(|error| HubError::Unenrolled(error.to_string()))?;
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let known: Option<(Vec<u8>, bool)> = transaction
+            .query_row(
+                "SELECT device_key, revoked FROM kiosks WHERE kiosk_id = ?1",
+                [&certificate.kiosk_id],
+                |row| Ok((row.get(0)?, row.get::<_, i64>(1)? != 0)),
+            )
+            .optional()?;
+        match known {
+            Some((_, true)) => return Err(HubError::RevokedKiosk(certificate.kiosk_id.clone())),
+            Some((key, false)) if key != certificate.device_key.as_bytes() => {
+                // Re-enrolled with a new device key: the newer certificate wins.
+                transaction.execute(
+                    "UPDATE kiosks SET device_key = ?2, head_sequence = 0, head_hash = NULL WHERE kiosk_id = ?1",
+                    params![certificate.kiosk_id, certificate.device_key.as_bytes().as_slice()],
+                )?;
+            }
+            Some(_) => {}
+            None => {
+                transaction.execute(
+                    "INSERT INTO kiosks (kiosk_id, device_key, first_seen_ms, last_seen_ms) VALUES (?1, ?2, ?3, ?3)",
+                    params![
+                        certificate.kiosk_id,
+                        certificate.device_key.as_bytes().as_slice(),
+                        now_ms
+                    ],
+                )?;
+            }
+        }
+        transaction.execute(
+            "UPDATE kiosks SET last_seen_ms = ?2 WHERE kiosk_id = ?1",
+            params![certificate.kiosk_id, now_ms],
+        )?;
+        let mut answers = Vec::with_capacity(request.records.len());
+        let mut warnings = Vec::new();
+        for (index, record_hex) in request.records.iter().enumerate() {
+            let answer = ingest_one(
+                &transaction,
+                &self.event,
+                &certificate,
+                record_hex,
+                now_ms,
+                &mut warnings,
+            );
+            answers.push(match answer {
+                Ok(answer) => answer,
+                Err(IngestRefusal { sequence, reason }) => RecordAnswer {
+                    sequence: sequence.unwrap_or(index as u64),
+                    status: RecordStatus::Rejected,
+                    reason: Some(reason),
+                },
+            });
+        }
+        for warning in &warnings {
+            transaction.execute(
+                "INSERT INTO chain_warnings (kiosk_id, message, at_ms) VALUES (?1, ?2, ?3)",
+                params![certificate.kiosk_id, warning, now_ms],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(UploadResponse {
+            answers,
+            hub_time_ms: now_ms,
+            chain_warnings: warnings,
+        })
+    }
+
+    pub fn counts(&self) -> Result<HubCounts, HubError> {
+        let grouped = |sql: &str| -> Result<Vec<(String, u64)>, HubError> {
+            let mut statement = self.connection.prepare(sql)?;
+            let rows = statement.query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+                ))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        };
+        let mut counts = HubCounts {
+            awards_by_badge: grouped("SELECT badge_id, COUNT(*) FROM awards GROUP BY badge_id ORDER BY badge_id")?,
+            steps_by_stand: grouped(
+                "SELECT stand, COUNT(DISTINCT code_id) FROM records WHERE kind = 'step' GROUP BY stand ORDER BY stand",
+            )?,
+            records_by_kiosk: grouped("SELECT kiosk_id, COUNT(*) FROM records GROUP BY kiosk_id ORDER BY kiosk_id")?,
+            ..HubCounts::default()
+        };
+        counts.duplicates = u64::try_from(self.connection.query_row(
+            "SELECT COUNT(*) FROM records WHERE outcome = 'duplicate'",
+            [],
+            |row| row.get::<_, i64>(0),
+        )?)
+        .unwrap_or(0);
+        let mut statement = self
+            .connection
+            .prepare("SELECT kiosk_id, message FROM chain_warnings ORDER BY at_ms DESC LIMIT 50")?;
+        counts.warnings = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(counts)
+    }
+
+    pub fn award_count(&self) -> Result<u64, HubError> {
+        Ok(u64::try_from(
+            self.connection
+                .query_row("SELECT COUNT(*) FROM awards", [], |row| row.get::<_, i64>(0))?,
+        )
+        .unwrap_or(0))
+    }
+
+    /// Awards as (badge, code id hex, kind, recipient, source kiosk), for reports and tests.
+    pub fn awards(&self) -> Result<Vec<(String, String, String, String, Option<String>)>, HubError> {
+        let mut statement = self.connection.prepare(
+            "SELECT badge_id, code_id, kind, recipient, source_kiosk FROM awards ORDER BY badge_id, code_id",
+        )?;
+        let rows = statement.query_map([], |row| {
+            Ok((
+                row.get(0)?,
+                hex::encode(row.get::<_, Vec<u8>>(1)?),
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The award a claim link points at: (badge id, record signed bytes if from a kiosk).
+    pub fn claim(&self, token_base32: &str) -> Result<Option<(String, Option<Vec<u8>>)>, HubError> {
+        let token =
+            crate::domain::base32::decode(token_base32).map_err(|_| HubError::BadRequest("not a claim link".into()))?;
+        let recipient = Recipient::ClaimToken(
+            token
+                .try_into()
+                .map_err(|_| HubError::BadRequest("not a claim link".into()))?,
+        )
+        .describe();
+        Ok(self
+            .connection
+            .query_row(
+                "SELECT a.badge_id, r.signed_bytes FROM awards a
+                 LEFT JOIN records r ON r.kiosk_id = a.source_kiosk AND r.sequence = a.source_sequence
+                 WHERE a.recipient = ?1",
+                [recipient],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Imports an exported bundle's records (USB stick path); idempotent like uploads.
+    pub fn import_digest_seen(&self, digest: &[u8; 32]) -> Result<bool, HubError> {
+        Ok(self
+            .connection
+            .query_row("SELECT 1 FROM imports WHERE digest = ?1", [digest.as_slice()], |_| {
+                Ok(())
+            })
+            .optional()?
+            .is_some())
+    }
+
+    pub fn note_import(&self, digest: &[u8; 32], records: usize, now_ms: i64) -> Result<(), HubError> {
+        self.connection.execute(
+            "INSERT OR IGNORE INTO imports (digest, at_ms, records) VALUES (?1, ?2, ?3)",
+            params![digest.as_slice(), now_ms, records as i64],
+        )?;
+        Ok(())
+    }
+
+    pub fn create_enrol_token(&self, now_ms: i64) -> Result<String, HubError> {
+        use rand::RngCore;
+        let mut bytes = [0u8; 10];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let token = crate::domain::base32::encode(&bytes);
+        self.connection.execute(
+            "INSERT INTO enrol_tokens (token, created_ms) VALUES (?1, ?2)",
+            params![token, now_ms],
+        )?;
+        Ok(token)
+    }
+
+    /// Consumes an enrolment token for `kiosk_id` (the same kiosk may repeat it).
+    pub fn use_enrol_token(&self, token: &str, kiosk_id: &str) -> Result<bool, HubError> {
+        let used_by: Option<Option<String>> = self
+            .connection
+            .query_row("SELECT used_by FROM enrol_tokens WHERE token = ?1", [token], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        match used_by {
+            None => Ok(false),
+            Some(Some(owner)) => Ok(owner == kiosk_id),
+            Some(None) => {
+                self.connection.execute(
+                    "UPDATE enrol_tokens SET used_by = ?2 WHERE token = ?1",
+                    params![token, kiosk_id],
+                )?;
+                Ok(true)
+            }
+        }
+    }
+}
+
+struct IngestRefusal {
+    sequence: Option<u64>,
+    reason: String,
+}
+
+fn ingest_one(
+    transaction: &rusqlite::Transaction<'_>,
+    event: &EventDefinition,
+    certificate: &KioskCertificate,
+    record_hex: &str,
+    now_ms: i64,
+    warnings: &mut Vec<String>,
+) -> Result<RecordAnswer, IngestRefusal> {
+    let refuse = |sequence: Option<u64>, reason: String| IngestRefusal { sequence, reason };
+    let bytes = hex::decode(record_hex).map_err(|_| refuse(None, "the record is not hex".into()))?;
+    let record = AwardRecord::from_bytes(&bytes).map_err(|error| refuse(None, error.to_string()))?;
+    let sequence = record.sequence;
+    let storage = |error: rusqlite::Error| refuse(Some(sequence), format!("hub storage error: {error}"));
+    if record.kiosk_id != certificate.kiosk_id {
+        return Err(refuse(
+            Some(sequence),
+            format!(
+                "record of kiosk {:?} sent with the certificate of {:?}",
+                record.kiosk_id, certificate.kiosk_id
+            ),
+        ));
+    }
+    record
+        .verify(&certificate.device_key)
+        .map_err(|error| refuse(Some(sequence), error.to_string()))?;
+    if record.content.event_id != event.event.id {
+        return Err(refuse(
+            Some(sequence),
+            format!("record of event {:?}", record.content.event_id),
+        ));
+    }
+    if event.badge(&record.content.badge_id).is_none() {
+        return Err(refuse(
+            Some(sequence),
+            format!("the event has no badge {:?}", record.content.badge_id),
+        ));
+    }
+    let hash: [u8; 32] = Sha256::digest(&bytes).into();
+    let existing: Option<Vec<u8>> = transaction
+        .query_row(
+            "SELECT record_hash FROM records WHERE kiosk_id = ?1 AND sequence = ?2",
+            params![record.kiosk_id, sequence as i64],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(storage)?;
+    if let Some(existing) = existing {
+        if existing == hash {
+            // Redelivery (the answer to an earlier upload was lost): same answer, no change.
+            let outcome: String = transaction
+                .query_row(
+                    "SELECT outcome FROM records WHERE kiosk_id = ?1 AND sequence = ?2",
+                    params![record.kiosk_id, sequence as i64],
+                    |row| row.get(0),
+                )
+                .map_err(storage)?;
+            let status = if outcome == "duplicate" {
+                RecordStatus::Duplicate
+            } else {
+                RecordStatus::Accepted
+            };
+            return Ok(RecordAnswer {
+                sequence,
+                status,
+                reason: None,
+            });
+        }
+        warnings.push(format!(
+            "kiosk {} sent two different records #{sequence} (a fork)",
+            record.kiosk_id
+        ));
+        return Err(refuse(
+            Some(sequence),
+            "another record with this sequence number was already received (fork)".into(),
+        ));
+    }
+    // Chain continuity: report gaps, accept anyway (records are individually signed).
+    let (head_sequence, head_hash): (i64, Option<Vec<u8>>) = transaction
+        .query_row(
+            "SELECT head_sequence, head_hash FROM kiosks WHERE kiosk_id = ?1",
+            [&record.kiosk_id],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .map_err(storage)?;
+    let head_sequence = u64::try_from(head_sequence).unwrap_or(0);
+    if sequence == head_sequence + 1 {
+        let expected = head_hash.unwrap_or_else(|| GENESIS_HASH.to_vec());
+        if record.previous_hash.as_slice() != expected.as_slice() {
+            warnings.push(format!(
+                "kiosk {}: record #{sequence} does not chain onto #{head_sequence}",
+                record.kiosk_id
+            ));
+        }
+    } else if sequence > head_sequence + 1 {
+        warnings.push(format!(
+            "kiosk {}: records #{} to #{} have not arrived yet",
+            record.kiosk_id,
+            head_sequence + 1,
+            sequence - 1
+        ));
+    }
+    if sequence > head_sequence {
+        transaction
+            .execute(
+                "UPDATE kiosks SET head_sequence = ?2, head_hash = ?3 WHERE kiosk_id = ?1",
+                params![record.kiosk_id, sequence as i64, hash.as_slice()],
+            )
+            .map_err(storage)?;
+    }
+    let content = &record.content;
+    let mut status = RecordStatus::Accepted;
+    if content.kind.is_award() {
+        let inserted = transaction
+            .execute(
+                "INSERT OR IGNORE INTO awards (badge_id, code_id, kind, recipient, source_kiosk, source_sequence, created_at_ms, claim_token)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    content.badge_id,
+                    content.code_id,
+                    content.kind.name(),
+                    content.recipient.describe(),
+                    record.kiosk_id,
+                    sequence as i64,
+                    content.created_at_ms,
+                    matches!(content.recipient, Recipient::ClaimToken(_)).then(|| content.recipient.describe()),
+                ],
+            )
+            .map_err(storage)?;
+        if inserted == 0 {
+            status = RecordStatus::Duplicate;
+        }
+    }
+    transaction
+        .execute(
+            "INSERT INTO records (kiosk_id, sequence, record_hash, previous_hash, kind, badge_id, code_id, stand, recipient,
+                                  created_at_ms, received_ms, outcome, signed_bytes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            params![
+                record.kiosk_id,
+                sequence as i64,
+                hash.as_slice(),
+                record.previous_hash.as_slice(),
+                content.kind.name(),
+                content.badge_id,
+                content.code_id,
+                content.stand,
+                content.recipient.describe(),
+                content.created_at_ms,
+                now_ms,
+                if status == RecordStatus::Duplicate { "duplicate" } else { "accepted" },
+                bytes,
+            ],
+        )
+        .map_err(storage)?;
+    if content.kind == RecordKind::PathwayStep {
+        merge_pathway(
+            transaction,
+            event,
+            &content.badge_id,
+            &content.code_id,
+            content.created_at_ms,
+        )
+        .map_err(storage)?;
+    }
+    Ok(RecordAnswer {
+        sequence,
+        status,
+        reason: None,
+    })
+}
+
+/// Evaluates a pathway over the steps every kiosk recorded for this code; awards it once.
+fn merge_pathway(
+    transaction: &rusqlite::Transaction<'_>,
+    event: &EventDefinition,
+    badge_id: &str,
+    code_id: &[u8],
+    at_ms: i64,
+) -> Result<(), rusqlite::Error> {
+    let Some(rule) = event.badge(badge_id).and_then(|badge| badge.pathway.as_ref()) else {
+        return Ok(());
+    };
+    let mut statement = transaction
+        .prepare_cached("SELECT DISTINCT stand FROM records WHERE kind = 'step' AND badge_id = ?1 AND code_id = ?2")?;
+    let stands = statement
+        .query_map(params![badge_id, code_id], |row| row.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    if PathwayProgress::evaluate(rule, stands.iter().map(String::as_str)).complete {
+        // The recipient of a hub-merged pathway is the registration on any of the steps'
+        // codes' awards, if known; otherwise it is resolved at issue time.
+        let recipient: String = transaction
+            .query_row(
+                "SELECT recipient FROM awards WHERE code_id = ?1 AND recipient LIKE 'registration:%' LIMIT 1",
+                [code_id],
+                |row| row.get(0),
+            )
+            .optional()?
+            .unwrap_or_default();
+        transaction.execute(
+            "INSERT OR IGNORE INTO awards (badge_id, code_id, kind, recipient, source_kiosk, source_sequence, created_at_ms)
+             VALUES (?1, ?2, 'pathway', ?3, NULL, NULL, ?4)",
+            params![badge_id, code_id, recipient, at_ms],
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! The kiosk: its application core (event + queue + keys) and the screen state machine.
+
+pub mod core;
+pub mod machine;
+pub use self::core::*;

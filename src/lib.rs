@@ -1,0 +1,20 @@
+//! badge-kiosk: an offline event kiosk and on-site claim terminal for Open Badges.
+//!
+//! `domain` is pure (codes, records, rules, signing); `store` is the SQLite queue;
+//! `kiosk` ties them into the operations a tap or a CLI command performs; `ui` binds
+//! the Slint screens; `cli` is the command line.
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod eventdir;
+pub mod hub;
+pub mod kiosk;
+pub mod printing;
+pub mod printing_output;
+pub mod scan;
+pub mod store;
+pub mod sync;
+pub mod ui;
+
+slint::include_modules!();

@@ -1,0 +1,306 @@
+//! The sync executor: carries out the planner's batches against the hub over HTTP.
+//! Transient errors (network, timeouts, 5xx, unreadable answers) leave records queued for
+//! a later attempt; permanent ones (a record the hub refuses) are kept with their reason.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use thiserror::Error;
+
+use super::plan::{dispositions, plan_batches, Backoff, Disposition, Pending};
+use super::protocol::{UploadRequest, UploadResponse, MAX_ANSWER_BYTES, UPLOAD_PATH};
+use crate::store::Store;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum SyncError {
+    /// Worth retrying later: the records stay queued.
+    #[error("{0}")]
+    Transient(String),
+    /// Retrying will not help until someone acts (e.g. enrol the kiosk); records stay queued.
+    #[error("{0}")]
+    Blocked(String),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncSummary {
+    pub sent: usize,
+    pub synced: usize,
+    pub failed: usize,
+    pub remaining: usize,
+    pub chain_warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    pub hub_url: String,
+    pub event_id: String,
+    pub certificate_hex: String,
+    pub batch_records: usize,
+    pub batch_bytes: usize,
+    pub request_timeout: Duration,
+}
+
+impl SyncSettings {
+    pub fn new(hub_url: &str, event_id: &str, certificate_hex: &str) -> Self {
+        Self {
+            hub_url: hub_url.trim_end_matches('/').to_owned(),
+            event_id: event_id.to_owned(),
+            certificate_hex: certificate_hex.to_owned(),
+            batch_records: 500,
+            batch_bytes: super::protocol::MAX_UPLOAD_BYTES / 2,
+            request_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+pub type SharedStore = Arc<Mutex<Store>>;
+
+/// Runs a closure on the store from a blocking thread, so the async runtime never waits
+/// on SQLite.
+pub async fn with_store<T: Send + 'static>(
+    store: &SharedStore,
+    work: impl FnOnce(&mut Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, SyncError> {
+    let store = Arc::clone(store);
+    tokio::task::spawn_blocking(move || {
+        let mut guard = store
+            .lock()
+            .map_err(|_| SyncError::Blocked("the queue is unavailable: restart the kiosk".into()))?;
+        work(&mut guard).map_err(|error| SyncError::Transient(error.to_string()))
+    })
+    .await
+    .map_err(|error| SyncError::Transient(format!("sync worker stopped: {error}")))?
+}
+
+pub fn http_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(5))
+        .user_agent(concat!("badge-kiosk/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}
+
+/// Reads at most `limit` bytes of an answer: a hub (or anything pretending to be one)
+/// cannot make the kiosk allocate without bound.
+pub async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, SyncError> {
+    if response.content_length().is_some_and(|length| length > limit as u64) {
+        return Err(SyncError::Transient("the hub's answer is too large".into()));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| SyncError::Transient(format!("the connection dropped while reading the answer: {error}")))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(SyncError::Transient("the hub's answer is too large".into()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+async fn upload(
+    http: &reqwest::Client,
+    settings: &SyncSettings,
+    request: &UploadRequest,
+) -> Result<UploadResponse, SyncError> {
+    let response = http
+        .post(format!("{}{UPLOAD_PATH}", settings.hub_url))
+        .json(request)
+        .send()
+        .await
+        .map_err(|error| {
+            SyncError::Transient(if error.is_timeout() {
+                "the hub did not answer in time".into()
+            } else {
+                format!("cannot reach the hub at {}: {error}", settings.hub_url)
+            })
+        })?;
+    let status = response.status();
+    let body = read_capped(response, MAX_ANSWER_BYTES).await?;
+    if status.is_success() {
+        return serde_json::from_slice(&body)
+            .map_err(|_| SyncError::Transient("the hub answered something unreadable; will retry".into()));
+    }
+    let reason = serde_json::from_slice::<super::protocol::ErrorBody>(&body)
+        .map(|body| body.error)
+        .unwrap_or_else(|_| format!("HTTP {status}"));
+    match status.as_u16() {
+        401 | 403 => Err(SyncError::Blocked(format!(
+            "the hub refuses this kiosk ({reason}): enrol it again from the hub"
+        ))),
+        409 | 422 => Err(SyncError::Blocked(format!(
+            "the hub refuses this batch ({reason}): check the event configuration"
+        ))),
+        _ => Err(SyncError::Transient(format!(
+            "the hub had a problem ({reason}); will retry"
+        ))),
+    }
+}
+
+/// One pass: sends every queued record in batches, applying each answer as it comes.
+/// `progress(done, total)` is called after each batch.
+pub async fn sync_once(
+    store: &SharedStore,
+    settings: &SyncSettings,
+    http: &reqwest::Client,
+    mut progress: impl FnMut(usize, usize) + Send,
+) -> Result<SyncSummary, SyncError> {
+    let pending = with_store(store, |store| {
+        store.pending(usize::MAX).map(|records| {
+            records
+                .into_iter()
+                .map(|stored| {
+                    let size = stored.record.to_bytes().map(|b| b.len()).unwrap_or(256);
+                    (
+                        Pending {
+                            sequence: stored.record.sequence,
+                            size,
+                        },
+                        stored,
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+    })
+    .await?;
+    let total = pending.len();
+    let batches = plan_batches(
+        &pending.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+        settings.batch_records,
+        settings.batch_bytes,
+    );
+    let mut summary = SyncSummary {
+        remaining: total,
+        ..SyncSummary::default()
+    };
+    let mut done = 0;
+    progress(0, total);
+    for batch in batches {
+        let records: Vec<String> = batch
+            .sequences
+            .iter()
+            .filter_map(|sequence| pending.iter().find(|(p, _)| p.sequence == *sequence))
+            .filter_map(|(_, stored)| stored.record.to_bytes().ok().map(hex::encode))
+            .collect();
+        let request = UploadRequest {
+            event_id: settings.event_id.clone(),
+            certificate: settings.certificate_hex.clone(),
+            records,
+        };
+        summary.sent += batch.sequences.len();
+        let response = upload(http, settings, &request).await?;
+        summary.chain_warnings.extend(response.chain_warnings.iter().cloned());
+        let outcome = dispositions(&batch, &response.answers);
+        let hub_time = response.hub_time_ms;
+        let (synced, failed) = with_store(store, move |store| {
+            let synced: Vec<u64> = outcome
+                .iter()
+                .filter(|(_, d)| *d == Disposition::Synced)
+                .map(|(s, _)| *s)
+                .collect();
+            store.mark_synced(&synced, hub_time)?;
+            let mut failed = 0;
+            for (sequence, disposition) in &outcome {
+                match disposition {
+                    Disposition::Failed(reason) => {
+                        store.mark_failed(*sequence, reason)?;
+                        failed += 1;
+                    }
+                    Disposition::Retry(reason) => store.note_attempt(*sequence, reason)?,
+                    Disposition::Synced => {}
+                }
+            }
+            // The hub's clock is a trusted time for boards without a real-time clock.
+            store.raise_trusted_time(hub_time)?;
+            Ok((synced.len(), failed))
+        })
+        .await?;
+        summary.synced += synced;
+        summary.failed += failed;
+        done += batch.sequences.len();
+        summary.remaining = total - done;
+        progress(done, total);
+    }
+    Ok(summary)
+}
+
+/// What the organiser panel shows about sync.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncStatus {
+    pub running: bool,
+    pub last_error: Option<String>,
+    pub last_summary: Option<SyncSummary>,
+    pub progress: Option<(usize, usize)>,
+}
+
+/// Commands to the background sync task.
+#[derive(Debug)]
+pub enum SyncCommand {
+    SyncNow,
+    Shutdown,
+}
+
+/// The background task: syncs on a ticker and on demand, backing off after failures.
+pub async fn run_background(
+    store_path: PathBuf,
+    settings: SyncSettings,
+    interval: Duration,
+    mut commands: tokio::sync::mpsc::Receiver<SyncCommand>,
+    status: impl Fn(SyncStatus) + Send + Sync + 'static,
+) {
+    let store = match Store::open(&store_path) {
+        Ok(store) => Arc::new(Mutex::new(store)),
+        Err(error) => {
+            status(SyncStatus {
+                last_error: Some(error.to_string()),
+                ..SyncStatus::default()
+            });
+            return;
+        }
+    };
+    let http = http_client(settings.request_timeout);
+    let mut backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(300));
+    let mut next = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(next) => {}
+            command = commands.recv() => match command {
+                Some(SyncCommand::SyncNow) => backoff.reset(),
+                Some(SyncCommand::Shutdown) | None => return,
+            },
+        }
+        status(SyncStatus {
+            running: true,
+            ..SyncStatus::default()
+        });
+        let reporter = |done, total| {
+            status(SyncStatus {
+                running: true,
+                progress: Some((done, total)),
+                ..SyncStatus::default()
+            })
+        };
+        match sync_once(&store, &settings, &http, reporter).await {
+            Ok(summary) => {
+                backoff.reset();
+                status(SyncStatus {
+                    last_summary: Some(summary),
+                    ..SyncStatus::default()
+                });
+                next = tokio::time::Instant::now() + interval;
+            }
+            Err(error) => {
+                let delay = backoff.next_delay(rand::random::<f64>());
+                status(SyncStatus {
+                    last_error: Some(error.to_string()),
+                    ..SyncStatus::default()
+                });
+                next = tokio::time::Instant::now() + delay;
+            }
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! Sync: a pure planner, an HTTP executor, and the wire protocol shared with the hub.
+
+pub mod client;
+pub mod plan;
+pub mod protocol;

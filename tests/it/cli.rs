@@ -1,0 +1,179 @@
+//! The foundation, end to end through the real binary.
+
+use std::process::Command;
+
+use crate::helpers::{require_tool, TestKiosk};
+
+const DEMO_EVENT: &str = "finales-metiers-2026";
+
+#[test]
+fn event_init_codes_scan_claim_verify() {
+    require_tool("zbarimg", "zbar-tools");
+    require_tool("pdftoppm", "poppler-utils");
+    let kiosk = TestKiosk::demo();
+    let event_dir = kiosk.dir.path().join("salon");
+    let out = kiosk.ok(&["event", "init", event_dir.to_str().unwrap(), "--id", "salon-2027"]);
+    assert!(out.contains("public key fingerprint"), "{out}");
+    // Refuses to overwrite.
+    assert!(!kiosk
+        .run(&["event", "init", event_dir.to_str().unwrap()])
+        .status
+        .success());
+    let kiosk = TestKiosk {
+        event: Some(event_dir.clone()),
+        ..kiosk
+    };
+
+    let print_dir = kiosk.dir.path().join("print");
+    kiosk.ok(&[
+        "codes",
+        "--count",
+        "100",
+        "--staff",
+        "all",
+        "--organisers",
+        "1",
+        "--out",
+        print_dir.to_str().unwrap(),
+    ]);
+    let codes: Vec<String> = std::fs::read_to_string(print_dir.join("codes.txt"))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(codes.len(), 106);
+
+    // Every code on the PDF decodes with an independent decoder (zbar), page by page.
+    let raster = kiosk.dir.path().join("raster");
+    std::fs::create_dir_all(&raster).unwrap();
+    let status = Command::new("pdftoppm")
+        .args(["-r", "200", "-gray", "-png"])
+        .arg(print_dir.join("codes.pdf"))
+        .arg(raster.join("page"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut decoded = std::collections::BTreeSet::new();
+    for page in std::fs::read_dir(&raster).unwrap() {
+        let output = Command::new("zbarimg")
+            .args(["--raw", "-q", "-Sdisable", "-Sqrcode.enable"])
+            .arg(page.unwrap().path())
+            .output()
+            .unwrap();
+        decoded.extend(String::from_utf8_lossy(&output.stdout).lines().map(str::to_owned));
+    }
+    let expected: std::collections::BTreeSet<String> = codes.iter().cloned().collect();
+    let missing: Vec<_> = expected.difference(&decoded).collect();
+    // zbar occasionally misses one code on a full page (it reads each label alone); the
+    // PNG pages below must then read it.
+    assert!(missing.len() <= 2, "zbar missed {} codes on the PDF", missing.len());
+
+    // `scan` decodes the PNG sheet with our own pipeline and verifies every code on it.
+    let page = print_dir.join("codes-page-1.png");
+    let out = kiosk.ok(&["scan", "--json", page.to_str().unwrap()]);
+    let verdict: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert!(!verdict["codes"].as_array().unwrap().is_empty(), "{out}");
+    assert!(
+        verdict["codes"].as_array().unwrap().iter().all(|c| c["valid"] == true),
+        "{out}"
+    );
+
+    // One character changed: refused as forged (or not a code at all), never accepted.
+    let original = &codes[0];
+    let mut forged: Vec<char> = original.chars().collect();
+    let position = forged.len() / 2;
+    forged[position] = if forged[position] == 'A' { 'B' } else { 'A' };
+    let forged: String = forged.into_iter().collect();
+    let output = kiosk.run(&["claim", &forged]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("refused"));
+
+    // 100 claims, twice each: 100 awards, 100 "already claimed".
+    let visitors: String = codes.iter().take(100).map(|c| format!("{c}\n")).collect();
+    let claim = |input: &str| {
+        let mut child = kiosk
+            .command()
+            .args(["claim", "-", "--phone"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let first = claim(&visitors);
+    assert_eq!(first.matches("saved:").count(), 100, "{first}");
+    let second = claim(&visitors);
+    assert_eq!(second.matches("already claimed").count(), 100);
+    let out = kiosk.ok(&["queue", "verify"]);
+    assert!(out.starts_with("ok: 100 records"), "{out}");
+
+    // Edit one row with sqlite3: `queue verify` names it. Then delete another.
+    require_tool("sqlite3", "sqlite3");
+    let queue = kiosk.queue_path("salon-2027");
+    let sql = |statement: &str| {
+        let status = Command::new("sqlite3").arg(&queue).arg(statement).status().unwrap();
+        assert!(status.success());
+    };
+    sql("UPDATE records SET created_at_ms = created_at_ms + 1 WHERE sequence = 42");
+    let output = kiosk.run(&["queue", "verify"]);
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("record #42) was edited"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    sql("UPDATE records SET created_at_ms = created_at_ms - 1 WHERE sequence = 42");
+    sql("DELETE FROM records WHERE sequence = 17");
+    let output = kiosk.run(&["queue", "verify"]);
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("record #17 was deleted"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+}
+
+#[test]
+fn staff_steps_complete_the_demo_pathway() {
+    let kiosk = TestKiosk::demo();
+    let print_dir = kiosk.dir.path().join("print");
+    kiosk.ok(&["codes", "--demo", "--out", print_dir.to_str().unwrap()]);
+    let codes = std::fs::read_to_string(print_dir.join("codes.txt")).unwrap();
+    let visitor = codes.lines().next().unwrap();
+    for stand in ["boulangerie", "patisserie", "cuisine"] {
+        let out = kiosk.ok(&["step", visitor, "--stand", stand]);
+        assert!(out.contains("recorded") && !out.contains("awarded"), "{out}");
+    }
+    let out = kiosk.ok(&["step", visitor, "--stand", "orientation"]);
+    assert!(out.contains("pathway complete, badge awarded"), "{out}");
+    let out = kiosk.ok(&["queue", "status"]);
+    assert!(out.contains("awards food-pathway: 1"), "{out}");
+    let export = kiosk.ok(&["queue", "export", "--format", "csv"]);
+    assert_eq!(export.lines().count(), 6, "{export}");
+    let _ = DEMO_EVENT;
+}
+
+#[test]
+fn help_explains_the_demo_and_configuration() {
+    let kiosk = TestKiosk::demo();
+    let out = kiosk.ok(&["--help"]);
+    assert!(out.contains("demo event") && out.contains("BADGE_KIOSK_"), "{out}");
+}
+
+#[test]
+fn a_bad_event_file_names_file_and_line() {
+    let kiosk = TestKiosk::demo();
+    let dir = kiosk.dir.path().join("broken");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("event.toml"), "[event]\nid = \"x\"\nname.fr = 3\n").unwrap();
+    let kiosk = TestKiosk {
+        event: Some(dir),
+        ..kiosk
+    };
+    let output = kiosk.run(&["event", "show"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("event.toml:3"), "{stderr}");
+}

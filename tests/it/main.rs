@@ -1,0 +1,6 @@
+//! The one integration test binary: CLI, sync against a real hub on loopback, the UI in
+//! a real window, and the independent credential verifier.
+
+mod cli;
+mod helpers;
+mod sync;
