@@ -1336,3 +1336,18 @@ mod tests {
         assert!(top + CELL_HEIGHT_MM < PAGE_NUMBER_BASELINE_MM - 3.0);
     }
 }
+
+/// Where label `index` (0-based, on its page) sits on the A4 page, in millimetres from
+/// the top-left corner: (x, y, width, height). For cutters, and for tests that check
+/// every printed label on its own.
+pub fn label_cell_mm(index: usize) -> (f64, f64, f64, f64) {
+    let on_page = index % LABELS_PER_PAGE;
+    let column = (on_page % COLUMNS) as f64;
+    let row = (on_page / COLUMNS) as f64;
+    (
+        GRID_LEFT_MM + column * CELL_WIDTH_MM,
+        GRID_TOP_MM + row * CELL_HEIGHT_MM,
+        CELL_WIDTH_MM,
+        CELL_HEIGHT_MM,
+    )
+}
