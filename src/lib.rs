@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod credential;
 pub mod domain;
 pub mod eventdir;
 pub mod hub;

@@ -67,6 +67,61 @@ pub enum Command {
     /// Run or feed the event hub (the organiser's collection point).
     #[command(subcommand)]
     Hub(HubCommand),
+    /// Open Badges 3.0 credentials: verify one, or show the one for a queued award.
+    #[command(subcommand)]
+    Credential(CredentialCommand),
+    /// Benchmarks that print figures (build with --release for meaningful numbers).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialCommand {
+    /// Verify a credential (JSON, or a baked PNG/SVG) and explain any failure.
+    Verify {
+        file: PathBuf,
+        /// Public key (hex) for credentials whose verification method is not a did:key.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Print the signed credential of a queued award (by its record number).
+    Show {
+        award: u64,
+        #[arg(long, default_value = "fr")]
+        language: String,
+        /// Also write the badge image with the credential baked in (.png or .svg).
+        #[arg(long)]
+        bake: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Sign N credentials on one thread (eddsa-rdfc-2022).
+    Credentials {
+        #[arg(long, default_value_t = 20_000)]
+        count: usize,
+    },
+    /// Decode QR photographs (each NAME.png|jpg|webp beside NAME.txt) with rqrr alone, the
+    /// kiosk pipeline and, with --zxing, zxing-cpp from PyPI; plus 720p frame timings.
+    Decode {
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Also run scripts/zxing_bench.py (pip install zxing-cpp pillow) on the same files.
+        #[arg(long)]
+        zxing: bool,
+        /// Synthetic 1280×720 frames to time, with and without a code.
+        #[arg(long, default_value_t = 30)]
+        frames: usize,
+        /// Write the full report as JSON too.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Sync N awards from one kiosk to a hub on loopback.
+    Sync {
+        #[arg(long, default_value_t = 45_000)]
+        awards: usize,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -75,6 +75,8 @@ pub fn run(cli: Cli, run_ui: impl FnOnce(Config, RunArgs) -> Result<()>) -> Resu
         Some(Command::Sync(args)) => super::hub_commands::sync(&config, args),
         Some(Command::Export(args)) => super::hub_commands::export(&config, args),
         Some(Command::Hub(command)) => super::hub_commands::hub(&config, command),
+        Some(Command::Bench(command)) => super::bench::run(command),
+        Some(Command::Credential(command)) => credential(&config, command),
         Some(Command::Revoke(args)) => {
             let mut kiosk = open_kiosk(&config)?;
             let code_id = match CodeId::from_hex(&args.code) {
@@ -273,7 +275,7 @@ fn scan(config: &Config, args: ScanArgs) -> Result<()> {
     for path in &args.images {
         let started = std::time::Instant::now();
         let texts = match image::open(path) {
-            Ok(image) => crate::scan::decode_texts(&image.to_luma8()),
+            Ok(image) => crate::scan::decode_all_in_file(&crate::scan::decode::gray_from_dynamic(&image)),
             Err(error) => {
                 failures += 1;
                 if args.json {
@@ -590,5 +592,82 @@ pub fn exit_code(error: &anyhow::Error) -> i32 {
         2
     } else {
         1
+    }
+}
+
+fn credential(config: &Config, command: CredentialCommand) -> Result<()> {
+    match command {
+        CredentialCommand::Verify { file, public_key } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let document: serde_json::Value = if bytes.starts_with(b"\x89PNG") {
+                crate::credential::extract_png(&bytes)?
+            } else if bytes.trim_ascii_start().starts_with(b"<") {
+                crate::credential::extract_svg(&String::from_utf8_lossy(&bytes))?
+            } else {
+                serde_json::from_slice(&bytes).context("the file is not JSON, a baked PNG or a baked SVG")?
+            };
+            let verified = match public_key {
+                Some(hex_key) => {
+                    let key = hex::decode(hex_key.trim())
+                        .ok()
+                        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                        .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
+                        .context("--public-key must be 64 hex digits")?;
+                    crate::credential::verify_with_key(&document, &key)
+                }
+                None => crate::credential::verify(&document),
+            };
+            match verified {
+                Ok(verified) => {
+                    println!(
+                        "valid: {:?} {} issued by {} (proof by {})",
+                        verified.kind,
+                        verified.id.as_deref().unwrap_or("(no id)"),
+                        verified.issuer,
+                        verified.verification_method
+                    );
+                    Ok(())
+                }
+                Err(error) => bail!("NOT valid: {error}"),
+            }
+        }
+        CredentialCommand::Show { award, language, bake } => {
+            let kiosk = open_kiosk(config)?;
+            let stored = kiosk
+                .store()
+                .record(award)?
+                .with_context(|| format!("the queue has no record #{award}: see `badge-kiosk queue list`"))?;
+            let language = if language == "en" {
+                crate::domain::event::Language::En
+            } else {
+                crate::domain::event::Language::Fr
+            };
+            let credential =
+                crate::kiosk::issue::signed_credential(kiosk.definition(), &stored, kiosk.device_key(), language)?;
+            println!("{}", serde_json::to_string_pretty(&credential)?);
+            if let Some(path) = bake {
+                let badge = kiosk
+                    .definition()
+                    .badge(&stored.record.content.badge_id)
+                    .context("badge")?;
+                let image = kiosk.event.image_path(&badge.image);
+                if path.extension().is_some_and(|e| e == "svg") && image.extension().is_some_and(|e| e == "svg") {
+                    let svg = std::fs::read_to_string(&image)?;
+                    std::fs::write(&path, crate::credential::bake_svg(&svg, &credential)?)?;
+                } else {
+                    let png = if image.extension().is_some_and(|e| e == "png") {
+                        std::fs::read(&image)?
+                    } else {
+                        bail!(
+                            "baking a PNG needs a PNG badge image; {} is not one: use --bake FILE.svg",
+                            image.display()
+                        );
+                    };
+                    std::fs::write(&path, crate::credential::bake_png(&png, &credential)?)?;
+                }
+                eprintln!("wrote {}", path.display());
+            }
+            Ok(())
+        }
     }
 }

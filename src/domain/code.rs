@@ -114,7 +114,7 @@ pub struct AttendanceCode {
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum CodeError {
-    #[error("{0}")]
+    #[error(transparent)]
     Field(#[from] WireError),
     #[error("the holder reference is longer than {MAX_HOLDER_LEN} bytes: use a shorter registration id")]
     HolderTooLong,

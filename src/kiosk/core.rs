@@ -23,11 +23,11 @@ const QUEUE_FILE: &str = "queue.sqlite";
 
 #[derive(Debug, Error)]
 pub enum KioskError {
-    #[error("{0}")]
+    #[error(transparent)]
     Refused(#[from] CodeRefusal),
-    #[error("{0}")]
+    #[error(transparent)]
     NotSaved(#[from] StoreError),
-    #[error("{0}")]
+    #[error(transparent)]
     EventDir(#[from] EventDirError),
     #[error("this email address looks mistyped: check it and try again")]
     BadEmail,
@@ -434,12 +434,7 @@ impl KioskCore {
     }
 
     fn append(&mut self, content: AwardContent, email: Option<&str>) -> Result<AppendOutcome, KioskError> {
-        let created_at_ms = content.created_at_ms;
-        let outcome = self.store.append(&self.device_key, &self.kiosk_id, content, email)?;
-        if matches!(outcome, AppendOutcome::Appended(_)) {
-            self.store.raise_trusted_time(created_at_ms)?;
-        }
-        Ok(outcome)
+        Ok(self.store.append(&self.device_key, &self.kiosk_id, content, email)?)
     }
 
     pub fn import_allow_list(&mut self, csv: &[u8]) -> Result<allowlist::ImportSummary, String> {

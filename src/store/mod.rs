@@ -13,7 +13,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use thiserror::Error;
 
 use crate::domain::award::{
-    verify_chain, AwardContent, AwardRecord, ChainFault, RecordError, RecordHash, GENESIS_HASH,
+    verify_chain, AwardContent, AwardRecord, ChainFault, RecordError, RecordHash, RecordKind, GENESIS_HASH,
 };
 
 const HEAD_SEQUENCE: &str = "chain.head_sequence";
@@ -213,21 +213,30 @@ impl Store {
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let existing = transaction
-            .query_row(
-                "SELECT sequence, created_at_ms FROM records
-                 WHERE event_id = ?1 AND badge_id = ?2 AND code_id = ?3
-                   AND ((?4 <> 'step' AND kind <> 'step') OR (?4 = 'step' AND kind = 'step' AND stand = ?5))",
-                params![
-                    content.event_id,
-                    content.badge_id,
-                    content.code_id,
-                    content.kind.name(),
-                    content.stand
-                ],
-                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)),
-            )
-            .optional()?;
+        // Two statements, each matching one partial unique index exactly, so the check
+        // is an index look-up and appends stay O(log n) however long the queue grows.
+        let existing = if content.kind == RecordKind::PathwayStep {
+            transaction
+                .prepare_cached(
+                    "SELECT sequence, created_at_ms FROM records
+                     WHERE event_id = ?1 AND badge_id = ?2 AND code_id = ?3 AND stand = ?4 AND kind = 'step'",
+                )?
+                .query_row(
+                    params![content.event_id, content.badge_id, content.code_id, content.stand],
+                    |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)),
+                )
+                .optional()?
+        } else {
+            transaction
+                .prepare_cached(
+                    "SELECT sequence, created_at_ms FROM records
+                     WHERE event_id = ?1 AND badge_id = ?2 AND code_id = ?3 AND kind <> 'step'",
+                )?
+                .query_row(params![content.event_id, content.badge_id, content.code_id], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
+                })
+                .optional()?
+        };
         if let Some((sequence, created_at_ms)) = existing {
             return Ok(AppendOutcome::AlreadyRecorded {
                 sequence: u64::try_from(sequence).unwrap_or_default(),
@@ -256,6 +265,13 @@ impl Store {
             ],
         )?;
         write_head(&transaction, record.sequence, &hash)?;
+        // The time of a saved record is trusted from now on (same transaction, same fsync).
+        transaction.execute(
+            "INSERT INTO settings (key, value) VALUES ('clock.trusted_floor_ms', ?1)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value
+             WHERE CAST(excluded.value AS INTEGER) > CAST(settings.value AS INTEGER)",
+            [record.content.created_at_ms.to_string()],
+        )?;
         transaction.commit()?;
         Ok(AppendOutcome::Appended(record))
     }

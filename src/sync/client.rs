@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use super::plan::{dispositions, plan_batches, Backoff, Disposition, Pending};
+use super::plan::{dispositions, plan_batches, Backoff, Batch, Disposition, Pending};
 use super::protocol::{UploadRequest, UploadResponse, MAX_ANSWER_BYTES, UPLOAD_PATH};
 use crate::store::Store;
 
@@ -141,6 +141,70 @@ async fn upload(
     }
 }
 
+/// The uploads for every queued record, in sequence order, per the planner.
+pub fn prepare_uploads(
+    store: &Store,
+    settings: &SyncSettings,
+) -> Result<Vec<(Batch, UploadRequest)>, crate::store::StoreError> {
+    let pending = store.pending(usize::MAX)?;
+    let sizes: Vec<Pending> = pending
+        .iter()
+        .map(|stored| Pending {
+            sequence: stored.record.sequence,
+            size: stored.record.to_bytes().map(|b| b.len()).unwrap_or(256),
+        })
+        .collect();
+    let batches = plan_batches(&sizes, settings.batch_records, settings.batch_bytes);
+    // Batches are consecutive runs of `pending`, in order.
+    let mut records = pending.iter();
+    Ok(batches
+        .into_iter()
+        .map(|batch| {
+            let records = records
+                .by_ref()
+                .take(batch.sequences.len())
+                .filter_map(|stored| stored.record.to_bytes().ok().map(hex::encode))
+                .collect();
+            let request = UploadRequest {
+                event_id: settings.event_id.clone(),
+                certificate: settings.certificate_hex.clone(),
+                records,
+            };
+            (batch, request)
+        })
+        .collect())
+}
+
+/// Applies the hub's answer to one batch: synced, failed with reason, or left queued.
+/// Returns (synced, failed).
+pub fn apply_response(
+    store: &mut Store,
+    batch: &Batch,
+    response: &UploadResponse,
+) -> Result<(usize, usize), crate::store::StoreError> {
+    let outcome = dispositions(batch, &response.answers);
+    let synced: Vec<u64> = outcome
+        .iter()
+        .filter(|(_, d)| *d == Disposition::Synced)
+        .map(|(s, _)| *s)
+        .collect();
+    store.mark_synced(&synced, response.hub_time_ms)?;
+    let mut failed = 0;
+    for (sequence, disposition) in &outcome {
+        match disposition {
+            Disposition::Failed(reason) => {
+                store.mark_failed(*sequence, reason)?;
+                failed += 1;
+            }
+            Disposition::Retry(reason) => store.note_attempt(*sequence, reason)?,
+            Disposition::Synced => {}
+        }
+    }
+    // The hub's clock is a trusted time for boards without a real-time clock.
+    store.raise_trusted_time(response.hub_time_ms)?;
+    Ok((synced.len(), failed))
+}
+
 /// One pass: sends every queued record in batches, applying each answer as it comes.
 /// `progress(done, total)` is called after each batch.
 pub async fn sync_once(
@@ -149,79 +213,24 @@ pub async fn sync_once(
     http: &reqwest::Client,
     mut progress: impl FnMut(usize, usize) + Send,
 ) -> Result<SyncSummary, SyncError> {
-    let pending = with_store(store, |store| {
-        store.pending(usize::MAX).map(|records| {
-            records
-                .into_iter()
-                .map(|stored| {
-                    let size = stored.record.to_bytes().map(|b| b.len()).unwrap_or(256);
-                    (
-                        Pending {
-                            sequence: stored.record.sequence,
-                            size,
-                        },
-                        stored,
-                    )
-                })
-                .collect::<Vec<_>>()
-        })
-    })
-    .await?;
-    let total = pending.len();
-    let batches = plan_batches(
-        &pending.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
-        settings.batch_records,
-        settings.batch_bytes,
-    );
+    let prepared_settings = settings.clone();
+    let uploads = with_store(store, move |store| prepare_uploads(store, &prepared_settings)).await?;
+    let total: usize = uploads.iter().map(|(batch, _)| batch.sequences.len()).sum();
     let mut summary = SyncSummary {
         remaining: total,
         ..SyncSummary::default()
     };
     let mut done = 0;
     progress(0, total);
-    for batch in batches {
-        let records: Vec<String> = batch
-            .sequences
-            .iter()
-            .filter_map(|sequence| pending.iter().find(|(p, _)| p.sequence == *sequence))
-            .filter_map(|(_, stored)| stored.record.to_bytes().ok().map(hex::encode))
-            .collect();
-        let request = UploadRequest {
-            event_id: settings.event_id.clone(),
-            certificate: settings.certificate_hex.clone(),
-            records,
-        };
+    for (batch, request) in uploads {
         summary.sent += batch.sequences.len();
         let response = upload(http, settings, &request).await?;
         summary.chain_warnings.extend(response.chain_warnings.iter().cloned());
-        let outcome = dispositions(&batch, &response.answers);
-        let hub_time = response.hub_time_ms;
-        let (synced, failed) = with_store(store, move |store| {
-            let synced: Vec<u64> = outcome
-                .iter()
-                .filter(|(_, d)| *d == Disposition::Synced)
-                .map(|(s, _)| *s)
-                .collect();
-            store.mark_synced(&synced, hub_time)?;
-            let mut failed = 0;
-            for (sequence, disposition) in &outcome {
-                match disposition {
-                    Disposition::Failed(reason) => {
-                        store.mark_failed(*sequence, reason)?;
-                        failed += 1;
-                    }
-                    Disposition::Retry(reason) => store.note_attempt(*sequence, reason)?,
-                    Disposition::Synced => {}
-                }
-            }
-            // The hub's clock is a trusted time for boards without a real-time clock.
-            store.raise_trusted_time(hub_time)?;
-            Ok((synced.len(), failed))
-        })
-        .await?;
+        let count = batch.sequences.len();
+        let (synced, failed) = with_store(store, move |store| apply_response(store, &batch, &response)).await?;
         summary.synced += synced;
         summary.failed += failed;
-        done += batch.sequences.len();
+        done += count;
         summary.remaining = total - done;
         progress(done, total);
     }

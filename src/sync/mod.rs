@@ -1,5 +1,9 @@
 //! Sync: a pure planner, an HTTP executor, and the wire protocol shared with the hub.
 
+pub mod bench;
 pub mod client;
 pub mod plan;
 pub mod protocol;
+
+#[cfg(test)]
+mod model_tests;

@@ -188,3 +188,48 @@ fn a_bad_event_file_names_file_and_line() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("event.toml:3"), "{stderr}");
 }
+
+#[test]
+fn a_kiosk_award_becomes_a_credential_the_dcc_verifier_accepts() {
+    let kiosk = TestKiosk::demo();
+    let print_dir = kiosk.dir.path().join("print");
+    kiosk.ok(&["codes", "--demo", "--out", print_dir.to_str().unwrap()]);
+    let code = std::fs::read_to_string(print_dir.join("codes.txt"))
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    kiosk.ok(&["claim", &code, "--email", "Zoë.O'Brien+badge@example.fr"]);
+    let credential = kiosk.ok(&["credential", "show", "1", "--language", "en"]);
+    let path = kiosk.dir.path().join("credential.json");
+    std::fs::write(&path, &credential).unwrap();
+    assert!(kiosk
+        .ok(&["credential", "verify", path.to_str().unwrap()])
+        .starts_with("valid"));
+    let harness = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dcc");
+    assert!(
+        harness.join("node_modules").is_dir(),
+        "run `npm ci --prefix tests/dcc` first"
+    );
+    let output = Command::new("node")
+        .arg(harness.join("verify.mjs"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    let verdict: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(verdict["verified"], true, "{verdict}");
+    // One changed character in the badge name: both verifiers refuse it.
+    std::fs::write(&path, credential.replacen("attended", "attendee", 1)).unwrap();
+    assert!(!kiosk
+        .run(&["credential", "verify", path.to_str().unwrap()])
+        .status
+        .success());
+    let output = Command::new("node")
+        .arg(harness.join("verify.mjs"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    let verdict: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(verdict["verified"], false, "{verdict}");
+}

@@ -7,10 +7,6 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_badge-kiosk"))
 }
 
-pub fn shared_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
-}
-
 /// A kiosk with its own data directory (and the demo event unless `event` is given).
 pub struct TestKiosk {
     pub dir: tempfile::TempDir,

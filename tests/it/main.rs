@@ -2,5 +2,6 @@
 //! a real window, and the independent credential verifier.
 
 mod cli;
+mod credential_dcc;
 mod helpers;
 mod sync;

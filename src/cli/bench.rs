@@ -1,0 +1,53 @@
+//! `badge-kiosk bench …`: benchmarks that print figures.
+
+use anyhow::Result;
+
+use super::args::BenchCommand;
+
+pub fn run(command: BenchCommand) -> Result<()> {
+    match command {
+        BenchCommand::Credentials { count } => {
+            let figures = crate::credential::bench_signing(count);
+            println!("credential signing: {figures}");
+            Ok(())
+        }
+        BenchCommand::Decode {
+            dirs,
+            zxing,
+            frames,
+            json,
+        } => {
+            use crate::scan::bench::{run_decode_bench, BenchOptions, ZxingCommand};
+            let options = BenchOptions {
+                zxing: zxing.then(ZxingCommand::default),
+                synthetic_frames: frames,
+                ..BenchOptions::default()
+            };
+            let report = run_decode_bench(&dirs, &options)?;
+            println!("{report}");
+            if let Some(path) = json {
+                std::fs::write(&path, report.to_json())?;
+            }
+            Ok(())
+        }
+        BenchCommand::Sync { awards } => {
+            let dir = tempfile_dir()?;
+            let report = crate::sync::bench::bench_sync(awards, &dir)?;
+            let _ = std::fs::remove_dir_all(&dir);
+            println!("sync benchmark: {} awards, one kiosk → hub on 127.0.0.1", report.awards);
+            println!("  queue filled in {:.1} s (signed, hash-chained)", report.fill_seconds);
+            println!(
+                "  synced in {:.2} s: {:.0} awards/s",
+                report.sync_seconds, report.awards_per_second
+            );
+            println!("  hub holds {} awards", report.hub_awards);
+            Ok(())
+        }
+    }
+}
+
+fn tempfile_dir() -> Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("badge-kiosk-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

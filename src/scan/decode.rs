@@ -1,0 +1,1396 @@
+//! QR decoding of one camera frame: a pure function over a grey image.
+//!
+//! No single open decoder reads every real-world photograph, and each is fast on some images and
+//! slow on others, so a frame goes through an ordered list of attempts (image variant × decoder),
+//! cheapest-most-likely first, and stops at the first one that decodes. Every decoder call runs
+//! under `catch_unwind`: a decoder bug costs one attempt, never the kiosk.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use image::{DynamicImage, GrayImage};
+
+/// A point in the pixel coordinates of the image handed to [`decode_frame`].
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct CornerPoint {
+    pub x: f32,
+    pub y: f32,
+}
+
+/// Which decoder looks, and for rxing how the grey image is turned into black and white.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Decoder {
+    /// rqrr (quirc's algorithm): its own row-wise moving-average threshold and a region-based
+    /// finder search that copes with blur but not with strong perspective.
+    Rqrr,
+    /// rxing's port of zxing-cpp's QR reader over the given binarisation.
+    Rxing(Binariser),
+}
+
+/// Binarisations offered to rxing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Binariser {
+    /// 8×8-block local thresholds (zxing's hybrid binariser): the best general choice.
+    Hybrid,
+    /// One threshold from the histogram valley: smooth gradients, soft blur.
+    Global,
+    /// Local-mean threshold with the given window radius in pixels: glare, shadows, curved
+    /// paper, where 8×8 blocks are too small for big modules.
+    LocalMean(u16),
+}
+
+/// How the grey image is changed before binarising.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Variant {
+    /// The working image as it is.
+    Plain,
+    /// Levels stretched between the 1st and 99th percentile: dim or washed-out frames.
+    Stretched,
+    /// 3×3 box blur: screen moiré, print halftones and sensor noise.
+    Smoothed,
+    /// A white margin added around the image: codes cropped to the edge have no quiet zone.
+    Padded,
+}
+
+/// Resolution the decoder works at, relative to the working image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Scale {
+    /// Working resolution (the frame, after fitting into [`DecodeBudget::max_side`]).
+    Full,
+    /// Box-averaged down by an integer factor: large, blurred or noisy codes.
+    Down(u8),
+    /// Bilinear up by an integer factor: codes with modules of only 1–2 pixels.
+    Up(u8),
+}
+
+/// One attempt: what the decoder sees and which decoder looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Strategy {
+    pub scale: Scale,
+    pub variant: Variant,
+    pub decoder: Decoder,
+    /// Light-on-dark codes: dark-mode phone screens, printed negatives.
+    pub inverted: bool,
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.decoder {
+            Decoder::Rqrr => write!(f, "rqrr")?,
+            Decoder::Rxing(Binariser::Hybrid) => write!(f, "rxing-hybrid")?,
+            Decoder::Rxing(Binariser::Global) => write!(f, "rxing-global")?,
+            Decoder::Rxing(Binariser::LocalMean(r)) => write!(f, "rxing-mean{r}")?,
+        }
+        match self.scale {
+            Scale::Full => {}
+            Scale::Down(n) => write!(f, "/down{n}")?,
+            Scale::Up(n) => write!(f, "/up{n}")?,
+        }
+        match self.variant {
+            Variant::Plain => {}
+            Variant::Stretched => write!(f, "/stretched")?,
+            Variant::Smoothed => write!(f, "/smoothed")?,
+            Variant::Padded => write!(f, "/padded")?,
+        }
+        if self.inverted {
+            write!(f, "/inverted")?;
+        }
+        Ok(())
+    }
+}
+
+/// One decoded code.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DecodedCode {
+    /// The text after the decoder's error correction and character-set handling.
+    pub text: String,
+    /// Corners of the code (top-left, top-right, bottom-right, bottom-left as the code is
+    /// oriented) in the caller's image coordinates, for outlining it on screen.
+    pub corners: [CornerPoint; 4],
+}
+
+/// Why decoding stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum StopReason {
+    /// An attempt decoded at least one code.
+    Found,
+    /// The cheap first attempts saw nothing shaped like a QR finder pattern, so the rest was
+    /// skipped: the normal outcome for a frame without a code.
+    NothingInView,
+    /// Every attempt ran and none decoded.
+    AllAttemptsFailed,
+    /// The time budget ran out before every attempt could run.
+    BudgetSpent,
+    /// The image was empty (zero width or height).
+    EmptyImage,
+}
+
+/// What one call of [`decode_frame`] did.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DecodeOutcome {
+    /// Every code the successful attempt decoded (usually one), without duplicates.
+    pub codes: Vec<DecodedCode>,
+    /// The attempt that decoded them.
+    pub strategy: Option<Strategy>,
+    pub stop: StopReason,
+    /// Decoder calls made, including the successful one.
+    pub attempts: u32,
+    /// Decoder panics caught and counted as failed attempts.
+    pub panics_caught: u32,
+    /// Most QR finder-pattern candidates any attempt saw. Three or more without a decoded code
+    /// usually means a code is in view but unreadable (blur, glare, too far): worth a hint to
+    /// the visitor.
+    pub finder_patterns: usize,
+    /// Most finder-pattern triples (possible codes) any attempt saw.
+    pub finder_sets: usize,
+    pub elapsed: Duration,
+}
+
+impl DecodeOutcome {
+    /// The first decoded text, which is what a kiosk acts on.
+    pub fn first_text(&self) -> Option<&str> {
+        self.codes.first().map(|code| code.text.as_str())
+    }
+}
+
+/// How much work one frame may cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeBudget {
+    /// No new attempt starts after this much time has passed (an attempt already running is
+    /// never interrupted, so a frame can overrun by one attempt).
+    pub time: Duration,
+    /// Frames with a longer side are scaled down to this size first (the corners reported are
+    /// still in the frame's own pixels); 1280 matches the kiosk camera, and smaller would lose
+    /// the small codes of a ticket held at arm's length.
+    pub max_side: u32,
+    /// Skip the expensive attempts when the cheap ones found no finder-like pattern at all.
+    pub early_out: bool,
+}
+
+impl Default for DecodeBudget {
+    fn default() -> Self {
+        DecodeBudget {
+            time: Duration::from_millis(30),
+            max_side: 1280,
+            early_out: true,
+        }
+    }
+}
+
+impl DecodeBudget {
+    /// No time limit and no early-out: for offline images where only the result matters.
+    pub fn exhaustive() -> Self {
+        DecodeBudget {
+            time: Duration::from_secs(3600),
+            max_side: 1280,
+            early_out: false,
+        }
+    }
+}
+
+/// Converts any decoded image to grey with the ITU-R BT.601 weights that zxing, quirc and PIL
+/// use, so that all decoders compared see the same pixels.
+pub fn gray_from_dynamic(image: &DynamicImage) -> GrayImage {
+    match image {
+        DynamicImage::ImageLuma8(gray) => gray.clone(),
+        other => {
+            let rgb = other.to_rgb8();
+            let (width, height) = rgb.dimensions();
+            let pixels = rgb
+                .as_raw()
+                .chunks_exact(3)
+                .map(|p| luma601(p[0], p[1], p[2]))
+                .collect();
+            GrayImage::from_raw(width, height, pixels).unwrap_or_else(|| GrayImage::new(0, 0))
+        }
+    }
+}
+
+fn luma601(r: u8, g: u8, b: u8) -> u8 {
+    ((306 * u32::from(r) + 601 * u32::from(g) + 117 * u32::from(b) + 512) >> 10) as u8
+}
+
+/// [`decode_frame`] on any image type.
+pub fn decode_dynamic(image: &DynamicImage, budget: &DecodeBudget) -> DecodeOutcome {
+    decode_frame(&gray_from_dynamic(image), budget)
+}
+
+/// Decodes every QR code the first successful attempt finds in `frame`.
+pub fn decode_frame(frame: &GrayImage, budget: &DecodeBudget) -> DecodeOutcome {
+    run_plan(frame, budget, &default_plan())
+}
+
+/// rqrr alone on the image as given: the baseline the pipeline is measured against.
+pub fn decode_rqrr_only(frame: &GrayImage) -> DecodeOutcome {
+    let plan = Plan {
+        cheap: vec![Strategy {
+            scale: Scale::Full,
+            variant: Variant::Plain,
+            decoder: Decoder::Rqrr,
+            inverted: false,
+        }],
+        expensive: Vec::new(),
+    };
+    let budget = DecodeBudget {
+        max_side: u32::MAX,
+        ..DecodeBudget::exhaustive()
+    };
+    run_plan(frame, &budget, &plan)
+}
+
+/// One strategy on its own, without budget or early-out: for tuning the plan.
+pub fn decode_with_strategy(frame: &GrayImage, strategy: Strategy, max_side: u32) -> DecodeOutcome {
+    let plan = Plan {
+        cheap: vec![strategy],
+        expensive: Vec::new(),
+    };
+    let budget = DecodeBudget {
+        max_side,
+        ..DecodeBudget::exhaustive()
+    };
+    run_plan(frame, &budget, &plan)
+}
+
+/// The attempts in order. `cheap` always runs; `expensive` only when a cheap attempt saw
+/// something shaped like a QR finder pattern (or the early-out is off).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub cheap: Vec<Strategy>,
+    pub expensive: Vec<Strategy>,
+}
+
+/// The attempt order the kiosk uses.
+pub fn default_plan() -> Plan {
+    use Binariser::*;
+    use Scale::*;
+    use Variant::*;
+    let rxing = |scale, variant, binariser, inverted| Strategy {
+        scale,
+        variant,
+        decoder: Decoder::Rxing(binariser),
+        inverted,
+    };
+    let rqrr = |scale, variant, inverted| Strategy {
+        scale,
+        variant,
+        decoder: Decoder::Rqrr,
+        inverted,
+    };
+    Plan {
+        // Full resolution first: it reads most codes, and every code in view at once (half
+        // resolution can read a big code and miss a small one beside it). Half resolution then
+        // catches codes held so close that they are blurred or noisy, at a quarter of the cost.
+        cheap: vec![
+            rxing(Full, Plain, Hybrid, false),
+            rxing(Down(2), Plain, Hybrid, false),
+            rxing(Down(2), Plain, Hybrid, true),
+            // Local-mean threshold: low contrast, shadows, glare (8×8 blocks are too small for
+            // a shadow edge, and faint codes fall under the noise-adapted flat-block range).
+            rxing(Down(2), Plain, LocalMean(8), false),
+        ],
+        expensive: vec![
+            rxing(Full, Plain, Global, false),
+            rxing(Full, Plain, Hybrid, true),
+            rxing(Full, Plain, LocalMean(16), false),
+            rxing(Full, Stretched, Hybrid, false),
+            rqrr(Full, Plain, false),
+            rxing(Full, Padded, Hybrid, false),
+            rxing(Up(2), Plain, Hybrid, false),
+        ],
+    }
+}
+
+/// Working images smaller than this (in pixels) skip the early-out: every attempt is cheap
+/// there, the time budget still bounds the total, and stills (screenshots, scans) are more
+/// often small than camera frames.
+const EARLY_OUT_MIN_PIXELS: u64 = 640 * 480;
+
+/// Runs a plan of attempts over a frame.
+///
+/// Stops at the first attempt that decodes. Expensive attempts whose estimated cost (from the
+/// fastest time per pixel seen so far in this frame) does not fit in what is left of the
+/// budget are skipped, so a slow machine drops the dearest attempts instead of overrunning
+/// every frame.
+pub fn run_plan(frame: &GrayImage, budget: &DecodeBudget, plan: &Plan) -> DecodeOutcome {
+    let started = Instant::now();
+    let mut outcome = DecodeOutcome {
+        codes: Vec::new(),
+        strategy: None,
+        stop: StopReason::AllAttemptsFailed,
+        attempts: 0,
+        panics_caught: 0,
+        finder_patterns: 0,
+        finder_sets: 0,
+        elapsed: Duration::ZERO,
+    };
+    if frame.width() == 0 || frame.height() == 0 {
+        outcome.stop = StopReason::EmptyImage;
+        return outcome;
+    }
+    let mut views = Views::new(frame, budget.max_side);
+    let work_pixels = views.work_pixels();
+    let early_out = budget.early_out && work_pixels >= EARLY_OUT_MIN_PIXELS;
+    let mut saw_code_shape = false;
+    let mut nanos_per_unit: Option<f64> = None;
+    let mut skipped_for_time = false;
+    let all = plan
+        .cheap
+        .iter()
+        .map(|s| (s, true))
+        .chain(plan.expensive.iter().map(|s| (s, false)));
+    for (strategy, cheap) in all {
+        if !cheap && early_out && !saw_code_shape {
+            outcome.stop = StopReason::NothingInView;
+            break;
+        }
+        let spent = started.elapsed();
+        if spent >= budget.time {
+            skipped_for_time = true;
+            break;
+        }
+        let units = cost_units(strategy, work_pixels);
+        if let (false, Some(rate)) = (cheap, nanos_per_unit) {
+            let estimate = Duration::from_nanos((rate * units) as u64);
+            if spent + estimate > budget.time {
+                skipped_for_time = true;
+                continue;
+            }
+        }
+        outcome.attempts += 1;
+        let attempt_started = Instant::now();
+        let attempt = catch_unwind(AssertUnwindSafe(|| views.attempt(*strategy)));
+        if units > 0.0 {
+            // The fastest rate seen: a preempted attempt must not make later ones look dear.
+            let rate = attempt_started.elapsed().as_nanos() as f64 / units;
+            nanos_per_unit = Some(nanos_per_unit.map_or(rate, |known| known.min(rate)));
+        }
+        match attempt {
+            Ok(result) => {
+                outcome.finder_patterns = outcome.finder_patterns.max(result.finder_patterns);
+                outcome.finder_sets = outcome.finder_sets.max(result.finder_sets);
+                // Noise-adapted binarisation leaves plain scenes with at most one stray
+                // finder-like spot; two or more, or any plausible triple, is worth a search.
+                saw_code_shape |= result.finder_sets > 0 || result.finder_patterns >= 2;
+                if !result.codes.is_empty() {
+                    outcome.codes = result.codes;
+                    outcome.strategy = Some(*strategy);
+                    outcome.stop = StopReason::Found;
+                    break;
+                }
+            }
+            Err(_) => {
+                // A decoder only gets far enough to panic on something code-like.
+                outcome.panics_caught += 1;
+                saw_code_shape = true;
+            }
+        }
+    }
+    if outcome.stop == StopReason::AllAttemptsFailed && skipped_for_time {
+        outcome.stop = StopReason::BudgetSpent;
+    }
+    outcome.elapsed = started.elapsed();
+    outcome
+}
+
+/// Relative cost of an attempt: pixels the decoder sees, weighted by decoder.
+fn cost_units(strategy: &Strategy, work_pixels: u64) -> f64 {
+    let pixels = work_pixels as f64
+        * match strategy.scale {
+            Scale::Full => 1.0,
+            Scale::Down(n) => 1.0 / f64::from(n.max(1)).powi(2),
+            Scale::Up(n) => f64::from(n.max(1)).powi(2),
+        }
+        * if strategy.variant == Variant::Padded { 1.45 } else { 1.0 };
+    // rqrr's flood fills and per-candidate image copies cost about eight rxing passes.
+    let decoder = match strategy.decoder {
+        Decoder::Rqrr => 8.0,
+        Decoder::Rxing(_) => 1.0,
+    };
+    pixels * decoder
+}
+
+struct AttemptResult {
+    codes: Vec<DecodedCode>,
+    /// Finder-pattern candidates (rxing) or grids (rqrr) seen: the early-out's evidence.
+    finder_patterns: usize,
+    /// Triples of finder patterns placed like the corners of one code.
+    finder_sets: usize,
+}
+
+/// A grey image derived from the working image, and how to map its pixels back.
+struct View {
+    image: GrayImage,
+    /// Working-image pixels per view pixel.
+    work_per_view: f32,
+    /// Margin added on the left and top, in view pixels.
+    margin: f32,
+}
+
+/// The working image and its variants, built on first use and shared between attempts.
+struct Views<'a> {
+    source: &'a GrayImage,
+    /// Source pixels per working pixel (≥ 1).
+    source_per_work: f32,
+    work: Option<GrayImage>,
+    grays: Vec<((Scale, Variant, bool), View)>,
+    matrices: Vec<((Scale, Variant, bool, Binariser), rxing::common::BitMatrix)>,
+}
+
+impl<'a> Views<'a> {
+    fn new(source: &'a GrayImage, max_side: u32) -> Self {
+        let long_side = source.width().max(source.height());
+        let (work, source_per_work) = if max_side > 0 && long_side > max_side {
+            let resized = resize_to_fit(source, max_side);
+            let ratio = source.width() as f32 / resized.width().max(1) as f32;
+            (Some(resized), ratio)
+        } else {
+            (None, 1.0)
+        };
+        Views {
+            source,
+            source_per_work,
+            work,
+            grays: Vec::new(),
+            matrices: Vec::new(),
+        }
+    }
+
+    fn work_pixels(&self) -> u64 {
+        let work = self.work.as_ref().unwrap_or(self.source);
+        u64::from(work.width()) * u64::from(work.height())
+    }
+
+    fn view_index(&mut self, scale: Scale, variant: Variant, inverted: bool) -> usize {
+        let key = (scale, variant, inverted);
+        if let Some(index) = self.grays.iter().position(|(k, _)| *k == key) {
+            return index;
+        }
+        let work = self.work.as_ref().unwrap_or(self.source);
+        let (scaled, work_per_view) = match scale {
+            Scale::Full => (Cow::Borrowed(work), 1.0),
+            Scale::Down(n) => {
+                let n = n.max(1);
+                (Cow::Owned(box_downscale(work, u32::from(n))), f32::from(n))
+            }
+            Scale::Up(n) => {
+                let n = n.max(1);
+                (Cow::Owned(upscale(work, u32::from(n))), 1.0 / f32::from(n))
+            }
+        };
+        // Inverting the grey image rather than the binarised bits: local binarisers are not
+        // symmetric, and light-on-dark codes read better binarised as dark-on-light.
+        let scaled = if inverted { Cow::Owned(invert(&scaled)) } else { scaled };
+        let (image, margin) = match variant {
+            Variant::Plain => (scaled.into_owned(), 0),
+            Variant::Stretched => (stretch_levels(&scaled), 0),
+            Variant::Smoothed => (box_blur3(&scaled), 0),
+            Variant::Padded => {
+                let margin = (scaled.width().max(scaled.height()) / 10).max(8);
+                (pad(&scaled, margin), margin)
+            }
+        };
+        self.grays.push((
+            key,
+            View {
+                image,
+                work_per_view,
+                margin: margin as f32,
+            },
+        ));
+        self.grays.len() - 1
+    }
+
+    fn matrix_index(&mut self, scale: Scale, variant: Variant, inverted: bool, binariser: Binariser) -> Option<usize> {
+        let key = (scale, variant, inverted, binariser);
+        if let Some(index) = self.matrices.iter().position(|(k, _)| *k == key) {
+            return Some(index);
+        }
+        let view = self.view_index(scale, variant, inverted);
+        let image = &self.grays.get(view)?.1.image;
+        let matrix = binarise(image, binariser)?;
+        self.matrices.push((key, matrix));
+        Some(self.matrices.len() - 1)
+    }
+
+    fn attempt(&mut self, strategy: Strategy) -> AttemptResult {
+        let Strategy {
+            scale,
+            variant,
+            decoder,
+            inverted,
+        } = strategy;
+        let view = self.view_index(scale, variant, inverted);
+        let mut result = match decoder {
+            Decoder::Rqrr => match self.grays.get(view) {
+                Some((_, v)) => rqrr_read(&v.image),
+                None => AttemptResult::nothing(),
+            },
+            Decoder::Rxing(binariser) => self
+                .matrix_index(scale, variant, inverted, binariser)
+                .and_then(|index| self.matrices.get(index))
+                .map(|(_, matrix)| rxing_read(matrix))
+                .unwrap_or_else(AttemptResult::nothing),
+        };
+        if let Some((_, v)) = self.grays.get(view) {
+            let scale = v.work_per_view * self.source_per_work;
+            for code in &mut result.codes {
+                for corner in &mut code.corners {
+                    corner.x = (corner.x - v.margin) * scale;
+                    corner.y = (corner.y - v.margin) * scale;
+                }
+            }
+        }
+        result
+    }
+}
+
+impl AttemptResult {
+    fn nothing() -> Self {
+        AttemptResult {
+            codes: Vec::new(),
+            finder_patterns: 0,
+            finder_sets: 0,
+        }
+    }
+}
+
+fn rqrr_read(image: &GrayImage) -> AttemptResult {
+    let mut prepared = rqrr::PreparedImage::prepare(image.clone());
+    let grids = prepared.detect_grids();
+    let finder_sets = grids.len();
+    let finder_patterns = finder_sets * 3;
+    let mut codes: Vec<DecodedCode> = Vec::new();
+    for grid in grids {
+        let mut payload = Vec::new();
+        if grid.decode_to(&mut payload).is_err() {
+            continue;
+        }
+        let text = text_from_payload(&payload);
+        if codes.iter().any(|c| c.text == text) {
+            continue;
+        }
+        let corner = |p: rqrr::Point| CornerPoint {
+            x: p.x as f32,
+            y: p.y as f32,
+        };
+        let [a, b, c, d] = grid.bounds;
+        codes.push(DecodedCode {
+            text,
+            corners: [corner(a), corner(b), corner(c), corner(d)],
+        });
+    }
+    AttemptResult {
+        codes,
+        finder_patterns,
+        finder_sets,
+    }
+}
+
+/// rqrr returns raw payload bytes: UTF-8 for modern encoders, Shift_JIS for Kanji mode and
+/// many Japanese encoders, otherwise ISO-8859-1 (the QR default without an ECI).
+fn text_from_payload(payload: &[u8]) -> String {
+    if let Ok(text) = std::str::from_utf8(payload) {
+        return text.to_string();
+    }
+    if let Ok(text) = rxing::common::CharacterSet::Shift_JIS.decode(payload) {
+        return text;
+    }
+    payload.iter().map(|&b| char::from(b)).collect()
+}
+
+fn binarise(image: &GrayImage, binariser: Binariser) -> Option<rxing::common::BitMatrix> {
+    use rxing::Binarizer;
+    let (width, height) = image.dimensions();
+    match binariser {
+        Binariser::Hybrid => hybrid_matrix(image, flat_block_range(image)),
+        Binariser::Global => {
+            let source = rxing::Luma8Source::new_with_slice(image.as_raw(), width, height).ok()?;
+            let binarizer = rxing::common::GlobalHistogramBinarizer::new(source);
+            binarizer.get_black_matrix().ok().cloned()
+        }
+        Binariser::LocalMean(radius) => {
+            let mut matrix = rxing::common::BitMatrix::new(width, height).ok()?;
+            for_each_dark_pixel(image, u32::from(radius), |x, y| matrix.set(x, y));
+            Some(matrix)
+        }
+    }
+}
+
+/// The largest min–max range an 8×8 block of plain background can show in this image.
+///
+/// zxing's fixed 24 grey levels suit clean scans; sensor noise in a dim 720p frame easily spans
+/// more, and then every wall and sheet of paper binarises into speckle that looks like thousands
+/// of tiny finder patterns (slow, and no help in finding the code). The noise is estimated from
+/// the median difference of horizontally adjacent pixels on a sample of rows (robust to edges,
+/// which are rare); the range of 64 Gaussian samples is about 4.8 σ.
+fn flat_block_range(image: &GrayImage) -> u8 {
+    (5.5 * noise_sigma(image)).clamp(24.0, 64.0) as u8
+}
+
+/// Sensor noise σ in grey levels, from the median difference of horizontally adjacent pixels
+/// on every fourth row (edges are too rare to move the median).
+fn noise_sigma(image: &GrayImage) -> f32 {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let mut counts = [0u32; 256];
+    let mut total = 0u32;
+    for row in image.as_raw().chunks_exact(w.max(1)).take(h).step_by(4) {
+        for pair in row.windows(2) {
+            counts[usize::from(pair[0].abs_diff(pair[1]))] += 1;
+            total += 1;
+        }
+    }
+    let mut seen = 0u32;
+    let median = counts
+        .iter()
+        .position(|&c| {
+            seen += c;
+            seen * 2 >= total
+        })
+        .unwrap_or(0) as f32;
+    // median |a − b| of two N(0, σ²) samples is 0.954 σ; +0.5 for the integer rounding.
+    (median + 0.5) / 0.954
+}
+
+/// zxing's hybrid binariser: each 8×8 block is thresholded at the mean of the 5×5 blocks
+/// around it; blocks flatter than `min_range` count as background so that paper and walls do
+/// not turn into speckle.
+fn hybrid_matrix(image: &GrayImage, min_range: u8) -> Option<rxing::common::BitMatrix> {
+    const BLOCK: usize = 8;
+    let (width, height) = image.dimensions();
+    let (w, h) = (width as usize, height as usize);
+    let mut matrix = rxing::common::BitMatrix::new(width, height).ok()?;
+    let pixels = image.as_raw();
+    if w < BLOCK * 5 || h < BLOCK * 5 {
+        // Too few blocks for a neighbourhood: one threshold for the whole image.
+        let threshold = histogram_valley(image);
+        for (y, row) in pixels.chunks_exact(w).enumerate() {
+            for (x, &p) in row.iter().enumerate() {
+                if p <= threshold {
+                    matrix.set(x as u32, y as u32);
+                }
+            }
+        }
+        return Some(matrix);
+    }
+    let (bw, bh) = (w.div_ceil(BLOCK), h.div_ceil(BLOCK));
+    // Blocks at the right and bottom edges overlap their neighbours instead of running off.
+    let block_x = |bx: usize| (bx * BLOCK).min(w - BLOCK);
+    let block_y = |by: usize| (by * BLOCK).min(h - BLOCK);
+    let mut black = vec![0u32; bw * bh];
+    for by in 0..bh {
+        let y0 = block_y(by);
+        for bx in 0..bw {
+            let x0 = block_x(bx);
+            let (mut sum, mut lo, mut hi) = (0u32, u8::MAX, u8::MIN);
+            for y in y0..y0 + BLOCK {
+                let start = y * w + x0;
+                for &p in pixels.get(start..start + BLOCK).unwrap_or(&[]) {
+                    sum += u32::from(p);
+                    lo = lo.min(p);
+                    hi = hi.max(p);
+                }
+            }
+            let mut level = sum / (BLOCK * BLOCK) as u32;
+            if hi - lo <= min_range {
+                // A flat block is taken as background: its black point sits below its darkest
+                // pixel, unless the neighbours already found a darker scene around it.
+                level = u32::from(lo) / 2;
+                if bx > 0 && by > 0 {
+                    let up = black[(by - 1) * bw + bx];
+                    let left = black[by * bw + bx - 1];
+                    let diagonal = black[(by - 1) * bw + bx - 1];
+                    let neighbours = (up + 2 * left + diagonal) / 4;
+                    if u32::from(lo) < neighbours {
+                        level = neighbours;
+                    }
+                }
+            }
+            black[by * bw + bx] = level;
+        }
+    }
+    for by in 0..bh {
+        let y0 = block_y(by);
+        let cy = by.clamp(2, bh - 3);
+        for bx in 0..bw {
+            let x0 = block_x(bx);
+            let cx = bx.clamp(2, bw - 3);
+            let mut sum = 0u32;
+            for ny in cy - 2..=cy + 2 {
+                let row = &black[ny * bw + cx - 2..ny * bw + cx + 3];
+                sum += row.iter().sum::<u32>();
+            }
+            let threshold = sum / 25;
+            for y in y0..y0 + BLOCK {
+                let start = y * w + x0;
+                let row = pixels.get(start..start + BLOCK).unwrap_or(&[]);
+                for (dx, &p) in row.iter().enumerate() {
+                    if u32::from(p) <= threshold {
+                        matrix.set((x0 + dx) as u32, y as u32);
+                    }
+                }
+            }
+        }
+    }
+    Some(matrix)
+}
+
+/// The darkest point between the two main peaks of the histogram (zxing's global estimate).
+fn histogram_valley(image: &GrayImage) -> u8 {
+    let counts = histogram(image);
+    let buckets: Vec<u32> = counts.chunks(8).map(|c| c.iter().sum()).collect();
+    let Some((first, _)) = buckets.iter().enumerate().max_by_key(|(_, c)| **c) else {
+        return 127;
+    };
+    let second = buckets
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| (i, u64::from(c) * (i.abs_diff(first) as u64).pow(2)))
+        .max_by_key(|(_, score)| *score)
+        .map(|(i, _)| i)
+        .unwrap_or(first);
+    let (lo, hi) = (first.min(second), first.max(second));
+    if hi - lo <= 1 {
+        return 127;
+    }
+    let valley = (lo + 1..hi)
+        .map(|i| {
+            let from_top = (hi - i) as i64;
+            let score = from_top
+                * from_top
+                * (i - lo) as i64
+                * (u32::MAX as i64 / 4 - i64::from(buckets.get(i).copied().unwrap_or(0)));
+            (i, score)
+        })
+        .max_by_key(|(_, score)| *score)
+        .map(|(i, _)| i)
+        .unwrap_or((lo + hi) / 2);
+    (valley * 8).min(255) as u8
+}
+
+/// Runs zxing-cpp's QR reader steps (finder search, grouping, sampling, error correction) and
+/// keeps every valid symbol, so the finder count is available as the early-out's evidence.
+fn rxing_read(matrix: &rxing::common::BitMatrix) -> AttemptResult {
+    use rxing::common::cpp_essentials::ConcentricPattern;
+    use rxing::common::DetectorRXingResult;
+    use rxing::qrcode::cpp_port::{decoder, detector};
+    let mut patterns = detector::FindFinderPatterns(matrix, true, 0);
+    let finder_patterns = patterns.len();
+    let mut codes: Vec<DecodedCode> = Vec::new();
+    let mut used: Vec<ConcentricPattern> = Vec::new();
+    let mut sets = detector::GenerateFinderPatternSets(&mut patterns);
+    let finder_sets = sets.len();
+    if finder_sets == 0 {
+        // Strong perspective (a ticket tilted away, a phone held at a slant) makes the far
+        // finder patterns much smaller and closer together than zxing's grouping allows; try
+        // the few remaining triples under looser rules. Error correction still has to accept
+        // whatever they sample, so looser grouping costs time, not correctness.
+        sets = steep_finder_sets(&patterns);
+    }
+    for set in sets {
+        if used.contains(&set.bl) || used.contains(&set.tl) || used.contains(&set.tr) {
+            continue;
+        }
+        let Ok(detected) = detector::SampleQR(matrix, &set) else {
+            continue;
+        };
+        let Ok(decoded) = decoder::Decode(detected.getBits()) else {
+            continue;
+        };
+        if !decoded.isValid() {
+            continue;
+        }
+        used.extend([set.bl, set.tl, set.tr]);
+        let text = decoded.text();
+        if codes.iter().any(|c| c.text == text) {
+            continue;
+        }
+        let points = detected.getPoints();
+        let corner = |i: usize| {
+            points
+                .get(i)
+                .map(|p| CornerPoint { x: p.x, y: p.y })
+                .unwrap_or(CornerPoint { x: 0.0, y: 0.0 })
+        };
+        codes.push(DecodedCode {
+            text,
+            corners: [corner(0), corner(1), corner(2), corner(3)],
+        });
+    }
+    AttemptResult {
+        codes,
+        finder_patterns,
+        finder_sets,
+    }
+}
+
+/// Finder-pattern triples under rules loose enough for steep perspective: sizes within 3.5×,
+/// arm lengths within 3.5×, corner angle 45°–135°. Only for a handful of patterns (the
+/// triples grow with the cube of their number).
+fn steep_finder_sets(
+    patterns: &[rxing::common::cpp_essentials::ConcentricPattern],
+) -> Vec<rxing::qrcode::cpp_port::detector::FinderPatternSet> {
+    use rxing::qrcode::cpp_port::detector::FinderPatternSet;
+    const MAX_PATTERNS: usize = 12;
+    let patterns = &patterns[..patterns.len().min(MAX_PATTERNS)];
+    let mut sets: Vec<(f32, FinderPatternSet)> = Vec::new();
+    for (i, a) in patterns.iter().enumerate() {
+        for (j, b) in patterns.iter().enumerate().skip(i + 1) {
+            for c in patterns.iter().skip(j + 1) {
+                let sizes = [a.size, b.size, c.size].map(|s| s.max(1) as f32);
+                let (small, large) = sizes
+                    .iter()
+                    .fold((f32::MAX, 0f32), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+                if large > 3.5 * small {
+                    continue;
+                }
+                // The corner opposite the longest side is the top-left pattern.
+                let d = |p: &ConcentricPatternRef, q: &ConcentricPatternRef| {
+                    ((p.p.x - q.p.x).powi(2) + (p.p.y - q.p.y).powi(2)).sqrt()
+                };
+                let (ab, bc, ca) = (d(a, b), d(b, c), d(c, a));
+                let (tl, p, q, arm1, arm2, opposite) = if ca >= ab && ca >= bc {
+                    (b, a, c, ab, bc, ca)
+                } else if ab >= bc {
+                    (c, a, b, ca, bc, ab)
+                } else {
+                    (a, b, c, ab, ca, bc)
+                };
+                if arm1 <= 0.0 || arm2 <= 0.0 || arm1.max(arm2) > 3.5 * arm1.min(arm2) {
+                    continue;
+                }
+                let cos = (arm1 * arm1 + arm2 * arm2 - opposite * opposite) / (2.0 * arm1 * arm2);
+                if !(-0.71..=0.71).contains(&cos) {
+                    continue;
+                }
+                // Modules across: arm length over module size (finder pattern = 7 modules).
+                let module = (sizes.iter().sum::<f32>() / 3.0) / 7.0;
+                let modules = (arm1 + arm2) / 2.0 / module + 7.0;
+                if !(17.0..=280.0).contains(&modules) {
+                    continue;
+                }
+                let cross = (p.p.x - tl.p.x) * (q.p.y - tl.p.y) - (p.p.y - tl.p.y) * (q.p.x - tl.p.x);
+                let (bl, tr) = if cross < 0.0 { (p, q) } else { (q, p) };
+                let score = arm1 + arm2 + (arm1 - arm2).abs() + 100.0 * cos.abs();
+                sets.push((
+                    score,
+                    FinderPatternSet {
+                        bl: *bl,
+                        tl: *tl,
+                        tr: *tr,
+                    },
+                ));
+            }
+        }
+    }
+    sets.sort_by(|x, y| x.0.total_cmp(&y.0));
+    sets.into_iter().map(|(_, set)| set).collect()
+}
+
+type ConcentricPatternRef = rxing::common::cpp_essentials::ConcentricPattern;
+
+// ---------------------------------------------------------------------------------------------
+// Image operations. All return new images of the stated size and never index outside them.
+
+/// Resize (triangle filter, sizes rounded half up) so that the longer side is `max_side`.
+pub fn resize_to_fit(image: &GrayImage, max_side: u32) -> GrayImage {
+    let (width, height) = image.dimensions();
+    let long_side = width.max(height).max(1);
+    let scale = f64::from(max_side.max(1)) / f64::from(long_side);
+    let new_w = ((f64::from(width) * scale + 0.5) as u32).max(1);
+    let new_h = ((f64::from(height) * scale + 0.5) as u32).max(1);
+    // The triangle filter's cost grows with the reduction; an integer box average first
+    // (4K → 1920 → 1280) keeps big camera frames cheap at the same quality.
+    let factor = long_side / max_side.max(1);
+    let filter = image::imageops::FilterType::Triangle;
+    if factor >= 2 {
+        image::imageops::resize(&box_downscale(image, factor), new_w, new_h, filter)
+    } else {
+        image::imageops::resize(image, new_w, new_h, filter)
+    }
+}
+
+fn box_downscale(image: &GrayImage, factor: u32) -> GrayImage {
+    let factor = factor.max(1) as usize;
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let (new_w, new_h) = ((w / factor).max(1), (h / factor).max(1));
+    if w < factor || h < factor {
+        return image.clone();
+    }
+    let area = (factor * factor) as u32;
+    let mut sums = vec![0u32; new_w];
+    let mut out = Vec::with_capacity(new_w * new_h);
+    for band in image.as_raw().chunks_exact(w * factor).take(new_h) {
+        sums.iter_mut().for_each(|s| *s = 0);
+        for row in band.chunks_exact(w) {
+            for (sum, cell) in sums.iter_mut().zip(row.chunks_exact(factor)) {
+                *sum += cell.iter().map(|&p| u32::from(p)).sum::<u32>();
+            }
+        }
+        out.extend(sums.iter().map(|&s| ((s + area / 2) / area) as u8));
+    }
+    GrayImage::from_raw(new_w as u32, new_h as u32, out).unwrap_or_else(|| image.clone())
+}
+
+fn upscale(image: &GrayImage, factor: u32) -> GrayImage {
+    let (width, height) = image.dimensions();
+    let new_w = width * factor;
+    let new_h = height * factor;
+    image::imageops::resize(image, new_w, new_h, image::imageops::FilterType::Triangle)
+}
+
+fn invert(image: &GrayImage) -> GrayImage {
+    let mut out = image.clone();
+    out.iter_mut().for_each(|p| *p = 255 - *p);
+    out
+}
+
+fn histogram(image: &GrayImage) -> [u32; 256] {
+    let mut counts = [0u32; 256];
+    for &p in image.as_raw() {
+        counts[usize::from(p)] += 1;
+    }
+    counts
+}
+
+fn stretch_levels(image: &GrayImage) -> GrayImage {
+    let counts = histogram(image);
+    let total: u32 = counts.iter().sum();
+    let cut = total / 100;
+    let mut low = 0usize;
+    let mut seen = 0u32;
+    while low < 255 && seen + counts[low] <= cut {
+        seen += counts[low];
+        low += 1;
+    }
+    let mut high = 255usize;
+    seen = 0;
+    while high > 0 && seen + counts[high] <= cut {
+        seen += counts[high];
+        high -= 1;
+    }
+    if high <= low + 1 {
+        return image.clone();
+    }
+    let range = (high - low) as u32;
+    let mut lut = [0u8; 256];
+    for (value, slot) in lut.iter_mut().enumerate() {
+        let v = value.clamp(low, high) - low;
+        *slot = ((v as u32 * 255 + range / 2) / range) as u8;
+    }
+    let mut out = image.clone();
+    out.iter_mut().for_each(|p| *p = lut[usize::from(*p)]);
+    out
+}
+
+/// Calls `visit(y, sums)` for each row, where `sums[x]` is the sum over the (2r+1)² window
+/// around (x, y) clipped at the borders. Running sums along rows, then down columns, keeping
+/// only 2r+1 rows of row sums (a whole-frame buffer costs more in page faults than in adds).
+fn for_each_window_row(image: &GrayImage, radius: usize, mut visit: impl FnMut(usize, &[u32])) {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    if w == 0 || h == 0 {
+        return;
+    }
+    let ring_rows = 2 * radius + 1;
+    let mut ring = vec![0u32; ring_rows * w];
+    let mut column = vec![0u32; w];
+    let row_sums = |y: usize, out: &mut [u32]| {
+        let Some(src) = image.as_raw().get(y * w..(y + 1) * w) else {
+            return;
+        };
+        let mut sum: u32 = src.iter().take(radius).map(|&p| u32::from(p)).sum();
+        for (x, slot) in out.iter_mut().enumerate() {
+            if let Some(&entering) = src.get(x + radius) {
+                sum += u32::from(entering);
+            }
+            if x > radius {
+                sum -= src.get(x - radius - 1).map_or(0, |&p| u32::from(p));
+            }
+            *slot = sum;
+        }
+    };
+    for y in 0..radius.min(h) {
+        if let Some(slot) = ring.get_mut((y % ring_rows) * w..(y % ring_rows + 1) * w) {
+            row_sums(y, slot);
+            column.iter_mut().zip(slot.iter()).for_each(|(c, &v)| *c += v);
+        }
+    }
+    for y in 0..h {
+        if y > radius {
+            let leaving = (y - radius - 1) % ring_rows;
+            if let Some(slot) = ring.get(leaving * w..(leaving + 1) * w) {
+                column.iter_mut().zip(slot).for_each(|(c, &v)| *c -= v);
+            }
+        }
+        let entering = y + radius;
+        if entering < h {
+            let index = entering % ring_rows;
+            if let Some(slot) = ring.get_mut(index * w..(index + 1) * w) {
+                row_sums(entering, slot);
+                column.iter_mut().zip(slot.iter()).for_each(|(c, &v)| *c += v);
+            }
+        }
+        visit(y, &column);
+    }
+}
+
+/// Pixels in the clipped window of each row or column index.
+fn window_spans(n: usize, radius: usize) -> Vec<u32> {
+    (0..n)
+        .map(|i| ((i + radius + 1).min(n) - i.saturating_sub(radius)) as u32)
+        .collect()
+}
+
+/// Calls `dark(x, y)` for each pixel darker than its neighbourhood mean by a margin: 3 % of
+/// the mean, or 1.5 σ of the sensor noise if that is more, so flat paper stays white.
+fn for_each_dark_pixel(image: &GrayImage, radius: u32, mut dark: impl FnMut(u32, u32)) {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let radius = radius.max(1) as usize;
+    let (widths, heights) = (window_spans(w, radius), window_spans(h, radius));
+    let noise_margin = (1.5 * noise_sigma(image)) as u32;
+    for_each_window_row(image, radius, |y, sums| {
+        let height = heights.get(y).copied().unwrap_or(1);
+        let pixels = image.as_raw().get(y * w..(y + 1) * w).unwrap_or(&[]);
+        for (x, ((&p, &sum), &width)) in pixels.iter().zip(sums).zip(&widths).enumerate() {
+            // p + margin < sum / count, without dividing.
+            let count = width * height;
+            let margin_times_count = (sum * 3 / 100).max(noise_margin * count);
+            if u32::from(p) * count + margin_times_count < sum {
+                dark(x as u32, y as u32);
+            }
+        }
+    });
+}
+
+fn box_blur3(image: &GrayImage) -> GrayImage {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let (widths, heights) = (window_spans(w, 1), window_spans(h, 1));
+    let mut pixels = Vec::with_capacity(w * h);
+    for_each_window_row(image, 1, |y, sums| {
+        let height = heights.get(y).copied().unwrap_or(1);
+        pixels.extend(
+            sums.iter()
+                .zip(&widths)
+                .map(|(&sum, &width)| (sum / (width * height)) as u8),
+        );
+    });
+    GrayImage::from_raw(image.width(), image.height(), pixels).unwrap_or_else(|| image.clone())
+}
+
+fn pad(image: &GrayImage, margin: u32) -> GrayImage {
+    let mut out = GrayImage::from_pixel(
+        image.width() + 2 * margin,
+        image.height() + 2 * margin,
+        image::Luma([255]),
+    );
+    image::imageops::replace(&mut out, image, i64::from(margin), i64::from(margin));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::bench::{paste_code, stress_image, synthetic_frame};
+    use super::*;
+    use proptest::prelude::*;
+
+    const TEXT: &str = "BKMFRGGZDFMZTWQ2LKNNWG23TPOJ2XK5TXPB4XUYJRGI";
+
+    /// Timing must not decide a test's outcome: a generous budget, the kiosk's other settings.
+    fn patient() -> DecodeBudget {
+        DecodeBudget {
+            time: Duration::from_secs(20),
+            ..DecodeBudget::default()
+        }
+    }
+
+    fn centre(corners: &[CornerPoint; 4]) -> (f32, f32) {
+        let (sx, sy) = corners.iter().fold((0.0, 0.0), |(x, y), c| (x + c.x, y + c.y));
+        (sx / 4.0, sy / 4.0)
+    }
+
+    fn frame_with_code(seed: u64, cx: f32, cy: f32, module: f32, angle: f32) -> GrayImage {
+        let mut frame = synthetic_frame(seed, None);
+        paste_code(&mut frame, TEXT, cx, cy, module, angle);
+        frame
+    }
+
+    #[test]
+    fn reads_a_code_in_a_720p_frame_and_outlines_it() {
+        let frame = frame_with_code(3, 700.0, 300.0, 4.0, 0.3);
+        let outcome = decode_frame(&frame, &patient());
+        assert_eq!(outcome.stop, StopReason::Found);
+        assert_eq!(outcome.first_text(), Some(TEXT));
+        assert_eq!(outcome.panics_caught, 0);
+        let (x, y) = centre(&outcome.codes[0].corners);
+        assert!((x - 700.0).abs() < 6.0 && (y - 300.0).abs() < 6.0, "centre ({x}, {y})");
+    }
+
+    #[test]
+    fn corners_are_in_the_callers_pixels_when_the_frame_is_scaled_down() {
+        // A 1920×1080 frame is decoded at 1280×720; the outline must still fit the original.
+        let small = frame_with_code(5, 500.0, 400.0, 5.0, -0.2);
+        let big = image::imageops::resize(&small, 1920, 1080, image::imageops::FilterType::Triangle);
+        let outcome = decode_frame(&big, &patient());
+        assert_eq!(outcome.first_text(), Some(TEXT));
+        let (x, y) = centre(&outcome.codes[0].corners);
+        assert!((x - 750.0).abs() < 9.0 && (y - 600.0).abs() < 9.0, "centre ({x}, {y})");
+    }
+
+    #[test]
+    fn frames_without_a_code_stop_after_the_cheap_attempts() {
+        let cheap = default_plan().cheap.len() as u32;
+        for seed in 0..6 {
+            let outcome = decode_frame(&synthetic_frame(seed, None), &patient());
+            assert!(outcome.codes.is_empty(), "seed {seed}: {:?}", outcome.codes);
+            assert_eq!(outcome.stop, StopReason::NothingInView, "seed {seed}");
+            assert_eq!(outcome.attempts, cheap, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn without_the_early_out_every_attempt_runs() {
+        let budget = DecodeBudget {
+            early_out: false,
+            ..patient()
+        };
+        let outcome = decode_frame(&synthetic_frame(1, None), &budget);
+        let plan = default_plan();
+        assert_eq!(outcome.stop, StopReason::AllAttemptsFailed);
+        assert_eq!(outcome.attempts as usize, plan.cheap.len() + plan.expensive.len());
+    }
+
+    #[test]
+    fn a_spent_budget_stops_the_search() {
+        let budget = DecodeBudget {
+            time: Duration::ZERO,
+            early_out: false,
+            ..DecodeBudget::default()
+        };
+        let outcome = decode_frame(&synthetic_frame(1, None), &budget);
+        assert_eq!(outcome.stop, StopReason::BudgetSpent);
+        assert_eq!(outcome.attempts, 0);
+    }
+
+    #[test]
+    fn reads_light_on_dark_codes() {
+        let frame = frame_with_code(2, 640.0, 360.0, 5.0, 0.1);
+        let outcome = decode_frame(&invert(&frame), &patient());
+        assert_eq!(outcome.first_text(), Some(TEXT));
+        assert!(outcome.strategy.is_some_and(|s| s.inverted), "{:?}", outcome.strategy);
+    }
+
+    #[test]
+    fn reads_steep_perspective_that_zxing_grouping_rejects() {
+        for seed in [1, 3, 4] {
+            let (image, text) = stress_image("perspective", seed);
+            let plain = decode_with_strategy(&image, default_plan().cheap[0], 1280);
+            assert_eq!(plain.first_text(), Some(text.as_str()), "perspective seed {seed}");
+        }
+    }
+
+    #[test]
+    fn reads_faint_codes_through_the_local_mean_threshold() {
+        let (image, text) = stress_image("low-contrast", 7);
+        let outcome = decode_frame(&image, &patient());
+        assert_eq!(outcome.first_text(), Some(text.as_str()));
+    }
+
+    #[test]
+    fn reads_small_codes_in_small_images() {
+        // A 1.5 px module code in a 400×300 crop: only upscaling or the full-resolution
+        // attempts can resolve it.
+        let mut frame = GrayImage::from_pixel(400, 300, image::Luma([200]));
+        paste_code(&mut frame, "BK234567ABCDEFGH", 200.0, 150.0, 1.6, 0.0);
+        let outcome = decode_frame(&frame, &patient());
+        assert_eq!(outcome.first_text(), Some("BK234567ABCDEFGH"));
+    }
+
+    #[test]
+    fn empty_and_tiny_images_decode_to_nothing() {
+        let outcome = decode_frame(&GrayImage::new(0, 0), &patient());
+        assert_eq!(outcome.stop, StopReason::EmptyImage);
+        for (w, h) in [(1, 1), (3, 200), (200, 3), (40, 40)] {
+            let outcome = decode_frame(&GrayImage::from_pixel(w, h, image::Luma([90])), &patient());
+            assert!(outcome.codes.is_empty());
+            assert_eq!(outcome.panics_caught, 0, "{w}×{h}");
+        }
+    }
+
+    /// rqrr 0.11 panics on this 78×74 crop of a public test photo (zxing-cpp
+    /// test/samples/qrcode-6/7.png): an overflow assertion in its perspective fit, rqrr issue
+    /// #54. The panic must be caught and counted, never reach the kiosk.
+    #[test]
+    fn rqrr_issue_54_panic_is_caught_and_counted() {
+        const ROWS: &[&str] = &[
+            "fffffc00001ffffffffc",
+            "fffff800000ffffffffc",
+            "fffff0000003fffffffc",
+            "fffff0000001fffffffc",
+            "ffffe00000007ffffffc",
+            "ffffc00000003ffffffc",
+            "ffff800000001ffffffc",
+            "ffff8001000007fffffc",
+            "ffff0001800003fffffc",
+            "fffe0003e00000fffffc",
+            "fffe0007f000007ffffc",
+            "fffc0007fc00001ffffc",
+            "fff8000f3e00000ffffc",
+            "fff8001e1f000007fffc",
+            "fff0003c07c00001fffc",
+            "ffe0003803e00000fffc",
+            "ffc00078c0f800003ffc",
+            "ffc000f0f07c00001ffc",
+            "ff8000e1f83f000007fc",
+            "ff0001e3fe0f800003fc",
+            "ff0003c3ff0f000001fc",
+            "fe000387ff0e0000007c",
+            "fc00078ffe1e0000003c",
+            "fc000f07fe3c4000000c",
+            "f8000f83fc7860000004",
+            "f00007c1f870f1c00000",
+            "e00003f070f1fdc00000",
+            "e00000f831e1ffc00000",
+            "c000007e01c3df800000",
+            "8000001f03c087c00000",
+            "8000000f878003e00000",
+            "00002303e70000e00000",
+            "00023fc1ff0010407000",
+            "0007ffe0fe203860f800",
+            "000f3fe03c303ef0fc00",
+            "000e0fc0187c1fe1ff00",
+            "001e07c000fe1fe3cf80",
+            "003c03f080fe1fc383e0",
+            "003800f0c1e43d8781f0",
+            "00380061f3c0180f00fc",
+            "00101c03fb87000e183c",
+            "00101c33ff8f001e3c1c",
+            "019c3c7f9f0e003c7e04",
+            "03fc783f1e1c30787f80",
+            "03f8701e1c1c7870ffc0",
+            "00f020043c0870f1ffc0",
+            "00600000180cf1e1ffc4",
+            "1800000708cfe1c1ff84",
+            "1c30000f8dffc3e0ff0c",
+            "1c786007dec7c1f83f1c",
+            "0830f001fc43e07c1e1c",
+            "0c11e000f840f83e0438",
+            "0e19c2007ef07c0f8078",
+            "1fbfe70cffe01c07c0f0",
+            "07ffffcfefc00803f0e0",
+            "87fffffec3e000e0f9e0",
+            "eff7fffc07f0cee07fc0",
+            "fe63cc7867f0fee01f80",
+            "e600c078f7e1fc000f80",
+            "c20000f063e07c600300",
+            "c700e0f823c038780000",
+            "870ef07c3384007c0000",
+            "031ffc3c7f0f183e0000",
+            "0007f8787f0f9c3f8000",
+            "038798f01e07df7fc000",
+            "07c700200c018ff3f000",
+            "03ff000000608ff0e000",
+            "00fe000040700fe04000",
+            "007c300460fc1fc00000",
+            "001f784ff1fe0fc60000",
+            "000ff0fe61df83e70000",
+            "000710fe03c7c1f60000",
+            "0000107c0783f0620004",
+            "00003c780f00f8000004",
+        ];
+        let mut image = GrayImage::from_pixel(78, 74, image::Luma([255]));
+        for (y, row) in ROWS.iter().enumerate() {
+            for x in 0..78usize {
+                let byte = u8::from_str_radix(&row[x / 8 * 2..x / 8 * 2 + 2], 16).unwrap_or(0);
+                if byte & (0x80 >> (x % 8)) != 0 {
+                    image.put_pixel(x as u32, y as u32, image::Luma([0]));
+                }
+            }
+        }
+        let alone = decode_rqrr_only(&image);
+        assert_eq!(alone.panics_caught, 1, "rqrr fixed? then expect 0 here");
+        assert!(alone.codes.is_empty());
+        let pipeline = decode_frame(&image, &DecodeBudget::exhaustive());
+        assert!(pipeline.codes.is_empty());
+        assert!(pipeline.attempts as usize > default_plan().cheap.len());
+    }
+
+    #[test]
+    fn rqrr_payloads_become_text() {
+        assert_eq!(text_from_payload(b"BKABC"), "BKABC");
+        assert_eq!(text_from_payload("Grüße".as_bytes()), "Grüße");
+        // Kanji mode and many Japanese encoders give Shift_JIS: 0x82A0 is あ.
+        assert_eq!(text_from_payload(&[0x82, 0xA0]), "あ");
+        // Neither UTF-8 nor Shift_JIS: ISO-8859-1, the QR default.
+        assert_eq!(text_from_payload(&[0x41, 0xFF, 0x80]), "A\u{ff}\u{80}");
+    }
+
+    #[test]
+    fn hybrid_binarisation_matches_rxing_at_zxing_settings() {
+        use rxing::Binarizer;
+        let frame = frame_with_code(4, 300.0, 200.0, 3.0, 0.5);
+        let ours = hybrid_matrix(&frame, 24).expect("matrix");
+        let source = rxing::Luma8Source::new_with_slice(frame.as_raw(), frame.width(), frame.height()).expect("source");
+        let binarizer = rxing::common::HybridBinarizer::new(source);
+        let theirs = binarizer.get_black_matrix().expect("matrix");
+        assert!(ours == *theirs);
+    }
+
+    #[test]
+    fn noisy_frames_get_a_wider_flat_block_range() {
+        let clean = GrayImage::from_pixel(200, 100, image::Luma([128]));
+        assert_eq!(flat_block_range(&clean), 24);
+        let mut state = 1u32;
+        let noisy = GrayImage::from_fn(200, 100, |_, _| {
+            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            image::Luma([(100 + (state >> 16) % 41) as u8])
+        });
+        assert!(flat_block_range(&noisy) > 40, "{}", flat_block_range(&noisy));
+    }
+
+    #[test]
+    fn box_downscale_averages_blocks() {
+        let image = GrayImage::from_fn(4, 2, |x, _| image::Luma([if x < 2 { 0 } else { 200 }]));
+        let half = box_downscale(&image, 2);
+        assert_eq!(half.dimensions(), (2, 1));
+        assert_eq!(half.as_raw(), &vec![0, 200]);
+    }
+
+    #[test]
+    fn window_sums_match_a_direct_count() {
+        let image = GrayImage::from_fn(9, 7, |x, y| image::Luma([(x * 7 + y * 3) as u8]));
+        let mut rows = Vec::new();
+        for_each_window_row(&image, 2, |_, sums| rows.push(sums.to_vec()));
+        for (y, row) in rows.iter().enumerate() {
+            for (x, &sum) in row.iter().enumerate() {
+                let mut direct = 0u32;
+                for yy in y.saturating_sub(2)..(y + 3).min(7) {
+                    for xx in x.saturating_sub(2)..(x + 3).min(9) {
+                        direct += u32::from(image.get_pixel(xx as u32, yy as u32).0[0]);
+                    }
+                }
+                assert_eq!(sum, direct, "({x}, {y})");
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn random_pixels_never_decode_or_escape(
+            w in 0u32..90,
+            h in 0u32..90,
+            seed in any::<u64>(),
+        ) {
+            let mut state = seed | 1;
+            let image = GrayImage::from_fn(w, h, |_, _| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                image::Luma([(state >> 56) as u8])
+            });
+            let outcome = decode_frame(&image, &DecodeBudget::exhaustive());
+            prop_assert!(outcome.codes.is_empty());
+        }
+    }
+}
