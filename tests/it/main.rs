@@ -4,3 +4,4 @@
 mod cli;
 mod helpers;
 mod sync;
+mod ui_e2e;
