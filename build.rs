@@ -4,7 +4,9 @@ fn main() {
     let config = slint_build::CompilerConfiguration::new()
         .with_bundled_translations("lang")
         // One translation per English text, wherever it appears.
-        .with_default_translation_context(slint_build::DefaultTranslationContext::None);
+        .with_default_translation_context(slint_build::DefaultTranslationContext::None)
+        // Element ids and types for tests/ui (Slint's testing backend finds elements by them).
+        .with_debug_info(true);
     slint_build::compile_with_config("ui/app.slint", config).expect("the Slint UI in ui/ must compile");
     println!("cargo:rerun-if-changed=lang");
 }

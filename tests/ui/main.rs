@@ -86,6 +86,7 @@ impl Kiosk {
         .expect("demo codes");
         let core = open_kiosk(&config).expect("kiosk");
         let window = AppWindow::new().expect("window");
+        window.show().expect("show the window");
         let (sender, inputs) = mpsc::channel();
         ui::bind(&window, &sender);
         let options = Options {
@@ -154,9 +155,9 @@ impl Kiosk {
     fn texts(&self) -> Vec<String> {
         ElementQuery::from_root(&self.window)
             .match_descendants()
-            .match_accessible_role(AccessibleRole::Text)
             .find_all()
             .into_iter()
+            .filter(|element| element.accessible_role() == Some(AccessibleRole::Text))
             .filter_map(|element| element.accessible_label())
             .map(|label| label.to_string())
             .collect()
@@ -365,7 +366,7 @@ fn staff_unlock_then_lockout_survives_a_restart() {
     kiosk.assert_shows("Try again in 0:30");
     // A restart keeps the lock.
     let Kiosk { dir, .. } = kiosk;
-    let mut restarted = Kiosk::start_in(dir, |_| {}, None);
+    let mut restarted = Kiosk::open(dir, |_| {}, None);
     let card = restarted.staff_card("cuisine");
     restarted.scan(&card);
     assert_eq!(restarted.screen(), "locked");
