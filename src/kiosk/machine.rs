@@ -327,7 +327,14 @@ impl Machine {
                 self.pending_email_claim = false;
                 vec![Effect::ClaimPhone { visitor }]
             }
-            (Tap::EmailChanged(text), Screen::EmailEntry { visitor, confirming: false, .. }) => {
+            (
+                Tap::EmailChanged(text),
+                Screen::EmailEntry {
+                    visitor,
+                    confirming: false,
+                    ..
+                },
+            ) => {
                 self.screen = Screen::EmailEntry {
                     visitor,
                     text,

@@ -33,10 +33,16 @@ pub enum Input {
     /// A complete code text (camera decoder, wedge detector, tests).
     Scan(String),
     /// One key typed while no text field has focus, with when it was typed.
-    Key { text: String, at_ms: i64 },
+    Key {
+        text: String,
+        at_ms: i64,
+    },
     Tap(Tap),
     Tick,
-    SyncProgress { done: usize, total: usize },
+    SyncProgress {
+        done: usize,
+        total: usize,
+    },
     SyncFinished(Result<SyncSummary, String>),
     Quit,
 }
@@ -161,7 +167,7 @@ impl SyncRunner for HubSync {
             .map_err(|error| error.to_string())?;
         runtime.block_on(async {
             let http = http_client(settings.request_timeout);
-            sync_once(&store, &settings, &http, |done, total| progress(done, total))
+            sync_once(&store, &settings, &http, &mut *progress)
                 .await
                 .map_err(|error| error.to_string())
         })

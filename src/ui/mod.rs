@@ -126,7 +126,9 @@ pub fn run(config: Config, args: RunArgs) -> Result<()> {
     if let Some(size) = &args.size {
         let (width, height) =
             parse_size(size).with_context(|| format!("--size {size:?}: give it as WIDTHxHEIGHT, e.g. 800x480"))?;
-        window.window().set_size(slint::LogicalSize::new(width as f32, height as f32));
+        window
+            .window()
+            .set_size(slint::LogicalSize::new(width as f32, height as f32));
     }
     if args.fullscreen || config.fullscreen {
         window.window().set_fullscreen(true);
@@ -148,10 +150,7 @@ pub fn run(config: Config, args: RunArgs) -> Result<()> {
         .map_err(|error| anyhow::anyhow!("{error}"))?;
     let sync = HubSync {
         hub: core.definition().sync.hub.clone(),
-        store_path: config
-            .data_dir
-            .join(&core.definition().event.id)
-            .join("queue.sqlite"),
+        store_path: config.data_dir.join(&core.definition().event.id).join("queue.sqlite"),
         event_id: core.definition().event.id.clone(),
         certificate_hex,
     };
@@ -161,19 +160,21 @@ pub fn run(config: Config, args: RunArgs) -> Result<()> {
     };
     let controller = Controller::new(core, config, options, inputs.clone());
     let weak = window.as_weak();
-    let worker = std::thread::Builder::new()
-        .name("kiosk-worker".into())
-        .spawn(move || {
-            controller::run_worker(controller, receiver, move |view| {
-                let _ = weak.upgrade_in_event_loop(move |window| apply(&window, &view));
-            });
-        })?;
+    let worker = std::thread::Builder::new().name("kiosk-worker".into()).spawn(move || {
+        controller::run_worker(controller, receiver, move |view| {
+            let _ = weak.upgrade_in_event_loop(move |window| apply(&window, &view));
+        });
+    })?;
 
     let ticks = inputs.clone();
     let timer = slint::Timer::default();
-    timer.start(slint::TimerMode::Repeated, std::time::Duration::from_secs(1), move || {
-        let _ = ticks.send(Input::Tick);
-    });
+    timer.start(
+        slint::TimerMode::Repeated,
+        std::time::Duration::from_secs(1),
+        move || {
+            let _ = ticks.send(Input::Tick);
+        },
+    );
 
     window.run()?;
     let _ = inputs.send(Input::Quit);

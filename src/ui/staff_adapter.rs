@@ -16,9 +16,7 @@ pub fn bind(window: &AppWindow, inputs: &Sender<Input>) {
 }
 
 fn names(view: &View, ids: impl Iterator<Item = String>) -> ModelRc<SharedString> {
-    let names: Vec<SharedString> = ids
-        .map(|id| view.event.stand_name(&id, view.language).into())
-        .collect();
+    let names: Vec<SharedString> = ids.map(|id| view.event.stand_name(&id, view.language).into()).collect();
     ModelRc::new(VecModel::from(names))
 }
 

@@ -115,7 +115,10 @@ fn visitor_claims_with_a_wedge_scanner_and_a_tap() {
     std::thread::sleep(Duration::from_millis(1500));
     // "Send it to the email I registered with": the first choice on the claim screen,
     // right-hand column of the 800×480 layout.
-    xdotool(&display, &["mousemove", "--window", &window, "640", "250", "click", "1"]);
+    xdotool(
+        &display,
+        &["mousemove", "--window", &window, "640", "250", "click", "1"],
+    );
 
     let mut listing = String::new();
     wait_for("the award in the queue", Duration::from_secs(10), || {
@@ -124,7 +127,11 @@ fn visitor_claims_with_a_wedge_scanner_and_a_tap() {
         listing.lines().count() > 1
     });
     assert!(listing.contains("attended"), "{listing}");
-    let verified = kiosk.command().args(["queue", "verify"]).output().expect("queue verify");
+    let verified = kiosk
+        .command()
+        .args(["queue", "verify"])
+        .output()
+        .expect("queue verify");
     assert!(
         verified.status.success(),
         "the queued award is signed: {}",

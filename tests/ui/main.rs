@@ -168,7 +168,11 @@ impl Kiosk {
     }
 
     fn assert_shows(&self, text: &str) {
-        assert!(self.shows(text), "{text:?} is not on screen; it shows {:?}", self.texts());
+        assert!(
+            self.shows(text),
+            "{text:?} is not on screen; it shows {:?}",
+            self.texts()
+        );
     }
 
     fn tap(&mut self, label: &str) {
@@ -223,9 +227,11 @@ fn claim_with_typed_email_in_french() {
     kiosk.scan(&code);
     assert_eq!(kiosk.screen(), "claim");
     // No registration on this ticket: no "registered email" choice.
-    assert!(ElementHandle::find_by_accessible_label(&kiosk.window, "À l'adresse e-mail de mon inscription")
-        .next()
-        .is_none());
+    assert!(
+        ElementHandle::find_by_accessible_label(&kiosk.window, "À l'adresse e-mail de mon inscription")
+            .next()
+            .is_none()
+    );
     kiosk.tap("Saisir une adresse e-mail");
     assert_eq!(kiosk.screen(), "email");
     kiosk.assert_shows("effacée 30 jours après");
@@ -308,12 +314,18 @@ fn refusals_have_their_own_friendly_message() {
             kiosk.window.global::<RefusalAdapter>().set_reason(reason.into());
             let texts = kiosk.texts();
             assert!(
-                !texts.iter().any(|t| t == "Something went wrong" || t == "Un problème est survenu"),
+                !texts
+                    .iter()
+                    .any(|t| t == "Something went wrong" || t == "Un problème est survenu"),
                 "{reason} has no message: {texts:?}"
             );
             titles.insert(texts.join("|"));
         }
-        assert_eq!(titles.len(), reasons.len(), "each refusal reads differently ({language})");
+        assert_eq!(
+            titles.len(),
+            reasons.len(),
+            "each refusal reads differently ({language})"
+        );
     }
     kiosk.window.global::<RefusalAdapter>().set_reason("not-saved".into());
     slint::select_bundled_translation("").expect("bundled");
@@ -432,7 +444,9 @@ fn organiser_panel_counts_syncs_and_exports() {
     kiosk.assert_shows("Sync finished: 2 records sent.");
     kiosk.tap("Export to USB stick");
     kiosk.assert_shows("1 records written to");
-    let exported = std::fs::read_dir(kiosk.dir.path().join("usb")).expect("usb dir").count();
+    let exported = std::fs::read_dir(kiosk.dir.path().join("usb"))
+        .expect("usb dir")
+        .count();
     assert_eq!(exported, 1);
     kiosk.tap("Lock");
     assert_eq!(kiosk.screen(), "attract");

@@ -4,8 +4,8 @@
 
 use std::rc::Rc;
 
-use badge_kiosk::ui;
 use badge_kiosk::domain::event::Language;
+use badge_kiosk::ui;
 use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
 use slint::platform::{Platform, WindowAdapter};
 use slint::{ComponentHandle, PhysicalSize, Rgb8Pixel};
@@ -47,7 +47,8 @@ fn render_all(kiosk: &Kiosk, window: &MinimalSoftwareWindow, name: &str, out: &s
 #[ignore = "writes docs/screenshots; run scripts/screenshots"]
 fn render_screenshots() {
     let out = std::path::PathBuf::from(
-        std::env::var("SCREENSHOT_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/docs/screenshots").into()),
+        std::env::var("SCREENSHOT_DIR")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/docs/screenshots").into()),
     );
     std::fs::create_dir_all(&out).expect("screenshot dir");
     let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
@@ -77,7 +78,7 @@ fn render_screenshots() {
     shot(&kiosk, "email");
     kiosk.tap("Next");
     shot(&kiosk, "email-confirm");
-    kiosk.tap("Back");
+    kiosk.tap("Change it");
     kiosk.tap("Back");
     kiosk.tap("Take it on my phone (QR code)");
     shot(&kiosk, "done-phone");
