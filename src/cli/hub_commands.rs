@@ -68,6 +68,18 @@ pub fn sync(config: &Config, args: SyncArgs) -> Result<()> {
 
 pub fn export(config: &Config, args: ExportArgs) -> Result<()> {
     let kiosk = open_kiosk(config)?;
+    let (path, count) = write_export(&kiosk, &args.to)?;
+    println!("wrote {count} records to {}", path.display());
+    println!(
+        "each record is signed by this kiosk; on the hub: badge-kiosk hub import {}",
+        path.display()
+    );
+    Ok(())
+}
+
+/// Writes every record to a signed bundle file in `dir`; returns its path and the record
+/// count. The organiser panel's "export to USB" calls this too.
+pub fn write_export(kiosk: &crate::kiosk::KioskCore, dir: &std::path::Path) -> Result<(std::path::PathBuf, usize)> {
     let records = kiosk.records_for_export()?;
     let request = UploadRequest {
         event_id: kiosk.definition().event.id.clone(),
@@ -78,8 +90,8 @@ pub fn export(config: &Config, args: ExportArgs) -> Result<()> {
             .map(hex::encode)
             .collect(),
     };
-    std::fs::create_dir_all(&args.to).with_context(|| format!("creating {}", args.to.display()))?;
-    let path = args.to.join(format!(
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(format!(
         "{}-{}-{}.badges.json",
         request.event_id,
         kiosk.kiosk_id(),
@@ -93,12 +105,7 @@ pub fn export(config: &Config, args: ExportArgs) -> Result<()> {
         file.sync_all()?;
     }
     std::fs::rename(&temporary, &path)?;
-    println!("wrote {} records to {}", request.records.len(), path.display());
-    println!(
-        "each record is signed by this kiosk; on the hub: badge-kiosk hub import {}",
-        path.display()
-    );
-    Ok(())
+    Ok((path, request.records.len()))
 }
 
 fn open_hub(config: &Config, data: &std::path::Path) -> Result<(HubStore, crate::eventdir::EventDir)> {

@@ -7,3 +7,4 @@ mod hub_commands;
 
 pub use args::Cli;
 pub use commands::{exit_code, make_codes, open_event, open_kiosk, run, CodeToPrint};
+pub use hub_commands::write_export;

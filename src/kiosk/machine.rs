@@ -23,6 +23,31 @@ pub enum Refusal {
     UpdateNeeded,
 }
 
+impl Refusal {
+    /// What a visitor is told when the kiosk core says no. Anything that is not about
+    /// the code itself means the award could not be stored.
+    pub fn from_error(error: &crate::kiosk::KioskError) -> Self {
+        use crate::domain::code::CodeRefusal;
+        use crate::kiosk::KioskError;
+        match error {
+            KioskError::Refused(refusal) => match refusal {
+                CodeRefusal::NotACode | CodeRefusal::Malformed | CodeRefusal::UnknownTicket => Refusal::Damaged,
+                CodeRefusal::UnknownVersion(_) => Refusal::UpdateNeeded,
+                CodeRefusal::OtherEvent => Refusal::OtherEvent,
+                CodeRefusal::UnknownKey => Refusal::UnknownKey,
+                CodeRefusal::Forged => Refusal::Forged,
+                CodeRefusal::Revoked => Refusal::Revoked,
+                CodeRefusal::NotYetValid => Refusal::NotYetValid,
+                CodeRefusal::Expired => Refusal::Expired,
+                CodeRefusal::RoleNotAllowed { expected, .. } if expected == "staff" => Refusal::NotStaffCard,
+                CodeRefusal::RoleNotAllowed { .. } => Refusal::NotAVisitorCode,
+                CodeRefusal::WrongStand { .. } => Refusal::WrongStand,
+            },
+            _ => Refusal::NotSaved,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PinPurpose {
     Staff { stand: String },
@@ -57,6 +82,8 @@ pub enum Screen {
         visitor: Identified,
         text: String,
         invalid: bool,
+        /// The address is plausible and shown back for the visitor to confirm.
+        confirming: bool,
     },
     Done {
         kind: DoneKind,
@@ -289,6 +316,7 @@ impl Machine {
                         visitor,
                         text: String::new(),
                         invalid: false,
+                        confirming: false,
                     },
                     now_ms,
                 );
@@ -299,27 +327,63 @@ impl Machine {
                 self.pending_email_claim = false;
                 vec![Effect::ClaimPhone { visitor }]
             }
-            (Tap::EmailChanged(text), Screen::EmailEntry { visitor, .. }) => {
+            (
+                Tap::EmailChanged(text),
+                Screen::EmailEntry {
+                    visitor,
+                    confirming: false,
+                    ..
+                },
+            ) => {
                 self.screen = Screen::EmailEntry {
                     visitor,
                     text,
                     invalid: false,
+                    confirming: false,
                 };
                 vec![]
             }
-            (Tap::EmailSubmit, Screen::EmailEntry { visitor, text, .. }) => {
-                if crate::domain::award::is_plausible_email(&text) {
+            (
+                Tap::EmailSubmit,
+                Screen::EmailEntry {
+                    visitor,
+                    text,
+                    confirming,
+                    ..
+                },
+            ) => {
+                let plausible = crate::domain::award::is_plausible_email(&text);
+                if plausible && confirming {
                     self.go(Screen::Busy, now_ms);
                     self.pending_email_claim = true;
                     vec![Effect::ClaimEmail { visitor, email: text }]
                 } else {
+                    // A plausible address is shown back once: a typo here loses the badge.
                     self.screen = Screen::EmailEntry {
                         visitor,
                         text,
-                        invalid: true,
+                        invalid: !plausible,
+                        confirming: plausible,
                     };
                     vec![]
                 }
+            }
+            (
+                Tap::Back,
+                Screen::EmailEntry {
+                    visitor,
+                    text,
+                    confirming: true,
+                    ..
+                },
+            ) => {
+                self.screen = Screen::EmailEntry {
+                    visitor,
+                    text,
+                    invalid: false,
+                    confirming: false,
+                };
+                vec![]
             }
             (Tap::PinDigit(digit), Screen::PinEntry { purpose, .. }) if digit.is_ascii_digit() => {
                 if self.pin.len() < 8 {
@@ -640,6 +704,12 @@ mod tests {
         assert!(m.tap(Tap::EmailSubmit, 50).is_empty());
         assert!(matches!(m.screen, Screen::EmailEntry { invalid: true, .. }));
         m.tap(Tap::EmailChanged("marie@example.fr".into()), 60);
+        // The first submit shows the address back; "change it" returns to typing.
+        assert!(m.tap(Tap::EmailSubmit, 62).is_empty());
+        assert!(matches!(m.screen, Screen::EmailEntry { confirming: true, .. }));
+        m.tap(Tap::Back, 63);
+        assert!(matches!(m.screen, Screen::EmailEntry { confirming: false, .. }));
+        assert!(m.tap(Tap::EmailSubmit, 64).is_empty());
         let effects = m.tap(Tap::EmailSubmit, 70);
         assert!(matches!(&effects[0], Effect::ClaimEmail { email, .. } if email == "marie@example.fr"));
         m.work_done(

@@ -5,3 +5,4 @@ mod cli;
 mod credential_dcc;
 mod helpers;
 mod sync;
+mod ui_e2e;

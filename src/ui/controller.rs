@@ -1,0 +1,495 @@
+//! The kiosk's worker: owns the `KioskCore` (SQLite) and the screen `Machine`, performs
+//! the machine's effects and publishes a `View` after every input. The UI thread only
+//! sends `Input`s and renders views, so it never waits on the disk or the network.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Arc;
+
+use slint::{Rgb8Pixel, SharedPixelBuffer};
+
+use crate::config::Config;
+use crate::domain::event::{EventDefinition, Language};
+use crate::kiosk::machine::{Effect, Machine, PinPurpose, Refusal, Screen, Tap, Timing, WorkResult};
+use crate::kiosk::{Delivery, KioskCore};
+use crate::store::QueueCounts;
+use crate::sync::client::SyncSummary;
+
+use super::keys::{new_detector, KeyDetector};
+
+const PIN_FAILURES: &str = "pin.failures";
+const PIN_LOCKED_UNTIL: &str = "pin.locked_until_ms";
+
+pub fn now_ms() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Everything the UI (or a scanner, or a timer) can tell the worker.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A complete code text (camera decoder, wedge detector, tests).
+    Scan(String),
+    /// One key typed while no text field has focus, with when it was typed.
+    Key {
+        text: String,
+        at_ms: i64,
+    },
+    Tap(Tap),
+    Tick,
+    SyncProgress {
+        done: usize,
+        total: usize,
+    },
+    SyncFinished(Result<SyncSummary, String>),
+    Quit,
+}
+
+/// Sends scanned texts to the kiosk from any thread (camera decoder, tests).
+#[derive(Debug, Clone)]
+pub struct ScanSender(pub(crate) Sender<Input>);
+
+impl ScanSender {
+    /// Returns false once the kiosk has stopped.
+    pub fn send(&self, text: impl Into<String>) -> bool {
+        self.0.send(Input::Scan(text.into())).is_ok()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum SyncState {
+    #[default]
+    Idle,
+    Running {
+        progress: f32,
+    },
+    Done {
+        sent: usize,
+    },
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum ExportState {
+    #[default]
+    Idle,
+    Done {
+        count: usize,
+        path: PathBuf,
+    },
+    NoUsb,
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrganiserView {
+    pub kiosk_id: String,
+    pub counts: QueueCounts,
+    pub hub: Option<String>,
+    pub last_sync_ms: Option<i64>,
+    pub sync: SyncState,
+    pub export: ExportState,
+    pub fingerprint: String,
+}
+
+/// What the screens show; sent from the worker to the UI thread.
+#[derive(Debug, Clone)]
+pub struct View {
+    pub screen: Screen,
+    pub language: Language,
+    pub now_ms: i64,
+    pub event: Arc<EventView>,
+    pub organiser: OrganiserView,
+    /// The phone-claim QR code, when the Done screen shows one.
+    pub qr: Option<SharedPixelBuffer<Rgb8Pixel>>,
+    pub clock_warning: bool,
+}
+
+/// The event's texts and images, fixed for the kiosk's run.
+#[derive(Debug)]
+pub struct EventView {
+    pub definition: EventDefinition,
+    pub dir: PathBuf,
+    pub email_retention_days: u64,
+}
+
+impl EventView {
+    pub fn image_path(&self, relative: &str) -> PathBuf {
+        self.dir.join(relative)
+    }
+    pub fn stand_name(&self, id: &str, language: Language) -> String {
+        self.definition
+            .stand(id)
+            .map_or_else(|| id.to_owned(), |stand| stand.name.get(language).to_owned())
+    }
+    pub fn badge_name(&self, id: &str, language: Language) -> String {
+        self.definition
+            .badge(id)
+            .map_or_else(|| id.to_owned(), |badge| badge.name.get(language).to_owned())
+    }
+}
+
+/// Sending records off the kiosk. The real one talks to the hub with `sync_once`; tests
+/// use a fake.
+pub trait SyncRunner: Send + Sync {
+    /// The hub records go to, if the event has one.
+    fn hub(&self) -> Option<String>;
+    /// Runs one sync pass; blocking, called on its own thread.
+    fn sync(&self, progress: &mut (dyn FnMut(usize, usize) + Send)) -> Result<SyncSummary, String>;
+}
+
+/// Syncs with the event hub named in event.toml, through a second connection to the queue.
+pub struct HubSync {
+    pub hub: Option<String>,
+    pub store_path: PathBuf,
+    pub event_id: String,
+    pub certificate_hex: String,
+}
+
+impl SyncRunner for HubSync {
+    fn hub(&self) -> Option<String> {
+        self.hub.clone()
+    }
+
+    fn sync(&self, progress: &mut (dyn FnMut(usize, usize) + Send)) -> Result<SyncSummary, String> {
+        use crate::sync::client::{http_client, sync_once, SyncSettings};
+        let Some(hub) = &self.hub else {
+            return Err("no hub configured".into());
+        };
+        let settings = SyncSettings::new(hub, &self.event_id, &self.certificate_hex);
+        let store = crate::store::Store::open(&self.store_path).map_err(|error| error.to_string())?;
+        let store = Arc::new(std::sync::Mutex::new(store));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| error.to_string())?;
+        runtime.block_on(async {
+            let http = http_client(settings.request_timeout);
+            sync_once(&store, &settings, &http, &mut *progress)
+                .await
+                .map_err(|error| error.to_string())
+        })
+    }
+}
+
+/// Where "export to USB" writes: the first mounted removable drive, or a fixed folder.
+#[derive(Debug, Clone)]
+pub enum ExportTarget {
+    /// Look under /media and /run/media for a mounted stick.
+    Removable,
+    Folder(PathBuf),
+}
+
+impl ExportTarget {
+    fn resolve(&self) -> Option<PathBuf> {
+        match self {
+            ExportTarget::Folder(path) => Some(path.clone()),
+            ExportTarget::Removable => ["/media", "/run/media"].iter().find_map(|root| {
+                // /media/<user>/<label> or /media/<label>
+                let children = |dir: &std::path::Path| -> Vec<PathBuf> {
+                    std::fs::read_dir(dir)
+                        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+                        .unwrap_or_default()
+                };
+                children(std::path::Path::new(root))
+                    .into_iter()
+                    .flat_map(|dir| {
+                        let mut below = children(&dir);
+                        below.push(dir);
+                        below
+                    })
+                    .find(|dir| is_mount_point(dir))
+            }),
+        }
+    }
+}
+
+fn is_mount_point(dir: &std::path::Path) -> bool {
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
+        return false;
+    };
+    let wanted = dir.to_string_lossy();
+    mounts
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(1))
+        .any(|mount| mount.replace("\\040", " ") == wanted)
+}
+
+pub struct Options {
+    pub sync: Arc<dyn SyncRunner>,
+    pub export: ExportTarget,
+}
+
+pub struct Controller {
+    core: KioskCore,
+    machine: Machine,
+    config: Config,
+    event: Arc<EventView>,
+    organiser: OrganiserView,
+    qr: Option<SharedPixelBuffer<Rgb8Pixel>>,
+    detector: Box<dyn KeyDetector>,
+    options: Options,
+    inputs: Sender<Input>,
+}
+
+impl Controller {
+    /// `inputs` is the sending side of the worker's own channel (for sync progress).
+    pub fn new(core: KioskCore, config: Config, options: Options, inputs: Sender<Input>) -> Self {
+        let setting = |key: &str| core.store().setting(key).ok().flatten();
+        let failures: u32 = setting(PIN_FAILURES).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let locked_until_ms: i64 = setting(PIN_LOCKED_UNTIL).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let language = if config.language.eq_ignore_ascii_case("en") {
+            Language::En
+        } else {
+            Language::Fr
+        };
+        let timing = Timing {
+            idle_timeout_ms: i64::try_from(config.idle_timeout_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+            debounce_ms: i64::try_from(config.debounce_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+            ..Timing::default()
+        };
+        let event = Arc::new(EventView {
+            definition: core.definition().clone(),
+            dir: core.event.dir.clone(),
+            email_retention_days: config.email_retention_days,
+        });
+        let organiser = OrganiserView {
+            kiosk_id: core.kiosk_id().to_owned(),
+            hub: options.sync.hub(),
+            fingerprint: core
+                .definition()
+                .public_keys()
+                .first()
+                .map(crate::domain::keys::fingerprint)
+                .unwrap_or_default(),
+            ..OrganiserView::default()
+        };
+        Self {
+            machine: Machine::new(language, timing, failures, locked_until_ms),
+            core,
+            config,
+            event,
+            organiser,
+            qr: None,
+            detector: new_detector(),
+            options,
+            inputs,
+        }
+    }
+
+    pub fn view(&self) -> View {
+        View {
+            screen: self.machine.screen.clone(),
+            language: self.machine.language,
+            now_ms: now_ms(),
+            event: Arc::clone(&self.event),
+            organiser: self.organiser.clone(),
+            qr: self.qr.clone(),
+            clock_warning: self.core.now().map(|time| time.clock_behind).unwrap_or(false),
+        }
+    }
+
+    /// Handles one input; returns whether the view may have changed.
+    pub fn handle(&mut self, input: Input) -> bool {
+        let now = now_ms();
+        let effects = match input {
+            Input::Scan(text) => self.machine.scanned(&text, now),
+            Input::Key { text, at_ms } => match self.detector.key(&text, at_ms) {
+                Some(code) => self.machine.scanned(&code, now),
+                None => return false,
+            },
+            Input::Tap(tap) => self.machine.tap(tap, now),
+            Input::Tick => self.machine.tick(now),
+            Input::SyncProgress { done, total } => {
+                let progress = if total == 0 { 1.0 } else { done as f32 / total as f32 };
+                self.organiser.sync = SyncState::Running { progress };
+                vec![]
+            }
+            Input::SyncFinished(result) => {
+                self.organiser.sync = match result {
+                    Ok(summary) => SyncState::Done { sent: summary.sent },
+                    Err(error) => SyncState::Failed(error),
+                };
+                self.refresh_organiser();
+                vec![]
+            }
+            Input::Quit => return false,
+        };
+        self.perform(effects);
+        if !matches!(self.machine.screen, Screen::Done { .. }) {
+            // The claim link is the visitor's: it leaves memory with the screen.
+            self.qr = None;
+        }
+        true
+    }
+
+    fn perform(&mut self, mut effects: Vec<Effect>) {
+        while !effects.is_empty() {
+            let mut next = Vec::new();
+            for effect in effects {
+                let now = now_ms();
+                if let Some(result) = self.effect(effect) {
+                    next.extend(self.machine.work_done(result, now));
+                }
+            }
+            effects = next;
+        }
+    }
+
+    fn effect(&mut self, effect: Effect) -> Option<WorkResult> {
+        match effect {
+            Effect::Identify { text } => {
+                let result = self.core.identify(&text).map_err(|error| Refusal::from_error(&error));
+                let already_claimed = match (&result, self.core.attendance_badge()) {
+                    (Ok(visitor), Ok(badge)) => self.core.has_claimed(visitor, &badge.id).unwrap_or(false),
+                    _ => false,
+                };
+                Some(WorkResult::Identified {
+                    text,
+                    result,
+                    already_claimed,
+                })
+            }
+            Effect::CheckStaffCard { text } => {
+                let result = self
+                    .core
+                    .identify(&text)
+                    .and_then(|identified| self.core.staff_stand(&identified, self.config.stand.as_deref()))
+                    .map_err(|error| Refusal::from_error(&error));
+                Some(WorkResult::StaffCard { result })
+            }
+            Effect::ClaimRegistered { visitor } => Some(self.claim(&visitor, Delivery::Registration)),
+            Effect::ClaimEmail { visitor, email } => Some(self.claim(&visitor, Delivery::Email(email))),
+            Effect::ClaimPhone { visitor } => {
+                let result = self.claim(&visitor, Delivery::Phone);
+                if let WorkResult::Claimed(Ok(crate::kiosk::ClaimOutcome::Saved {
+                    claim_url: Some(url), ..
+                })) = &result
+                {
+                    self.qr = super::qr::render(url);
+                }
+                Some(result)
+            }
+            Effect::RecordStep { text, stand } => {
+                let result = self
+                    .core
+                    .identify(&text)
+                    .and_then(|visitor| self.core.record_step(&visitor, &stand))
+                    .map_err(|error| Refusal::from_error(&error));
+                Some(WorkResult::Step(result))
+            }
+            Effect::CheckPin { purpose, pin } => {
+                let expected = match &purpose {
+                    PinPurpose::Staff { .. } => &self.config.staff_pin,
+                    PinPurpose::Organiser => &self.config.organiser_pin,
+                };
+                Some(WorkResult::PinChecked {
+                    correct: constant_time_eq(pin.as_bytes(), expected.as_bytes()),
+                    complete: pin.len() >= expected.len(),
+                    purpose,
+                })
+            }
+            Effect::SaveLockout {
+                failures,
+                locked_until_ms,
+            } => {
+                let store = self.core.store();
+                if let Err(error) = store
+                    .set_setting(PIN_FAILURES, &failures.to_string())
+                    .and_then(|()| store.set_setting(PIN_LOCKED_UNTIL, &locked_until_ms.to_string()))
+                {
+                    tracing::error!("could not save the PIN lockout: {error}");
+                }
+                None
+            }
+            Effect::RefreshOrganiser => {
+                self.organiser.sync = SyncState::Idle;
+                self.organiser.export = ExportState::Idle;
+                self.refresh_organiser();
+                None
+            }
+            Effect::SyncNow => {
+                if self.organiser.hub.is_some() && !matches!(self.organiser.sync, SyncState::Running { .. }) {
+                    self.organiser.sync = SyncState::Running { progress: 0.0 };
+                    let runner = Arc::clone(&self.options.sync);
+                    let inputs = self.inputs.clone();
+                    std::thread::spawn(move || {
+                        let progress_inputs = inputs.clone();
+                        let result = runner.sync(&mut |done, total| {
+                            let _ = progress_inputs.send(Input::SyncProgress { done, total });
+                        });
+                        let _ = inputs.send(Input::SyncFinished(result));
+                    });
+                }
+                None
+            }
+            Effect::ExportUsb => {
+                self.organiser.export = match self.options.export.resolve() {
+                    None => ExportState::NoUsb,
+                    Some(dir) => match crate::cli::write_export(&self.core, &dir) {
+                        Ok((path, count)) => ExportState::Done { count, path },
+                        Err(error) => ExportState::Failed(error.to_string()),
+                    },
+                };
+                None
+            }
+        }
+    }
+
+    fn claim(&mut self, visitor: &crate::kiosk::Identified, delivery: Delivery) -> WorkResult {
+        WorkResult::Claimed(
+            self.core
+                .claim(visitor, None, delivery)
+                .map_err(|error| Refusal::from_error(&error)),
+        )
+    }
+
+    fn refresh_organiser(&mut self) {
+        match self.core.store().counts() {
+            Ok(counts) => self.organiser.counts = counts,
+            Err(error) => tracing::error!("could not count the queue: {error}"),
+        }
+        self.organiser.last_sync_ms = self
+            .core
+            .store()
+            .setting("sync.last_success_ms")
+            .ok()
+            .flatten()
+            .and_then(|text| text.parse().ok());
+    }
+}
+
+/// Compares without an early exit, so timing does not reveal how many digits matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Runs the worker until `Quit` or until every sender is gone.
+pub fn run_worker(mut controller: Controller, inputs: Receiver<Input>, publish: impl Fn(View)) {
+    publish(controller.view());
+    while let Ok(input) = inputs.recv() {
+        if matches!(input, Input::Quit) {
+            break;
+        }
+        if controller.handle(input) {
+            publish(controller.view());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pin_compare() {
+        assert!(constant_time_eq(b"1234", b"1234"));
+        assert!(!constant_time_eq(b"1235", b"1234"));
+        assert!(!constant_time_eq(b"12345", b"1234"));
+    }
+}

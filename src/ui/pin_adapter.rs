@@ -1,0 +1,51 @@
+//! `PinAdapter`: the staff / organiser PIN keypad.
+
+use std::sync::mpsc::Sender;
+
+use slint::ComponentHandle;
+
+use super::controller::{Input, View};
+use crate::kiosk::machine::{PinPurpose, Screen, Tap};
+use crate::{AppWindow, PinAdapter};
+
+pub fn bind(window: &AppWindow, inputs: &Sender<Input>) {
+    let adapter = window.global::<PinAdapter>();
+    let sender = inputs.clone();
+    adapter.on_digit(move |digit| {
+        if let Some(digit) = digit.chars().next() {
+            let _ = sender.send(Input::Tap(Tap::PinDigit(digit)));
+        }
+    });
+    let sender = inputs.clone();
+    adapter.on_backspace(move || {
+        let _ = sender.send(Input::Tap(Tap::PinBackspace));
+    });
+    let sender = inputs.clone();
+    adapter.on_cancel(move || {
+        let _ = sender.send(Input::Tap(Tap::Back));
+    });
+}
+
+pub fn apply(window: &AppWindow, view: &View) {
+    let Screen::PinEntry {
+        purpose,
+        entered,
+        wrong,
+    } = &view.screen
+    else {
+        return;
+    };
+    let adapter = window.global::<PinAdapter>();
+    match purpose {
+        PinPurpose::Staff { stand } => {
+            adapter.set_role("staff".into());
+            adapter.set_stand_name(view.event.stand_name(stand, view.language).into());
+        }
+        PinPurpose::Organiser => {
+            adapter.set_role("organiser".into());
+            adapter.set_stand_name("".into());
+        }
+    }
+    adapter.set_entered(i32::try_from(*entered).unwrap_or(0));
+    adapter.set_wrong(*wrong);
+}

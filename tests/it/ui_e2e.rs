@@ -1,0 +1,140 @@
+//! The kiosk as a person uses it: a real window under Xvfb, a visitor code typed the way
+//! a USB keyboard-wedge scanner types it, a tap on the claim button, and a signed award in
+//! the queue afterwards. Needs Xvfb and xdotool (skipped with a note when missing).
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::helpers::TestKiosk;
+
+/// Kills what it started, even when an assertion fails.
+struct Processes(Vec<Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for child in self.0.iter_mut().rev() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn installed(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+fn free_display() -> Option<u32> {
+    (90..140).find(|n| {
+        !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+    })
+}
+
+fn xdotool(display: &str, args: &[&str]) -> String {
+    let output = Command::new("xdotool")
+        .args(args)
+        .env("DISPLAY", display)
+        .output()
+        .expect("xdotool runs");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn visitor_claims_with_a_wedge_scanner_and_a_tap() {
+    if !installed("Xvfb") || !installed("xdotool") {
+        eprintln!("skipped: needs Xvfb and xdotool (apt-get install xvfb xdotool)");
+        return;
+    }
+    let kiosk = TestKiosk::demo();
+    let codes_dir = kiosk.dir.path().join("codes");
+    let made = kiosk
+        .command()
+        .args(["codes", "--demo", "--out"])
+        .arg(&codes_dir)
+        .output()
+        .expect("codes");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let csv = std::fs::read_to_string(codes_dir.join("codes.csv")).expect("codes.csv");
+    // The first demo visitor carries a registration (DEMO-0001).
+    let code = csv
+        .lines()
+        .find(|line| line.contains("DEMO-0001"))
+        .and_then(|line| line.rsplit(',').next())
+        .expect("a registered demo visitor")
+        .to_owned();
+
+    let number = free_display().expect("a free X display number");
+    let display = format!(":{number}");
+    let mut processes = Processes(Vec::new());
+    processes.0.push(
+        Command::new("Xvfb")
+            .args([display.as_str(), "-screen", "0", "1024x768x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb starts"),
+    );
+    wait_for("Xvfb", Duration::from_secs(10), || {
+        Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
+    });
+    processes.0.push(
+        kiosk
+            .command()
+            .args(["run", "--camera", "none", "--size", "800x480"])
+            .env("DISPLAY", &display)
+            .env("SLINT_BACKEND", "winit-software")
+            .env("BADGE_KIOSK_LANGUAGE", "en")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the kiosk starts"),
+    );
+    let mut window = String::new();
+    wait_for("the kiosk window", Duration::from_secs(30), || {
+        window = xdotool(&display, &["search", "--onlyvisible", "--name", "badge-kiosk"]);
+        !window.is_empty()
+    });
+    let window = window.lines().next().unwrap_or_default().to_owned();
+    // No window manager under Xvfb: give the window the keyboard ourselves.
+    std::thread::sleep(Duration::from_millis(500));
+    xdotool(&display, &["windowfocus", "--sync", &window]);
+    xdotool(&display, &["type", "--delay", "5", &code]);
+    xdotool(&display, &["key", "Return"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    // "Send it to the email I registered with": the first choice on the claim screen,
+    // right-hand column of the 800×480 layout.
+    xdotool(
+        &display,
+        &["mousemove", "--window", &window, "640", "250", "click", "1"],
+    );
+
+    let mut listing = String::new();
+    wait_for("the award in the queue", Duration::from_secs(10), || {
+        let output = kiosk.command().args(["queue", "list"]).output().expect("queue list");
+        listing = String::from_utf8_lossy(&output.stdout).into_owned();
+        listing.lines().count() > 1
+    });
+    assert!(listing.contains("attended"), "{listing}");
+    let verified = kiosk
+        .command()
+        .args(["queue", "verify"])
+        .output()
+        .expect("queue verify");
+    assert!(
+        verified.status.success(),
+        "the queued award is signed: {}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
+}

@@ -1,0 +1,469 @@
+//! The touchscreen flows through Slint's testing backend: real screens, real kiosk core
+//! (temp data dir, demo event, signed codes), driven by accessible labels as a screen
+//! reader or a finger would. A separate test binary because the testing backend must be
+//! set up before any window exists in the thread.
+
+mod screenshots;
+
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
+
+use badge_kiosk::cli::args::CodesArgs;
+use badge_kiosk::cli::{make_codes, open_event, open_kiosk, CodeToPrint};
+use badge_kiosk::config::Config;
+use badge_kiosk::domain::code::Role;
+use badge_kiosk::sync::client::SyncSummary;
+use badge_kiosk::ui::{self, Controller, ExportTarget, Input, Options, SyncRunner};
+use badge_kiosk::{AppWindow, KioskAdapter, RefusalAdapter};
+use i_slint_backend_testing::{AccessibleRole, ElementHandle, ElementQuery};
+use slint::ComponentHandle;
+
+struct FakeSync {
+    hub: Option<String>,
+}
+
+impl SyncRunner for FakeSync {
+    fn hub(&self) -> Option<String> {
+        self.hub.clone()
+    }
+    fn sync(&self, progress: &mut (dyn FnMut(usize, usize) + Send)) -> Result<SyncSummary, String> {
+        progress(1, 2);
+        progress(2, 2);
+        Ok(SyncSummary {
+            sent: 2,
+            synced: 2,
+            ..SyncSummary::default()
+        })
+    }
+}
+
+struct Kiosk {
+    window: AppWindow,
+    controller: Controller,
+    inputs: Receiver<Input>,
+    codes: Vec<CodeToPrint>,
+    dir: tempfile::TempDir,
+}
+
+fn config(dir: &std::path::Path) -> Config {
+    Config {
+        data_dir: dir.join("data"),
+        language: "en".into(),
+        // Tests scan the same code twice on purpose.
+        debounce_secs: 0,
+        ..Config::default()
+    }
+}
+
+impl Kiosk {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir, |_| {}, Some("https://hub.example.org".into()))
+    }
+
+    fn start_in(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config), hub: Option<String>) -> Self {
+        i_slint_backend_testing::init_no_event_loop();
+        Self::open(dir, adjust, hub)
+    }
+
+    /// Like `start_in`, on whatever Slint platform this thread already has.
+    fn open(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config), hub: Option<String>) -> Self {
+        let mut config = config(dir.path());
+        adjust(&mut config);
+        let event = open_event(&config).expect("demo event");
+        let codes = make_codes(
+            &event,
+            &CodesArgs {
+                count: 0,
+                staff: vec![],
+                organisers: 0,
+                registrations: None,
+                valid_days_after: 30,
+                out: dir.path().join("codes"),
+                demo: true,
+            },
+        )
+        .expect("demo codes");
+        let core = open_kiosk(&config).expect("kiosk");
+        let window = AppWindow::new().expect("window");
+        window.show().expect("show the window");
+        let (sender, inputs) = mpsc::channel();
+        ui::bind(&window, &sender);
+        let options = Options {
+            sync: Arc::new(FakeSync { hub }),
+            export: ExportTarget::Folder(dir.path().join("usb")),
+        };
+        let controller = Controller::new(core, config, options, sender);
+        let mut kiosk = Self {
+            window,
+            controller,
+            inputs,
+            codes,
+            dir,
+        };
+        kiosk.pump();
+        kiosk
+    }
+
+    /// Runs every pending input through the worker logic, then shows the result.
+    fn pump(&mut self) {
+        while let Ok(input) = self.inputs.try_recv() {
+            self.controller.handle(input);
+        }
+        ui::apply(&self.window, &self.controller.view());
+    }
+
+    fn send(&mut self, input: Input) {
+        self.controller.handle(input);
+        self.pump();
+    }
+
+    fn scan(&mut self, text: &str) {
+        self.send(Input::Scan(text.to_owned()));
+    }
+
+    fn code(&self, wanted: impl Fn(&CodeToPrint) -> bool) -> String {
+        self.codes
+            .iter()
+            .find(|code| wanted(code))
+            .map(|code| code.text.clone())
+            .expect("the demo set has this code")
+    }
+    fn registered_visitor(&self) -> String {
+        self.code(|c| c.role == Role::Visitor && c.holder.is_some())
+    }
+    fn anonymous_visitor(&self, nth: usize) -> String {
+        self.codes
+            .iter()
+            .filter(|c| c.role == Role::Visitor && c.holder.is_none())
+            .nth(nth)
+            .map(|c| c.text.clone())
+            .expect("enough demo visitors")
+    }
+    fn staff_card(&self, stand: &str) -> String {
+        self.code(|c| c.role == Role::Staff { stand: stand.into() })
+    }
+    fn organiser_card(&self) -> String {
+        self.code(|c| c.role == Role::Organiser)
+    }
+
+    fn screen(&self) -> String {
+        self.window.global::<KioskAdapter>().get_screen().to_string()
+    }
+
+    /// Every text on screen, as assistive technology reads it.
+    fn texts(&self) -> Vec<String> {
+        ElementQuery::from_root(&self.window)
+            .match_descendants()
+            .find_all()
+            .into_iter()
+            .filter(|element| element.accessible_role() == Some(AccessibleRole::Text))
+            .filter_map(|element| element.accessible_label())
+            .map(|label| label.to_string())
+            .collect()
+    }
+
+    fn shows(&self, text: &str) -> bool {
+        self.texts().iter().any(|shown| shown.contains(text))
+    }
+
+    fn assert_shows(&self, text: &str) {
+        assert!(
+            self.shows(text),
+            "{text:?} is not on screen; it shows {:?}",
+            self.texts()
+        );
+    }
+
+    fn tap(&mut self, label: &str) {
+        let element = ElementHandle::find_by_accessible_label(&self.window, label)
+            .next()
+            .unwrap_or_else(|| panic!("no control labelled {label:?}; the screen shows {:?}", self.texts()));
+        element.invoke_accessible_default_action();
+        self.pump();
+    }
+
+    fn type_on_keyboard(&mut self, text: &str) {
+        for c in text.chars() {
+            self.tap(&c.to_string());
+        }
+    }
+
+    fn queue_count(&self) -> u64 {
+        let core = open_kiosk(&config(self.dir.path())).expect("kiosk");
+        core.store().counts().expect("counts").queued
+    }
+}
+
+#[test]
+fn claim_with_registration() {
+    let mut kiosk = Kiosk::start();
+    assert_eq!(kiosk.screen(), "attract");
+    kiosk.assert_shows("Scan your ticket");
+    kiosk.assert_shows("National Skills Finals 2026");
+    let code = kiosk.registered_visitor();
+    kiosk.scan(&code);
+    assert_eq!(kiosk.screen(), "claim");
+    kiosk.assert_shows("I attended the National Skills Finals 2026");
+    kiosk.tap("Send it to the email I registered with");
+    assert_eq!(kiosk.screen(), "done");
+    kiosk.assert_shows("It will arrive at the email address you registered with");
+    assert_eq!(kiosk.queue_count(), 1);
+    kiosk.tap("Finish");
+    assert_eq!(kiosk.screen(), "attract");
+    // The same ticket again: refused, nothing added.
+    kiosk.scan(&code);
+    assert_eq!(kiosk.screen(), "refusal");
+    kiosk.assert_shows("This ticket's badge has already been claimed");
+    assert_eq!(kiosk.queue_count(), 1);
+}
+
+#[test]
+fn claim_with_typed_email_in_french() {
+    let mut kiosk = Kiosk::start();
+    kiosk.tap("Change language");
+    kiosk.assert_shows("Scannez votre billet");
+    let code = kiosk.anonymous_visitor(0);
+    kiosk.scan(&code);
+    assert_eq!(kiosk.screen(), "claim");
+    // No registration on this ticket: no "registered email" choice.
+    assert!(
+        ElementHandle::find_by_accessible_label(&kiosk.window, "À l'adresse e-mail de mon inscription")
+            .next()
+            .is_none()
+    );
+    kiosk.tap("Saisir une adresse e-mail");
+    assert_eq!(kiosk.screen(), "email");
+    kiosk.assert_shows("effacée 30 jours après");
+    kiosk.type_on_keyboard("marie");
+    kiosk.tap("Suivant");
+    kiosk.assert_shows("Cette adresse semble incomplète");
+    kiosk.type_on_keyboard("@");
+    kiosk.tap(".fr");
+    kiosk.tap("Effacer");
+    kiosk.tap("Effacer");
+    kiosk.tap("Effacer");
+    kiosk.tap("gmail.com");
+    kiosk.tap("Suivant");
+    kiosk.assert_shows("Est-ce bien votre adresse e-mail ?");
+    kiosk.assert_shows("marie@gmail.com");
+    kiosk.tap("Oui, envoyer mon badge");
+    assert_eq!(kiosk.screen(), "done");
+    kiosk.assert_shows("Il arrivera à l'adresse saisie");
+    assert_eq!(kiosk.queue_count(), 1);
+}
+
+#[test]
+fn claim_on_phone_shows_a_qr_code() {
+    let mut kiosk = Kiosk::start();
+    let code = kiosk.anonymous_visitor(1);
+    kiosk.scan(&code);
+    kiosk.tap("Take it on my phone (QR code)");
+    assert_eq!(kiosk.screen(), "done");
+    kiosk.assert_shows("Scan this code with your phone");
+    let qr = ElementHandle::find_by_accessible_label(&kiosk.window, "QR code of your badge link").next();
+    assert!(qr.is_some(), "the QR code is on screen");
+    let url = kiosk.window.global::<badge_kiosk::DoneAdapter>().get_claim_url();
+    assert!(url.contains("/claim/"), "{url}");
+    let size = kiosk.window.global::<badge_kiosk::DoneAdapter>().get_qr().size();
+    assert!(size.width > 100, "the QR image was rendered");
+    // Leaving the screen forgets the link.
+    kiosk.tap("Finish");
+    assert_eq!(kiosk.window.global::<badge_kiosk::DoneAdapter>().get_claim_url(), "");
+}
+
+#[test]
+fn refusals_have_their_own_friendly_message() {
+    let mut kiosk = Kiosk::start();
+    // A forged code: one character changed in a real one.
+    let mut forged = kiosk.anonymous_visitor(2);
+    let last = forged.pop().expect("non-empty");
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    kiosk.scan(&forged);
+    assert_eq!(kiosk.screen(), "refusal");
+    let title = kiosk.texts().join(" | ");
+    assert!(
+        title.contains("could not be verified") || title.contains("could not read"),
+        "{title}"
+    );
+    kiosk.tap("OK");
+    assert_eq!(kiosk.screen(), "attract");
+    // Something that is not a code at all.
+    kiosk.scan("https://example.org/not-a-ticket");
+    kiosk.assert_shows("We could not read this code");
+    // Every refusal the machine knows has its own title and explanation, in both languages.
+    let reasons = [
+        "already-claimed",
+        "other-event",
+        "expired",
+        "not-yet-valid",
+        "forged",
+        "revoked",
+        "unknown-key",
+        "damaged",
+        "not-a-visitor-code",
+        "wrong-stand",
+        "not-staff-card",
+        "not-saved",
+        "update-needed",
+    ];
+    for language in ["en", "fr"] {
+        slint::select_bundled_translation(if language == "en" { "" } else { language }).expect("bundled");
+        let mut titles = std::collections::HashSet::new();
+        for reason in reasons {
+            kiosk.window.global::<RefusalAdapter>().set_reason(reason.into());
+            let texts = kiosk.texts();
+            assert!(
+                !texts
+                    .iter()
+                    .any(|t| t == "Something went wrong" || t == "Un problème est survenu"),
+                "{reason} has no message: {texts:?}"
+            );
+            titles.insert(texts.join("|"));
+        }
+        assert_eq!(
+            titles.len(),
+            reasons.len(),
+            "each refusal reads differently ({language})"
+        );
+    }
+    kiosk.window.global::<RefusalAdapter>().set_reason("not-saved".into());
+    slint::select_bundled_translation("").expect("bundled");
+    kiosk.assert_shows("Your badge was NOT saved");
+}
+
+#[test]
+fn wrong_stand_and_not_a_staff_card() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut kiosk = Kiosk::start_in(dir, |config| config.stand = Some("cuisine".into()), None);
+    let card = kiosk.staff_card("boulangerie");
+    kiosk.scan(&card);
+    assert_eq!(kiosk.screen(), "refusal");
+    kiosk.assert_shows("This staff card is for another stand");
+}
+
+fn unlock_staff(kiosk: &mut Kiosk, stand: &str) {
+    let card = kiosk.staff_card(stand);
+    kiosk.scan(&card);
+    assert_eq!(kiosk.screen(), "pin");
+    kiosk.assert_shows("Staff mode");
+    for digit in ["1", "2", "3", "4"] {
+        kiosk.tap(digit);
+    }
+    assert_eq!(kiosk.screen(), "staff");
+}
+
+#[test]
+fn staff_unlock_then_lockout_survives_a_restart() {
+    let mut kiosk = Kiosk::start();
+    unlock_staff(&mut kiosk, "cuisine");
+    kiosk.assert_shows("Cooking");
+    kiosk.tap("Lock");
+    assert_eq!(kiosk.screen(), "attract");
+    // Three wrong PINs lock staff and organiser access.
+    let card = kiosk.staff_card("cuisine");
+    for attempt in 0..3 {
+        kiosk.scan(&card);
+        assert_eq!(kiosk.screen(), "pin", "attempt {attempt}");
+        for digit in ["9", "9", "9", "9"] {
+            kiosk.tap(digit);
+        }
+        if attempt < 2 {
+            kiosk.assert_shows("Wrong PIN. Try again.");
+            kiosk.tap("Cancel");
+        }
+    }
+    assert_eq!(kiosk.screen(), "locked");
+    kiosk.assert_shows("Too many wrong PINs");
+    kiosk.assert_shows("Try again in 0:30");
+    // A restart keeps the lock.
+    let Kiosk { dir, .. } = kiosk;
+    let mut restarted = Kiosk::open(dir, |_| {}, None);
+    let card = restarted.staff_card("cuisine");
+    restarted.scan(&card);
+    assert_eq!(restarted.screen(), "locked");
+}
+
+#[test]
+fn pathway_completion_awards_the_badge() {
+    let mut kiosk = Kiosk::start();
+    let visitor = kiosk.registered_visitor();
+    let step = |kiosk: &mut Kiosk, stand: &str| {
+        unlock_staff(kiosk, stand);
+        kiosk.scan(&visitor);
+        kiosk.tap("Lock");
+    };
+    step(&mut kiosk, "boulangerie");
+    step(&mut kiosk, "patisserie");
+    unlock_staff(&mut kiosk, "orientation");
+    kiosk.scan(&visitor);
+    kiosk.assert_shows("✓ Visit recorded");
+    kiosk.assert_shows("Food trades discovery pathway: 2 of 3 stands");
+    kiosk.assert_shows("+ Orientation counselling ✓");
+    kiosk.scan(&visitor);
+    kiosk.assert_shows("Already recorded at this stand");
+    kiosk.tap("Lock");
+    unlock_staff(&mut kiosk, "cuisine");
+    kiosk.scan(&visitor);
+    kiosk.assert_shows("Pathway complete — badge awarded!");
+    kiosk.assert_shows("1 visitor recorded since unlocking");
+    // A visitor code is what staff mode takes: an organiser card is refused.
+    let organiser = kiosk.organiser_card();
+    kiosk.scan(&organiser);
+    kiosk.assert_shows("This is not a visitor ticket");
+}
+
+#[test]
+fn organiser_panel_counts_syncs_and_exports() {
+    let mut kiosk = Kiosk::start();
+    let visitor = kiosk.registered_visitor();
+    kiosk.scan(&visitor);
+    kiosk.tap("Send it to the email I registered with");
+    kiosk.tap("Finish");
+    let card = kiosk.organiser_card();
+    kiosk.scan(&card);
+    assert_eq!(kiosk.screen(), "pin");
+    kiosk.assert_shows("Organiser panel");
+    for digit in ["2", "4", "6", "8"] {
+        kiosk.tap(digit);
+    }
+    assert_eq!(kiosk.screen(), "organiser");
+    kiosk.assert_shows("I attended the National Skills Finals 2026");
+    kiosk.assert_shows("Waiting to be sent");
+    kiosk.assert_shows("Hub: https://hub.example.org");
+    kiosk.assert_shows("Never synced yet");
+    kiosk.tap("Sync now");
+    // The sync runs on its own thread; its progress and result come back as inputs.
+    for _ in 0..100 {
+        kiosk.pump();
+        if kiosk.shows("Sync finished") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    kiosk.assert_shows("Sync finished: 2 records sent.");
+    kiosk.tap("Export to USB stick");
+    kiosk.assert_shows("1 records written to");
+    let exported = std::fs::read_dir(kiosk.dir.path().join("usb"))
+        .expect("usb dir")
+        .count();
+    assert_eq!(exported, 1);
+    kiosk.tap("Lock");
+    assert_eq!(kiosk.screen(), "attract");
+}
+
+#[test]
+fn organiser_panel_without_a_hub_says_so() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut kiosk = Kiosk::start_in(dir, |_| {}, None);
+    let card = kiosk.organiser_card();
+    kiosk.scan(&card);
+    for digit in ["2", "4", "6", "8"] {
+        kiosk.tap(digit);
+    }
+    kiosk.assert_shows("No hub is configured for this event");
+    let sync = ElementHandle::find_by_accessible_label(&kiosk.window, "Sync now")
+        .next()
+        .expect("sync button");
+    assert_eq!(sync.accessible_enabled(), Some(false));
+}
