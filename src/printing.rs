@@ -871,6 +871,21 @@ const HELVETICA_BOLD_WIDTHS: [u16; 224] = [
     611, 611, 611, 611, 611, 611, 611, 584, 611, 611, 611, 611, 611, 556, 611, 556,
 ];
 
+/// Where label `index` (0-based, on its page) sits on the A4 page, in millimetres from
+/// the top-left corner: (x, y, width, height). For cutters, and for tests that check
+/// every printed label on its own.
+pub fn label_cell_mm(index: usize) -> (f64, f64, f64, f64) {
+    let on_page = index % LABELS_PER_PAGE;
+    let column = (on_page % COLUMNS) as f64;
+    let row = (on_page / COLUMNS) as f64;
+    (
+        GRID_LEFT_MM + column * CELL_WIDTH_MM,
+        GRID_TOP_MM + row * CELL_HEIGHT_MM,
+        CELL_WIDTH_MM,
+        CELL_HEIGHT_MM,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1335,19 +1350,4 @@ mod tests {
         assert!(left + CELL_WIDTH_MM <= PAGE_WIDTH_MM - 7.0);
         assert!(top + CELL_HEIGHT_MM < PAGE_NUMBER_BASELINE_MM - 3.0);
     }
-}
-
-/// Where label `index` (0-based, on its page) sits on the A4 page, in millimetres from
-/// the top-left corner: (x, y, width, height). For cutters, and for tests that check
-/// every printed label on its own.
-pub fn label_cell_mm(index: usize) -> (f64, f64, f64, f64) {
-    let on_page = index % LABELS_PER_PAGE;
-    let column = (on_page % COLUMNS) as f64;
-    let row = (on_page / COLUMNS) as f64;
-    (
-        GRID_LEFT_MM + column * CELL_WIDTH_MM,
-        GRID_TOP_MM + row * CELL_HEIGHT_MM,
-        CELL_WIDTH_MM,
-        CELL_HEIGHT_MM,
-    )
 }

@@ -36,9 +36,8 @@ pub fn sync(config: &Config, args: SyncArgs) -> Result<()> {
     let summary = runtime()?.block_on(async {
         let http = http_client(settings.request_timeout);
         sync_once(&store, &settings, &http, |done, total| {
-            if total > 0 {
-                let width = 30;
-                let filled = done * width / total;
+            let width = 30;
+            if let Some(filled) = (done * width).checked_div(total) {
                 eprint!(
                     "\r[{}{}] {done}/{total}",
                     "#".repeat(filled),

@@ -40,6 +40,8 @@ fn hub_error(failure: HubError) -> Response {
     error(status, failure.to_string())
 }
 
+// The error is the HTTP answer itself, built once per failed request: boxing it buys nothing.
+#[allow(clippy::result_large_err)]
 async fn blocking<T: Send + 'static>(
     hub: &SharedHub,
     work: impl FnOnce(&mut HubStore, i64) -> Result<T, HubError> + Send + 'static,

@@ -29,6 +29,11 @@ pub enum HubError {
     BadRequest(String),
 }
 
+/// An award as the hub reports it: (badge, code id hex, kind, recipient, source kiosk).
+pub type AwardRow = (String, String, String, String, Option<String>);
+/// What a claim link points at: the badge id and, for kiosk awards, the record's bytes.
+pub type ClaimedAward = (String, Option<Vec<u8>>);
+
 pub struct HubStore {
     connection: Connection,
     pub event: EventDefinition,
@@ -205,7 +210,7 @@ impl HubStore {
     }
 
     /// Awards as (badge, code id hex, kind, recipient, source kiosk), for reports and tests.
-    pub fn awards(&self) -> Result<Vec<(String, String, String, String, Option<String>)>, HubError> {
+    pub fn awards(&self) -> Result<Vec<AwardRow>, HubError> {
         let mut statement = self.connection.prepare(
             "SELECT badge_id, code_id, kind, recipient, source_kiosk FROM awards ORDER BY badge_id, code_id",
         )?;
@@ -222,7 +227,7 @@ impl HubStore {
     }
 
     /// The award a claim link points at: (badge id, record signed bytes if from a kiosk).
-    pub fn claim(&self, token_base32: &str) -> Result<Option<(String, Option<Vec<u8>>)>, HubError> {
+    pub fn claim(&self, token_base32: &str) -> Result<Option<ClaimedAward>, HubError> {
         let token =
             crate::domain::base32::decode(token_base32).map_err(|_| HubError::BadRequest("not a claim link".into()))?;
         let recipient = Recipient::ClaimToken(

@@ -301,7 +301,10 @@ impl Controller {
                 None => return false,
             },
             Input::Tap(tap) => self.machine.tap(tap, now),
-            Input::Tick => self.machine.tick(now),
+            Input::Tick => match self.detector.poll(now) {
+                Some(code) => self.machine.scanned(&code, now),
+                None => self.machine.tick(now),
+            },
             Input::SyncProgress { done, total } => {
                 let progress = if total == 0 { 1.0 } else { done as f32 / total as f32 };
                 self.organiser.sync = SyncState::Running { progress };

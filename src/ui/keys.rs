@@ -12,10 +12,75 @@ const MAX_CODE_LEN: usize = 4096;
 pub trait KeyDetector: Send {
     /// One key's text (Enter is "\n") typed at `at_ms`; returns a complete scan.
     fn key(&mut self, text: &str, at_ms: i64) -> Option<String>;
+    /// Called on every tick: completes a scan from a scanner that sends no Enter.
+    fn poll(&mut self, _now_ms: i64) -> Option<String> {
+        None
+    }
 }
 
 pub fn new_detector() -> Box<dyn KeyDetector> {
-    Box::new(BurstDetector::default())
+    Box::new(WedgeKeys::default())
+}
+
+/// The full detector from `scan::wedge`: speed-based, Enter-less completion, and the
+/// AZERTY → US mapping for scanners typing into a host with another layout.
+pub struct WedgeKeys {
+    detector: crate::scan::wedge::WedgeDetector,
+    origin: std::time::Instant,
+    /// The first key's timestamp: key times are wall-clock milliseconds.
+    base_ms: Option<i64>,
+}
+
+impl Default for WedgeKeys {
+    fn default() -> Self {
+        Self {
+            detector: crate::scan::wedge::WedgeDetector::new(crate::scan::wedge::WedgeConfig::default()),
+            origin: std::time::Instant::now(),
+            base_ms: None,
+        }
+    }
+}
+
+impl WedgeKeys {
+    fn instant(&mut self, at_ms: i64) -> std::time::Instant {
+        let base = *self.base_ms.get_or_insert(at_ms);
+        self.origin + std::time::Duration::from_millis(u64::try_from(at_ms - base).unwrap_or(0))
+    }
+
+    /// Of every plausible reading, the first that has the shape of one of our codes.
+    fn best(scan: crate::scan::wedge::WedgeScan) -> String {
+        scan.candidates
+            .iter()
+            .find(|candidate| crate::domain::code::AttendanceCode::parse(candidate).is_ok())
+            .cloned()
+            .unwrap_or(scan.text)
+    }
+}
+
+impl KeyDetector for WedgeKeys {
+    fn key(&mut self, text: &str, at_ms: i64) -> Option<String> {
+        use crate::scan::wedge::WedgeKey;
+        let at = self.instant(at_ms);
+        let mut result = None;
+        for character in text.chars() {
+            // Slint sends modifier and arrow keys as control or private-use characters.
+            let key = match character {
+                '\r' | '\n' => WedgeKey::Enter,
+                '\t' => WedgeKey::Tab,
+                c if c.is_control() || ('\u{E000}'..='\u{F8FF}').contains(&c) => continue,
+                c => WedgeKey::Char(c),
+            };
+            if let Some(scan) = self.detector.feed(key, at) {
+                result = Some(Self::best(scan));
+            }
+        }
+        result
+    }
+
+    fn poll(&mut self, now_ms: i64) -> Option<String> {
+        let now = self.instant(now_ms);
+        self.detector.poll(now).map(Self::best)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -58,6 +123,27 @@ mod tests {
             }
         }
         None
+    }
+
+    #[test]
+    fn azerty_hosts_read_us_scanners_correctly() {
+        // "BK2A7" typed by a US-layout scanner into an AZERTY session.
+        let mut detector = WedgeKeys::default();
+        let code = "BKAEAQC2IBAEA7CAIBAEAQCAIBAEAQCAIBAE";
+        let azerty: String = code
+            .chars()
+            .map(|c| match c {
+                'A' => 'Q',
+                'Q' => 'A',
+                '2' => 'é',
+                '7' => 'è',
+                other => other,
+            })
+            .collect();
+        assert_eq!(
+            typed(&mut detector, &format!("{azerty}\n"), 1_000, 5).as_deref(),
+            Some(code)
+        );
     }
 
     #[test]

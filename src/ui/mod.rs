@@ -2,6 +2,7 @@
 //! machine's `Screen` onto that screen's global; the controller runs on its own thread.
 
 mod attract_adapter;
+mod camera;
 mod claim_adapter;
 pub mod controller;
 mod done_adapter;
@@ -140,8 +141,14 @@ pub fn run(config: Config, args: RunArgs) -> Result<()> {
         inputs: inputs.clone(),
         window: window.as_weak(),
     };
-    // The camera pipeline is wired in by src/scan; until then the scanner is the input.
-    handle.set_camera_status("off");
+    // With no camera the USB scanner is the input; a camera that fails is retried.
+    let camera = if config.camera == "none" {
+        handle.set_camera_status("off");
+        None
+    } else {
+        handle.set_camera_status("trouble");
+        Some(camera::start(&config.camera, handle.clone())?)
+    };
 
     let certificate_hex = core
         .certificate()
@@ -177,6 +184,9 @@ pub fn run(config: Config, args: RunArgs) -> Result<()> {
     );
 
     window.run()?;
+    if let Some(slot) = camera {
+        slot.close();
+    }
     let _ = inputs.send(Input::Quit);
     drop(handle);
     let _ = worker.join();

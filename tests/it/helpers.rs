@@ -1,6 +1,6 @@
 //! Shared helpers: run the real binary in a temporary kiosk, paths to shared data.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 pub fn binary() -> PathBuf {

@@ -1,0 +1,98 @@
+//! The camera pipeline behind the attract screen: capture on its own thread (latest
+//! frame wins), decode on another, previews to the UI at about 15 fps with the detected
+//! code outlined. Nothing here runs on the UI thread.
+
+use std::time::{Duration, Instant};
+
+use slint::{Rgb8Pixel, SharedPixelBuffer};
+
+use super::attract_adapter::Outline;
+use super::KioskHandle;
+use crate::scan::decode::{decode_frame, DecodeBudget};
+use crate::scan::source::{spawn_capture, FolderSource, FrameError, FrameSource, LatestFrameSlot};
+
+const PREVIEW_WIDTH: u32 = 640;
+const PREVIEW_INTERVAL: Duration = Duration::from_millis(66);
+
+/// Starts capture and decoding for `camera`: a device ("0", "/dev/video2") or a folder of
+/// images replayed at 10 fps (demos, tests). Returns the slot; closing it stops both threads.
+pub fn start(camera: &str, handle: KioskHandle) -> std::io::Result<LatestFrameSlot> {
+    let slot = LatestFrameSlot::new();
+    let device = camera.to_owned();
+    let trouble_handle = handle.clone();
+    let make_source = move || -> Box<dyn FrameSource> {
+        let path = std::path::Path::new(&device);
+        if path.is_dir() {
+            match FolderSource::open(path, 10.0, true) {
+                Ok(source) => return Box::new(source),
+                Err(error) => tracing::warn!(%error, "cannot replay the folder"),
+            }
+        }
+        Box::new(crate::scan::camera::CameraSource::new(&device))
+    };
+    spawn_capture(
+        make_source,
+        slot.clone(),
+        move |trouble: Option<&FrameError>| match trouble {
+            Some(error) => {
+                tracing::warn!(%error, "camera trouble");
+                trouble_handle.set_camera_status("trouble");
+            }
+            None => trouble_handle.set_camera_status("on"),
+        },
+    )?;
+    let decoder_slot = slot.clone();
+    std::thread::Builder::new()
+        .name("frame-decoder".into())
+        .spawn(move || {
+            let scans = handle.scan_sender();
+            let budget = DecodeBudget::default();
+            let mut last_preview = Instant::now() - PREVIEW_INTERVAL;
+            let mut announced = false;
+            while !decoder_slot.is_closed() {
+                let Some(frame) = decoder_slot.wait_take(Duration::from_millis(500)) else {
+                    continue;
+                };
+                if !announced {
+                    handle.set_camera_status("on");
+                    announced = true;
+                }
+                let outcome = decode_frame(&frame.to_gray(), &budget);
+                let (width, height) = frame.image.dimensions();
+                let outline = outcome.codes.first().map(|code| {
+                    let (mut min_x, mut min_y, mut max_x, mut max_y) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+                    for corner in &code.corners {
+                        min_x = min_x.min(corner.x);
+                        min_y = min_y.min(corner.y);
+                        max_x = max_x.max(corner.x);
+                        max_y = max_y.max(corner.y);
+                    }
+                    Outline {
+                        x: min_x / width as f32,
+                        y: min_y / height as f32,
+                        width: (max_x - min_x) / width as f32,
+                        height: (max_y - min_y) / height as f32,
+                    }
+                });
+                if last_preview.elapsed() >= PREVIEW_INTERVAL || outline.is_some() {
+                    last_preview = Instant::now();
+                    let preview_height = (height * PREVIEW_WIDTH / width.max(1)).max(1);
+                    let small = image::imageops::resize(
+                        &frame.image,
+                        PREVIEW_WIDTH,
+                        preview_height,
+                        image::imageops::FilterType::Triangle,
+                    );
+                    let buffer =
+                        SharedPixelBuffer::<Rgb8Pixel>::clone_from_slice(small.as_raw(), PREVIEW_WIDTH, preview_height);
+                    handle.show_frame(buffer, outline);
+                }
+                for code in outcome.codes {
+                    if !scans.send(code.text) {
+                        return;
+                    }
+                }
+            }
+        })?;
+    Ok(slot)
+}
