@@ -11,6 +11,7 @@ pub mod domain;
 pub mod eventdir;
 pub mod hub;
 pub mod kiosk;
+pub mod platform;
 pub mod printing;
 pub mod printing_output;
 pub mod scan;

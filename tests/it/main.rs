@@ -4,5 +4,8 @@
 mod cli;
 mod credential_dcc;
 mod helpers;
+mod platform;
+mod platform_contract;
+mod power_cut;
 mod sync;
 mod ui_e2e;

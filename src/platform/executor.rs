@@ -1,0 +1,270 @@
+//! Carries out the plan against the platform, exactly once per award:
+//!
+//! 1. Awards with a `sending` mark (an earlier call had no definite answer) are looked up
+//!    by the log entry they were sent with; what the platform holds is confirmed.
+//! 2. The remaining awards are planned into calls. Each call is marked "sending with log
+//!    entry L" in the ledger *before* it leaves.
+//! 3. A definite answer settles the awards (confirmed, failed with the platform's reason,
+//!    or sent again in a smaller call). A call that was refused before being processed
+//!    (429, connection refused) is sent again after the wait. A call whose outcome is
+//!    unknown (timeout, dropped answer, 5xx) is looked up before anything is resent.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use super::http::CallError;
+use super::ledger::IssueLedger;
+use super::plan::{
+    in_doubt_groups, plan_calls, recovery_call, steps_for, steps_for_lookup, Answer, Backoff, IssueCall, LookUp, Step,
+};
+use super::{IssueSettings, IssueSummary, PlatformClient, PlatformError};
+
+/// How an issue call ended.
+enum Outcome {
+    Answered(Answer),
+    /// The answer was lost, and the look-up found (some of) the call on the platform.
+    Recovered(LookUp),
+}
+
+/// Hands every pending award of the ledger to the platform. Returns when nothing is left
+/// to send, or with an error that says whether to wait (`Transient`) or to act (`Blocked`);
+/// in both cases every award is either settled or still pending with its `sending` mark.
+pub async fn issue_pending<L: IssueLedger + Send>(
+    ledger: &mut L,
+    client: &mut PlatformClient,
+    settings: &IssueSettings,
+) -> Result<IssueSummary, PlatformError> {
+    let mut summary = IssueSummary::default();
+    issue_pending_into(ledger, client, settings, &mut summary).await?;
+    Ok(summary)
+}
+
+/// As [`issue_pending`], adding to `summary` as it goes, so a pass that stops early still
+/// tells what it did.
+pub async fn issue_pending_into<L: IssueLedger + Send>(
+    ledger: &mut L,
+    client: &mut PlatformClient,
+    settings: &IssueSettings,
+    summary: &mut IssueSummary,
+) -> Result<(), PlatformError> {
+    let groups = in_doubt_groups(&ledger.pending()?);
+    if !groups.is_empty() {
+        // An answer lost a moment ago may belong to a call the platform is still recording.
+        tokio::time::sleep(settings.settle_before_lookup).await;
+    }
+    for (log_entry, awards) in groups {
+        let Some(call) = recovery_call(&log_entry, &awards) else {
+            continue;
+        };
+        let lookup = look_up_until_answered(client, &call, settings, summary).await?;
+        // What was not found is planned afresh below, with everything else.
+        for step in steps_for_lookup(&call, &lookup) {
+            if let Step::Confirm {
+                award_keys,
+                platform_ref,
+            } = step
+            {
+                ledger.mark_confirmed(&award_keys, &platform_ref)?;
+                summary.confirmed += award_keys.len();
+                summary.found_after_lost_answer += award_keys.len();
+            }
+        }
+    }
+
+    let plan = plan_calls(&ledger.pending()?, client.shape());
+    for (award_key, reason) in &plan.rejected {
+        ledger.mark_failed(award_key, reason)?;
+        summary.failed += 1;
+    }
+    for call in plan.calls {
+        run_call(ledger, client, settings, call, summary).await?;
+    }
+    summary.remaining = ledger.pending()?.len();
+    Ok(())
+}
+
+/// One planned call and the smaller calls it may turn into.
+async fn run_call<L: IssueLedger + Send>(
+    ledger: &mut L,
+    client: &mut PlatformClient,
+    settings: &IssueSettings,
+    root: IssueCall,
+    summary: &mut IssueSummary,
+) -> Result<(), PlatformError> {
+    let root_recipients = root.recipients.len();
+    // Breadth first, so a refusal that concerns every recipient is noticed (after a few
+    // halvings) before any single award is marked failed for it.
+    let mut queue = VecDeque::from([root]);
+    let mut refused_calls = 0usize;
+    let mut refused_recipients = 0usize;
+    let mut refusals: Vec<(String, String)> = Vec::new();
+    let mut last_reason = String::new();
+    while let Some(call) = queue.pop_front() {
+        ledger.mark_sending(&call.award_keys(), &call.log_entry)?;
+        summary.calls += 1;
+        let (steps, whole_call_refused) = match send_until_definite(client, settings, &call, summary).await? {
+            Outcome::Answered(answer) => {
+                let refused = matches!(answer, Answer::CallRefused { .. });
+                if let Answer::CallRefused { reason } = &answer {
+                    refused_calls += 1;
+                    last_reason = reason.clone();
+                    if refused_calls > settings.max_refused_calls {
+                        return Err(PlatformError::Blocked(format!(
+                            "{} refused {refused_calls} calls while looking for the recipient it objects to \
+                             («{last_reason}»): this looks like a problem with every call, not one email. The \
+                             awards stay queued; fix the cause (badge settings, api_consumer_id), then run the \
+                             issue again",
+                            client.label()
+                        )));
+                    }
+                    if call.recipients.len() == 1 {
+                        refused_recipients += 1;
+                    }
+                }
+                (steps_for(&call, &answer), refused)
+            }
+            Outcome::Recovered(lookup) => {
+                let steps = steps_for_lookup(&call, &lookup);
+                summary.found_after_lost_answer += confirmed_in(&steps);
+                (steps, false)
+            }
+        };
+        for step in steps {
+            match step {
+                Step::Confirm {
+                    award_keys,
+                    platform_ref,
+                } => {
+                    ledger.mark_confirmed(&award_keys, &platform_ref)?;
+                    summary.confirmed += award_keys.len();
+                }
+                // Held back until the whole tree is done: see the check below.
+                Step::Fail { award_key, reason } if whole_call_refused => refusals.push((award_key, reason)),
+                Step::Fail { award_key, reason } => {
+                    ledger.mark_failed(&award_key, &reason)?;
+                    summary.failed += 1;
+                }
+                Step::Send(again) => queue.push_back(again),
+            }
+        }
+    }
+    if root_recipients >= 2 && refused_recipients == root_recipients {
+        return Err(PlatformError::Blocked(format!(
+            "{} refused every recipient of a call, one by one («{last_reason}»): this is not about one \
+             email. The awards stay queued; fix the cause, then run the issue again",
+            client.label()
+        )));
+    }
+    for (award_key, reason) in refusals {
+        ledger.mark_failed(&award_key, &reason)?;
+        summary.failed += 1;
+    }
+    Ok(())
+}
+
+/// Sends a call until the platform gives a definite answer, looking it up after every
+/// unknown outcome so that it is never sent twice.
+async fn send_until_definite(
+    client: &mut PlatformClient,
+    settings: &IssueSettings,
+    call: &IssueCall,
+    summary: &mut IssueSummary,
+) -> Result<Outcome, PlatformError> {
+    let mut backoff = Backoff::new(settings.backoff_base, settings.backoff_max);
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        match client.issue(call).await {
+            Ok(answer) => return Ok(Outcome::Answered(answer)),
+            Err(CallError::Blocked(reason)) => return Err(PlatformError::Blocked(reason)),
+            Err(CallError::NotProcessed { reason, retry_after }) => {
+                give_up_after(attempts, settings, &reason)?;
+                wait(retry_after, &mut backoff, settings).await?;
+            }
+            Err(CallError::Unknown(reason)) => {
+                summary.unknown_outcomes += 1;
+                give_up_after(attempts, settings, &reason)?;
+                tokio::time::sleep(backoff.next_delay(rand::random()).max(settings.settle_before_lookup)).await;
+                let lookup = look_up_until_answered(client, call, settings, summary).await?;
+                if !lookup.found_nothing() {
+                    return Ok(Outcome::Recovered(lookup));
+                }
+            }
+        }
+        summary.retries += 1;
+    }
+}
+
+async fn look_up_until_answered(
+    client: &mut PlatformClient,
+    call: &IssueCall,
+    settings: &IssueSettings,
+    summary: &mut IssueSummary,
+) -> Result<LookUp, PlatformError> {
+    let mut backoff = Backoff::new(settings.backoff_base, settings.backoff_max);
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        summary.lookups += 1;
+        let answers_before = client.lookup_answers();
+        let result = client.look_up(call).await;
+        if client.lookup_answers() > answers_before {
+            // Part of the look-up got through: only failures in a row count against it.
+            attempts = 1;
+            backoff.reset();
+        }
+        match result {
+            Ok(lookup) => return Ok(lookup),
+            Err(CallError::Blocked(reason)) => return Err(PlatformError::Blocked(reason)),
+            Err(CallError::NotProcessed { reason, retry_after }) => {
+                give_up_after(attempts, settings, &reason)?;
+                wait(retry_after, &mut backoff, settings).await?;
+            }
+            Err(CallError::Unknown(reason)) => {
+                give_up_after(attempts, settings, &reason)?;
+                wait(None, &mut backoff, settings).await?;
+            }
+        }
+    }
+}
+
+fn confirmed_in(steps: &[Step]) -> usize {
+    steps
+        .iter()
+        .map(|step| match step {
+            Step::Confirm { award_keys, .. } => award_keys.len(),
+            _ => 0,
+        })
+        .sum()
+}
+
+fn give_up_after(attempts: u32, settings: &IssueSettings, reason: &str) -> Result<(), PlatformError> {
+    if attempts >= settings.max_attempts {
+        return Err(PlatformError::Transient(format!(
+            "no definite answer from the platform after {attempts} attempts ({reason}); nothing was \
+             issued twice and the awards stay queued: run the issue again later"
+        )));
+    }
+    Ok(())
+}
+
+/// Honours the platform's Retry-After (within reason), or backs off with jitter.
+async fn wait(
+    retry_after: Option<Duration>,
+    backoff: &mut Backoff,
+    settings: &IssueSettings,
+) -> Result<(), PlatformError> {
+    let delay = match retry_after {
+        Some(delay) if delay > settings.max_retry_after => {
+            return Err(PlatformError::Transient(format!(
+                "the platform asks us to wait {} s before the next request; the awards stay queued: run \
+                 the issue again after that",
+                delay.as_secs()
+            )))
+        }
+        Some(delay) => delay,
+        None => backoff.next_delay(rand::random()),
+    };
+    tokio::time::sleep(delay).await;
+    Ok(())
+}
