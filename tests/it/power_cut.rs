@@ -17,7 +17,10 @@ use crate::helpers::TestKiosk;
 
 #[test]
 fn sigkill_during_claims_loses_nothing_reported_saved() {
-    let cycles: usize = std::env::var("BADGE_KIOSK_POWER_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
+    let cycles: usize = std::env::var("BADGE_KIOSK_POWER_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
     let kiosk = TestKiosk::demo();
     let print_dir = kiosk.dir.path().join("print");
     kiosk.ok(&["codes", "--demo", "--out", print_dir.to_str().unwrap()]);
@@ -43,7 +46,12 @@ fn sigkill_during_claims_loses_nothing_reported_saved() {
                     valid_from: 0,
                     valid_until: u32::MAX,
                 };
-                format!("{}\n", badge_kiosk::domain::code::AttendanceCode::sign(&event.definition.event.id, &key, claims).unwrap().to_text())
+                format!(
+                    "{}\n",
+                    badge_kiosk::domain::code::AttendanceCode::sign(&event.definition.event.id, &key, claims)
+                        .unwrap()
+                        .to_text()
+                )
             })
             .collect();
         let mut child = kiosk
@@ -61,7 +69,10 @@ fn sigkill_during_claims_loses_nothing_reported_saved() {
                 .lines()
                 .map_while(Result::ok)
                 .filter_map(|line| {
-                    line.split("(record #").nth(1).and_then(|rest| rest.split(')').next()).and_then(|n| n.parse::<u64>().ok())
+                    line.split("(record #")
+                        .nth(1)
+                        .and_then(|rest| rest.split(')').next())
+                        .and_then(|n| n.parse::<u64>().ok())
                 })
                 .collect::<Vec<u64>>()
         });
@@ -76,7 +87,10 @@ fn sigkill_during_claims_loses_nothing_reported_saved() {
         let store = Store::open(&kiosk.queue_path("finales-metiers-2026")).unwrap();
         assert_eq!(store.integrity_check().unwrap(), "ok");
         for sequence in &saved {
-            assert!(store.record(*sequence).unwrap().is_some(), "record #{sequence} was reported saved but is gone");
+            assert!(
+                store.record(*sequence).unwrap().is_some(),
+                "record #{sequence} was reported saved but is gone"
+            );
         }
         let audit = store.audit(&store_device_key(&kiosk)).unwrap();
         assert!(audit.faults.is_empty(), "{:?}", audit.faults);
