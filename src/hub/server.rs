@@ -207,8 +207,8 @@ async fn claim_page(State(hub): State<SharedHub>, UrlPath(token): UrlPath<String
             let name = event.badge(&badge_id).map_or(badge_id.clone(), |b| format!("{} · {}", b.name.fr, b.name.en));
             Html(format!(
                 "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{0}</title></head>\
-                 <body style=\"font-family:sans-serif;margin:2rem\"><h1>{0}</h1><p>Votre badge est prêt. · Your badge is ready.</p>\
-                 <p><a href=\"/claim/{1}/credential.json\">Télécharger · Download (Open Badges 3.0)</a></p></body></html>",
+                 <body style=\"font-family:sans-serif;margin:2rem\"><h1>{0}</h1><p>Votre badge est enregistré. · Your badge is recorded.</p>\
+                 <p>Référence · Reference: {1}</p></body></html>",
                 escape(&name),
                 escape(&token)
             ))

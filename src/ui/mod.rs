@@ -161,6 +161,32 @@ pub fn run(config: Config, args: RunArgs) -> Result<()> {
         event_id: core.definition().event.id.clone(),
         certificate_hex,
     };
+    // With a hub configured, records also sync in the background every five minutes,
+    // backing off after failures; "Sync now" on the organiser panel runs a pass at once.
+    let background_sync = sync.hub.clone().map(|hub| {
+        let settings = crate::sync::client::SyncSettings::new(&hub, &sync.event_id, &sync.certificate_hex);
+        let store_path = sync.store_path.clone();
+        let (commands, receiver) = tokio::sync::mpsc::channel(4);
+        let thread = std::thread::Builder::new()
+            .name("background-sync".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                if let Ok(runtime) = runtime {
+                    runtime.block_on(crate::sync::client::run_background(
+                        store_path,
+                        settings,
+                        std::time::Duration::from_secs(300),
+                        receiver,
+                        |status| {
+                            if let Some(error) = status.last_error {
+                                tracing::warn!(%error, "background sync");
+                            }
+                        },
+                    ));
+                }
+            });
+        (commands, thread)
+    });
     let options = Options {
         sync: Arc::new(sync),
         export: ExportTarget::Removable,
@@ -186,6 +212,9 @@ pub fn run(config: Config, args: RunArgs) -> Result<()> {
     window.run()?;
     if let Some(slot) = camera {
         slot.close();
+    }
+    if let Some((commands, _thread)) = background_sync {
+        let _ = commands.try_send(crate::sync::client::SyncCommand::Shutdown);
     }
     let _ = inputs.send(Input::Quit);
     drop(handle);
