@@ -437,9 +437,10 @@ impl Store {
              WHERE email IS NOT NULL AND sync_state = 'synced' AND synced_at_ms <= ?1",
             [synced_before_ms],
         )?;
-        // Overwrite freed pages so the erased emails do not linger in the file.
+        // The erased emails must not linger in freed pages or in the WAL: VACUUM writes
+        // through the WAL in WAL mode, so checkpoint before and after it.
         self.connection
-            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")?;
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
         Ok(erased)
     }
 

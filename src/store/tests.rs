@@ -169,3 +169,36 @@ fn a_file_that_is_not_sqlite_is_reported_as_corrupt() {
     std::fs::write(&path, vec![0x42u8; 8192]).unwrap();
     assert!(matches!(Store::open(&path), Err(StoreError::Corrupt(_))));
 }
+
+#[test]
+fn no_clear_email_remains_in_the_files_after_purge() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.sqlite");
+    let mut store = Store::open(&path).unwrap();
+    for code in 1..=50 {
+        store
+            .append(
+                &device(),
+                "k1",
+                award(code),
+                Some(&format!("visitor{code}.secret@example.fr")),
+            )
+            .unwrap();
+    }
+    let contains_email = || {
+        let mut bytes = std::fs::read(&path).unwrap();
+        if let Ok(wal) = std::fs::read(dir.path().join("queue.sqlite-wal")) {
+            bytes.extend(wal);
+        }
+        bytes
+            .windows(b".secret@example.fr".len())
+            .any(|w| w == b".secret@example.fr")
+    };
+    assert!(contains_email(), "the emails are stored before the purge");
+    store.mark_synced(&(1..=50).collect::<Vec<u64>>(), 1_000).unwrap();
+    assert_eq!(store.purge_emails(1_000).unwrap(), 50);
+    assert!(
+        !contains_email(),
+        "a clear email survived the purge in the database or its WAL"
+    );
+}
