@@ -403,31 +403,8 @@ pub fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Opt
     Some(delta.to_std().unwrap_or(Duration::ZERO))
 }
 
-/// Exponential backoff with jitter, capped (as in the hub sync).
-#[derive(Debug, Clone)]
-pub struct Backoff {
-    pub base: Duration,
-    pub max: Duration,
-    attempt: u32,
-}
-
-impl Backoff {
-    pub fn new(base: Duration, max: Duration) -> Self {
-        Self { base, max, attempt: 0 }
-    }
-
-    /// `jitter` in [0, 1) comes from the caller so the schedule is testable.
-    pub fn next_delay(&mut self, jitter: f64) -> Duration {
-        let exponent = self.attempt.min(16);
-        self.attempt = self.attempt.saturating_add(1);
-        let ceiling = self.base.saturating_mul(1u32 << exponent).min(self.max);
-        ceiling.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
-    }
-
-    pub fn reset(&mut self) {
-        self.attempt = 0;
-    }
-}
+/// The same backoff schedule as the hub sync.
+pub use crate::sync::plan::Backoff;
 
 #[cfg(test)]
 mod tests {
