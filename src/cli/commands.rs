@@ -637,11 +637,7 @@ fn credential(config: &Config, command: CredentialCommand) -> Result<()> {
                 .store()
                 .record(award)?
                 .with_context(|| format!("the queue has no record #{award}: see `badge-kiosk queue list`"))?;
-            let language = if language == "en" {
-                crate::domain::event::Language::En
-            } else {
-                crate::domain::event::Language::Fr
-            };
+            let language = crate::domain::event::Language::from_code(&language);
             let credential =
                 crate::kiosk::issue::signed_credential(kiosk.definition(), &stored, kiosk.device_key(), language)?;
             println!("{}", serde_json::to_string_pretty(&credential)?);

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// Text in each of the event's languages.
@@ -22,7 +22,7 @@ impl Localised {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Language {
     #[default]
@@ -35,6 +35,14 @@ impl Language {
         match self {
             Language::Fr => "fr",
             Language::En => "en",
+        }
+    }
+    /// Anything that is not English falls back to French, the kiosk's first language.
+    pub fn from_code(code: &str) -> Self {
+        if code.trim().eq_ignore_ascii_case("en") {
+            Language::En
+        } else {
+            Language::Fr
         }
     }
     pub fn other(self) -> Self {

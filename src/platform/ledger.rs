@@ -7,33 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Language {
-    Fr,
-    En,
-}
-
-impl Language {
-    pub fn code(self) -> &'static str {
-        match self {
-            Language::Fr => "fr",
-            Language::En => "en",
-        }
-    }
-
-    /// Anything that is not English falls back to French, the kiosk's first language.
-    pub fn from_code(code: &str) -> Self {
-        if code.trim().eq_ignore_ascii_case("en") {
-            Language::En
-        } else {
-            Language::Fr
-        }
-    }
-}
+/// The event's languages: one email message per language on the platform.
+pub use crate::domain::event::Language;
 
 /// An award waiting to be issued on the platform.
 #[derive(Debug, Clone, PartialEq, Eq)]
