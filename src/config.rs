@@ -30,6 +30,11 @@ pub struct Config {
     pub fullscreen: bool,
     /// How long typed emails are kept after the platform confirmed the issue.
     pub email_retention_days: u64,
+    /// With no event configured and none enrolled: wait for an enrolment code instead of
+    /// running the demo event (what a packaged kiosk does).
+    pub enrol: bool,
+    /// A private CA certificate (PEM) the hub's HTTPS certificate chains to.
+    pub hub_ca: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -47,6 +52,8 @@ impl Default for Config {
             organiser_pin: "2468".into(),
             fullscreen: false,
             email_retention_days: 30,
+            enrol: false,
+            hub_ca: None,
         }
     }
 }
@@ -122,6 +129,8 @@ impl Config {
                 "ORGANISER_PIN" => config.organiser_pin = value.clone(),
                 "FULLSCREEN" => config.fullscreen = matches!(value.as_str(), "1" | "true" | "yes"),
                 "EMAIL_RETENTION_DAYS" => config.email_retention_days = number(&value)?,
+                "ENROL" => config.enrol = matches!(value.as_str(), "1" | "true" | "yes"),
+                "HUB_CA" => config.hub_ca = Some(PathBuf::from(&value)),
                 // Variables the binary reads itself (e.g. BADGE_KIOSK_CONFIG) are not settings.
                 _ => {}
             }

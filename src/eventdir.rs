@@ -7,11 +7,14 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::SigningKey;
 use thiserror::Error;
 
+use crate::domain::bundle::VerifiedBundle;
 use crate::domain::event::{EventDefinition, EventError};
 use crate::domain::keys;
 
 pub const EVENT_FILE: &str = "event.toml";
 pub const EVENT_KEY_FILE: &str = "event.key";
+/// Where an enrolled kiosk keeps the event its hub sent, inside its data directory.
+pub const ENROLLED_DIR: &str = "event";
 
 const DEMO_FILES: &[(&str, &[u8])] = &[
     ("event.toml", include_bytes!("../assets/demo-event/event.toml")),
@@ -152,6 +155,54 @@ impl EventDir {
             fingerprint,
         ))
     }
+}
+
+impl EventDir {
+    /// The files a bundle must carry so a kiosk shows this event: the images event.toml
+    /// refers to, by relative path. Missing ones are skipped (the screen shows no image).
+    pub fn bundle_files(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
+        let definition = &self.definition;
+        let referenced = definition
+            .badges
+            .iter()
+            .map(|badge| badge.image.as_str())
+            .chain(definition.issuer.image.as_deref());
+        referenced
+            .filter(|path| crate::domain::bundle::is_safe_relative_path(path))
+            .filter_map(|path| Some((path.to_owned(), std::fs::read(self.dir.join(path)).ok()?)))
+            .collect()
+    }
+}
+
+/// Writes a verified bundle's event into `dir` (the enrolled event); returns whether
+/// anything changed. Each file is replaced atomically (temporary file, fsync, rename),
+/// event.toml last, so a power cut leaves the old event or the new one, never half.
+pub fn install_bundle(dir: &Path, bundle: &VerifiedBundle) -> Result<bool, EventDirError> {
+    let mut changed = false;
+    let files = bundle
+        .files
+        .iter()
+        .map(|(path, bytes)| (path.as_str(), bytes.as_slice()))
+        .chain(std::iter::once((EVENT_FILE, bundle.content.event_toml.as_bytes())));
+    for (relative, bytes) in files {
+        let path = dir.join(relative);
+        if std::fs::read(&path).is_ok_and(|existing| existing == bytes) {
+            continue;
+        }
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io_error(parent))?;
+        }
+        let temporary = path.with_extension("partial");
+        write_private(&temporary, bytes, false, true)?;
+        std::fs::rename(&temporary, &path).map_err(io_error(&path))?;
+        changed = true;
+    }
+    if changed {
+        if let Ok(directory) = std::fs::File::open(dir) {
+            let _ = directory.sync_all();
+        }
+    }
+    Ok(changed)
 }
 
 pub fn read_key(path: &Path) -> Result<SigningKey, EventDirError> {

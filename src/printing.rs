@@ -93,6 +93,34 @@ pub fn qr_version(code_text: &str) -> Result<i16, PrintError> {
     encode(code_text, "").map(|(version, _)| version)
 }
 
+/// Any text (an enrolment code, a link) as a QR image with a quiet zone, for a screen.
+pub fn qr_png(text: &str, module_px: u32) -> Result<Vec<u8>, PrintError> {
+    let qr =
+        QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).map_err(|source| PrintError::Encoder {
+            short_id: String::new(),
+            source,
+        })?;
+    let width = qr.width();
+    let colors = qr.to_colors();
+    let quiet = 4;
+    let side = u32::try_from(width + 2 * quiet)
+        .unwrap_or(u32::MAX)
+        .saturating_mul(module_px);
+    let image = image::GrayImage::from_fn(side, side, |x, y| {
+        let column = (x / module_px) as usize;
+        let row = (y / module_px) as usize;
+        let dark = (quiet..quiet + width).contains(&column)
+            && (quiet..quiet + width).contains(&row)
+            && colors.get((row - quiet) * width + (column - quiet)) == Some(&qrcode::Color::Dark);
+        image::Luma([if dark { 0 } else { 255 }])
+    });
+    let mut png = Vec::new();
+    image::DynamicImage::ImageLuma8(image)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|failure| PrintError::Io(std::io::Error::other(failure.to_string())))?;
+    Ok(png)
+}
+
 /// Renders labels on A4 pages, [`LABELS_PER_PAGE`] per page, as a PDF 1.4 file.
 pub fn render_pdf(labels: &[Label]) -> Result<Vec<u8>, PrintError> {
     let encoded = encode_all(labels)?;

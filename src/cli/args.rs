@@ -53,6 +53,8 @@ pub enum Command {
     Claim(ClaimArgs),
     /// Record a visitor at a stand of a pathway, as a staff scan does.
     Step(StepArgs),
+    /// Enrol this kiosk with the organiser's hub (the enrolment code's text, a URL).
+    Enrol(EnrolArgs),
     /// Inspect, verify, export or purge the signed award queue.
     #[command(subcommand)]
     Queue(QueueCommand),
@@ -125,6 +127,12 @@ pub enum BenchCommand {
 }
 
 #[derive(Debug, Args)]
+pub struct EnrolArgs {
+    /// The enrolment code from the hub: http://HUB/enrol/TOKEN?key=FINGERPRINT
+    pub code: String,
+}
+
+#[derive(Debug, Args)]
 pub struct SyncArgs {
     /// The hub's URL (default: `sync.hub` in event.toml).
     #[arg(long)]
@@ -142,11 +150,22 @@ pub struct ExportArgs {
 pub enum HubCommand {
     /// Serve the hub's API and pages.
     Serve {
+        /// Address to listen on; `0.0.0.0:8787` to accept kiosks on the venue network.
         #[arg(long, default_value = "127.0.0.1:8787")]
         listen: String,
         /// Where the hub keeps its database.
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
+        /// The URL kiosks reach this hub at, put in enrolment codes (default: this machine's
+        /// address on the network).
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
+        /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+        #[arg(long, value_name = "PEM")]
+        tls_certificate: Option<PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, value_name = "PEM")]
+        tls_key: Option<PathBuf>,
     },
     /// Import a bundle written by `badge-kiosk export` (idempotent).
     Import {
@@ -154,10 +173,31 @@ pub enum HubCommand {
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
     },
-    /// Make a one-time enrolment code for a new kiosk.
+    /// Make an enrolment code for new kiosks (prints it, and its QR as a PNG with --qr).
     EnrolToken {
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
+        /// The URL kiosks reach the hub at, e.g. http://192.168.1.10:8787.
+        #[arg(long, value_name = "URL")]
+        hub_url: String,
+        /// How many kiosks may use this code.
+        #[arg(long, default_value_t = 1)]
+        kiosks: u32,
+        /// Minutes before the code expires.
+        #[arg(long, default_value_t = 60)]
+        minutes: u32,
+        /// Also write the code as a QR image (PNG) to show a kiosk's camera.
+        #[arg(long, value_name = "FILE")]
+        qr: Option<PathBuf>,
+    },
+    /// Revoke a visitor code (lost or misused ticket) on every kiosk at their next sync.
+    Revoke {
+        /// The code's text (BK…) or its id as the kiosk shows it (e.g. 7KQ2-M9PD…) in hex.
+        code: String,
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        #[arg(long, default_value = "revoked by the organiser")]
+        reason: String,
     },
     /// Print the hub's counts: awards by badge, steps by stand, records by kiosk.
     Status {

@@ -11,6 +11,7 @@ use crate::domain::code::{AttendanceCode, CodeClaims, CodeId, Role};
 use crate::domain::keys;
 use crate::eventdir::EventDir;
 use crate::kiosk::{ClaimOutcome, Delivery, KioskCore, KioskError};
+use crate::sync::client::SyncSettings;
 
 /// Resolves configuration: defaults, file, environment, then flags.
 pub fn load_config(cli: &Cli) -> Result<Config> {
@@ -29,11 +30,39 @@ pub fn load_config(cli: &Cli) -> Result<Config> {
     Ok(config)
 }
 
+/// The event this machine runs: the configured directory, else the event it was enrolled
+/// into, else (unless it waits for enrolment) the embedded demo event.
 pub fn open_event(config: &Config) -> Result<EventDir> {
+    let enrolled = crate::sync::enrol::enrolled_event_dir(&config.data_dir);
     match &config.event_dir {
         Some(dir) => EventDir::load(dir).with_context(|| format!("loading the event in {}", dir.display())),
+        None if enrolled.join(crate::eventdir::EVENT_FILE).exists() => {
+            EventDir::load(&enrolled).with_context(|| format!("loading the enrolled event in {}", enrolled.display()))
+        }
+        None if config.enrol => Err(KioskError::NotEnrolled.into()),
         None => EventDir::demo(&config.data_dir).context("preparing the demo event"),
     }
+}
+
+/// How this kiosk syncs: its hub, certificate, the bundle it applies, the venue's CA.
+pub fn sync_settings(config: &Config, kiosk: &KioskCore, hub_override: Option<String>) -> Result<Option<SyncSettings>> {
+    let Some(hub) = hub_override.or(kiosk.hub_url()?) else {
+        return Ok(None);
+    };
+    let certificate = hex::encode(kiosk.certificate().to_bytes().map_err(|e| anyhow::anyhow!("{e}"))?);
+    let definition = kiosk.definition();
+    let mut settings = SyncSettings::new(&hub, &definition.event.id, &certificate);
+    let enrolled = crate::sync::enrol::enrolled_event_dir(&config.data_dir);
+    settings.bundle = Some(crate::sync::enrol::BundleTarget {
+        event_id: definition.event.id.clone(),
+        trusted_keys: definition.public_keys(),
+        enrolled_dir: (kiosk.event.dir == enrolled).then_some(enrolled),
+    });
+    if let Some(path) = &config.hub_ca {
+        settings.hub_ca_pem =
+            Some(std::fs::read(path).with_context(|| format!("reading the hub CA certificate {}", path.display()))?);
+    }
+    Ok(Some(settings))
 }
 
 /// The data directory is per event, so one machine can serve several events in turn.
@@ -73,27 +102,33 @@ pub fn run(cli: Cli, run_ui: impl FnOnce(Config, RunArgs) -> Result<()>) -> Resu
             Ok(())
         }
         Some(Command::Sync(args)) => super::hub_commands::sync(&config, args),
+        Some(Command::Enrol(args)) => super::hub_commands::enrol(&config, args),
         Some(Command::Export(args)) => super::hub_commands::export(&config, args),
         Some(Command::Hub(command)) => super::hub_commands::hub(&config, command),
         Some(Command::Bench(command)) => super::bench::run(command),
         Some(Command::Credential(command)) => credential(&config, command),
         Some(Command::Revoke(args)) => {
             let mut kiosk = open_kiosk(&config)?;
-            let code_id = match CodeId::from_hex(&args.code) {
-                Some(id) => id,
-                None => {
-                    let parsed = AttendanceCode::parse(&args.code).map_err(|refusal| anyhow::anyhow!("{refusal}"))?;
-                    parsed.claims.code_id
-                }
-            };
+            let code_id = code_id_of(&args.code)?;
             kiosk.revoke(code_id)?;
             println!(
-                "revoked {} ({}); kiosks refuse it from their next sync",
+                "revoked {} ({}) on this kiosk; to refuse it on every kiosk, run `badge-kiosk hub revoke` on the hub",
                 code_id,
                 code_id.short()
             );
             Ok(())
         }
+    }
+}
+
+/// A code id given as 20 hex digits, or the code's full text.
+pub fn code_id_of(text: &str) -> Result<CodeId> {
+    match CodeId::from_hex(text.trim()) {
+        Some(id) => Ok(id),
+        None => Ok(AttendanceCode::parse(text)
+            .map_err(|refusal| anyhow::anyhow!("{refusal}"))?
+            .claims
+            .code_id),
     }
 }
 

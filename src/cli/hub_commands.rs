@@ -5,13 +5,13 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
 
-use super::args::{ExportArgs, HubCommand, SyncArgs};
+use super::args::{EnrolArgs, ExportArgs, HubCommand, SyncArgs};
 use super::commands::{open_event, open_kiosk};
 use crate::config::Config;
 use crate::hub::server::{HubState, SharedHub};
 use crate::hub::store::HubStore;
 use crate::store::Store;
-use crate::sync::client::{http_client, sync_once, SyncSettings};
+use crate::sync::client::sync_once;
 use crate::sync::protocol::UploadRequest;
 
 const HUB_DB: &str = "hub.sqlite";
@@ -25,16 +25,14 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 pub fn sync(config: &Config, args: SyncArgs) -> Result<()> {
     let kiosk = open_kiosk(config)?;
-    let Some(hub) = args.hub.or_else(|| kiosk.definition().sync.hub.clone()) else {
-        bail!("no hub to sync to: give --hub URL or set `hub` under [sync] in event.toml (or use `badge-kiosk export` for a USB stick)");
+    let Some(settings) = super::commands::sync_settings(config, &kiosk, args.hub)? else {
+        bail!("no hub to sync to: give --hub URL, enrol the kiosk, or set `hub` under [sync] in event.toml (or use `badge-kiosk export` for a USB stick)");
     };
-    let certificate = hex::encode(kiosk.certificate().to_bytes().map_err(|e| anyhow::anyhow!("{e}"))?);
-    let settings = SyncSettings::new(&hub, &kiosk.definition().event.id, &certificate);
     let store_path = config.data_dir.join(&kiosk.definition().event.id).join("queue.sqlite");
     drop(kiosk);
     let store = Arc::new(Mutex::new(Store::open(&store_path)?));
+    let http = settings.http_client()?;
     let summary = runtime()?.block_on(async {
-        let http = http_client(settings.request_timeout);
         sync_once(&store, &settings, &http, |done, total| {
             let width = 30;
             if let Some(filled) = (done * width).checked_div(total) {
@@ -59,9 +57,47 @@ pub fn sync(config: &Config, args: SyncArgs) -> Result<()> {
     for warning in summary.chain_warnings {
         println!("hub warning: {warning}");
     }
+    if let Some(update) = &summary.bundle {
+        println!(
+            "event bundle: {} new revoked code(s){}",
+            update.new_revocations,
+            if update.event_changed { ", event updated" } else { "" }
+        );
+    }
+    if let Some(problem) = &summary.bundle_problem {
+        println!("event bundle not applied: {problem}");
+    }
     if summary.failed > 0 {
         println!("see the reasons with `badge-kiosk queue status`");
     }
+    Ok(())
+}
+
+pub fn enrol(config: &Config, args: EnrolArgs) -> Result<()> {
+    let code = crate::domain::enrolment::EnrolmentCode::parse(&args.code)?;
+    let mut settings = crate::sync::client::SyncSettings::new(&code.hub_url, "", "");
+    if let Some(path) = &config.hub_ca {
+        settings.hub_ca_pem =
+            Some(std::fs::read(path).with_context(|| format!("reading the hub CA certificate {}", path.display()))?);
+    }
+    let http = settings.http_client()?;
+    let enrolled = runtime()?.block_on(crate::sync::enrol::enrol(
+        &http,
+        &code,
+        &config.data_dir,
+        config.kiosk_id.as_deref(),
+    ))?;
+    println!(
+        "enrolled as {} for {} ({}); the event is in {}",
+        enrolled.kiosk_id,
+        enrolled.event_name,
+        enrolled.event_id,
+        enrolled.event_dir.display()
+    );
+    println!(
+        "start the kiosk (or restart its service): it syncs with {} from now on",
+        code.hub_url
+    );
     Ok(())
 }
 
@@ -107,6 +143,22 @@ pub fn write_export(kiosk: &crate::kiosk::KioskCore, dir: &std::path::Path) -> R
     Ok((path, request.records.len()))
 }
 
+/// Kiosks cannot reach "0.0.0.0" or "127.0.0.1": name this machine's LAN address when
+/// listening on all interfaces, so enrolment codes work without `--public-url`.
+fn guess_public_url(scheme: &str, address: std::net::SocketAddr) -> String {
+    let ip = if address.ip().is_unspecified() {
+        // Connecting a UDP socket sends nothing; it only asks the kernel for the route.
+        std::net::UdpSocket::bind("0.0.0.0:0")
+            .and_then(|socket| socket.connect("192.0.2.1:9").map(|()| socket))
+            .and_then(|socket| socket.local_addr())
+            .map(|local| local.ip())
+            .unwrap_or(address.ip())
+    } else {
+        address.ip()
+    };
+    format!("{scheme}://{}", std::net::SocketAddr::new(ip, address.port()))
+}
+
 fn open_hub(config: &Config, data: &std::path::Path) -> Result<(HubStore, crate::eventdir::EventDir)> {
     let event = open_event(config)?;
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
@@ -116,28 +168,47 @@ fn open_hub(config: &Config, data: &std::path::Path) -> Result<(HubStore, crate:
 
 pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
     match command {
-        HubCommand::Serve { listen, data } => {
+        HubCommand::Serve {
+            listen,
+            data,
+            public_url,
+            tls_certificate,
+            tls_key,
+        } => {
             let (store, event) = open_hub(config, &data)?;
-            let event_toml = std::fs::read_to_string(event.dir.join(crate::eventdir::EVENT_FILE))?;
-            let state: SharedHub = Arc::new(HubState {
-                store: Mutex::new(store),
-                event_toml,
-                event_key: event.event_key.clone(),
-                clock: Box::new(|| chrono::Utc::now().timestamp_millis()),
-            });
             runtime()?.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(&listen)
                     .await
                     .with_context(|| format!("listening on {listen}"))?;
+                let address = listener.local_addr()?;
+                let scheme = if tls_certificate.is_some() { "https" } else { "http" };
+                let public_url = public_url.unwrap_or_else(|| guess_public_url(scheme, address));
+                let state: SharedHub = Arc::new(HubState::new(
+                    store,
+                    &event,
+                    &public_url,
+                    Box::new(|| chrono::Utc::now().timestamp_millis()),
+                )?);
                 eprintln!(
-                    "hub for event {} listening on http://{}",
+                    "hub for event {} listening on {scheme}://{address}; kiosks reach it at {public_url}",
                     event.definition.event.id,
-                    listener.local_addr()?
                 );
-                crate::hub::server::serve(listener, state, async {
+                if event.event_key.is_some() {
+                    eprintln!(
+                        "enrol kiosks from this computer: {scheme}://127.0.0.1:{}/admin/enrol",
+                        address.port()
+                    );
+                }
+                let stop = async {
                     let _ = tokio::signal::ctrl_c().await;
-                })
-                .await?;
+                };
+                match (tls_certificate, tls_key) {
+                    (Some(certificate), Some(key)) => {
+                        crate::hub::server::serve_tls(listener, state, &certificate, &key, stop).await?
+                    }
+                    (None, None) => crate::hub::server::serve(listener, state, stop).await?,
+                    _ => bail!("give both --tls-certificate and --tls-key, or neither"),
+                }
                 Ok(())
             })
         }
@@ -174,10 +245,47 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
             }
             Ok(())
         }
-        HubCommand::EnrolToken { data } => {
+        HubCommand::EnrolToken {
+            data,
+            hub_url,
+            kiosks,
+            minutes,
+            qr,
+        } => {
+            let (store, event) = open_hub(config, &data)?;
+            let Some(event_key) = &event.event_key else {
+                bail!("enrolment codes are made on the organiser's machine, with the event key (event.key) beside event.toml");
+            };
+            let now = chrono::Utc::now().timestamp_millis();
+            let token = store.create_enrol_token(now, kiosks, now + i64::from(minutes) * 60_000)?;
+            let code = crate::domain::enrolment::EnrolmentCode {
+                hub_url: hub_url.trim_end_matches('/').to_owned(),
+                token,
+                key_fingerprint: crate::domain::keys::fingerprint(&event_key.verifying_key()),
+            };
+            crate::domain::enrolment::EnrolmentCode::parse(&code.to_url())
+                .map_err(|_| anyhow::anyhow!("--hub-url {hub_url:?} is not an http:// or https:// address"))?;
+            println!("{}", code.to_url());
+            if let Some(path) = qr {
+                let png = crate::printing::qr_png(&code.to_url(), 8)?;
+                std::fs::write(&path, png).with_context(|| format!("writing {}", path.display()))?;
+                eprintln!("QR code written to {}", path.display());
+            }
+            eprintln!(
+                "valid {minutes} minutes for {kiosks} kiosk(s): show it to each kiosk's \"scan the enrolment code\" screen, or run `badge-kiosk enrol URL` on it"
+            );
+            Ok(())
+        }
+        HubCommand::Revoke { code, data, reason } => {
             let (store, _) = open_hub(config, &data)?;
-            let token = store.create_enrol_token(chrono::Utc::now().timestamp_millis())?;
-            println!("{token}");
+            let code_id = super::commands::code_id_of(&code)?;
+            let fresh = store.revoke_code(&code_id.0, &reason, chrono::Utc::now().timestamp_millis())?;
+            println!(
+                "{} {} ({}): every kiosk refuses it after its next sync",
+                if fresh { "revoked" } else { "already revoked" },
+                code_id,
+                code_id.short()
+            );
             Ok(())
         }
         HubCommand::Status { data } => {

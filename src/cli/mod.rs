@@ -6,5 +6,5 @@ mod commands;
 mod hub_commands;
 
 pub use args::Cli;
-pub use commands::{exit_code, make_codes, open_event, open_kiosk, run, CodeToPrint};
+pub use commands::{exit_code, make_codes, open_event, open_kiosk, run, sync_settings, CodeToPrint};
 pub use hub_commands::write_export;

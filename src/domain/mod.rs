@@ -3,8 +3,10 @@
 pub mod allowlist;
 pub mod award;
 pub mod base32;
+pub mod bundle;
 pub mod clock;
 pub mod code;
+pub mod enrolment;
 pub mod event;
 pub mod keys;
 pub mod pathway;

@@ -1,10 +1,12 @@
 //! The hub's HTTP API and pages (axum). SQLite work runs on blocking threads.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path as UrlPath, Query, State};
+use axum::http::header;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -12,15 +14,63 @@ use axum::{Json, Router};
 use ed25519_dalek::SigningKey;
 
 use super::store::{HubError, HubStore};
-use crate::domain::keys::KioskCertificate;
+use crate::domain::bundle::BundleContent;
+use crate::domain::enrolment::EnrolmentCode;
+use crate::domain::event::Language;
+use crate::domain::keys::{fingerprint, KioskCertificate};
 use crate::sync::protocol::*;
 
 pub struct HubState {
     pub store: Mutex<HubStore>,
     pub event_toml: String,
-    /// Needed to enrol kiosks (certify their device keys).
+    /// The badge and issuer images event.toml refers to, sent to kiosks in the bundle.
+    pub event_files: BTreeMap<String, Vec<u8>>,
+    /// Needed to enrol kiosks (certify their device keys), sign bundles and credentials.
     pub event_key: Option<SigningKey>,
     pub clock: Box<dyn Fn() -> i64 + Send + Sync>,
+    /// The address kiosks reach this hub at, for enrolment codes (e.g. `http://10.0.0.2:8787`).
+    pub public_url: String,
+}
+
+impl HubState {
+    /// The hub for `event` (with its key when this is the organiser's machine); kiosks
+    /// reach it at `public_url`.
+    pub fn new(
+        store: HubStore,
+        event: &crate::eventdir::EventDir,
+        public_url: &str,
+        clock: Box<dyn Fn() -> i64 + Send + Sync>,
+    ) -> Result<Self, HubError> {
+        let event_toml = std::fs::read_to_string(event.dir.join(crate::eventdir::EVENT_FILE))
+            .map_err(|failure| HubError::BadRequest(format!("cannot read event.toml: {failure}")))?;
+        Ok(Self {
+            store: Mutex::new(store),
+            event_toml,
+            event_files: event.bundle_files(),
+            event_key: event.event_key.clone(),
+            clock,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// The signed bundle every kiosk fetches: event, images, revocations, trusted time.
+    fn signed_bundle(&self, store: &HubStore, now_ms: i64) -> Result<SignedBundle, HubError> {
+        let event_key = self.event_key.as_ref().ok_or_else(|| {
+            HubError::BadRequest("this hub has no event key: kiosks get their bundle from the organiser's hub".into())
+        })?;
+        let content = BundleContent {
+            event_id: store.event.event.id.clone(),
+            event_toml: self.event_toml.clone(),
+            files: self
+                .event_files
+                .iter()
+                .map(|(path, bytes)| (path.clone(), hex::encode(bytes)))
+                .collect(),
+            revoked: store.revoked_codes()?.iter().map(hex::encode).collect(),
+            signed_at_ms: now_ms,
+        };
+        SignedBundle::sign(&content, event_key).map_err(|error| HubError::BadRequest(error.to_string()))
+    }
 }
 
 pub type SharedHub = Arc<HubState>;
@@ -35,7 +85,7 @@ fn hub_error(failure: HubError) -> Response {
         HubError::RevokedKiosk(_) => StatusCode::FORBIDDEN,
         HubError::OtherEvent { .. } => StatusCode::CONFLICT,
         HubError::BadRequest(_) => StatusCode::BAD_REQUEST,
-        HubError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        HubError::Storage(_) | HubError::NewerSchema(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     error(status, failure.to_string())
 }
@@ -79,11 +129,10 @@ async fn upload(State(hub): State<SharedHub>, body: Result<Json<UploadRequest>, 
 }
 
 async fn bundle(State(hub): State<SharedHub>) -> Response {
-    let toml = hub.event_toml.clone();
-    match blocking(&hub, move |_, now| {
+    let state = Arc::clone(&hub);
+    match blocking(&hub, move |store, now| {
         Ok(EventBundle {
-            event_toml: toml,
-            revoked: Vec::new(),
+            bundle: state.signed_bundle(store, now)?,
             hub_time_ms: now,
             certificate: None,
         })
@@ -118,11 +167,11 @@ async fn enrol(State(hub): State<SharedHub>, body: Result<Json<EnrolRequest>, Js
     else {
         return error(StatusCode::BAD_REQUEST, "device_key must be 64 hex digits");
     };
-    let toml = hub.event_toml.clone();
+    let state = Arc::clone(&hub);
     let result = blocking(&hub, move |store, now| {
-        if !store.use_enrol_token(&request.token, &request.kiosk_id)? {
+        if !store.use_enrol_token(&request.token, &request.kiosk_id, now)? {
             return Err(HubError::Unenrolled(
-                "unknown or already used enrolment code: show a new one from the hub".into(),
+                "unknown, expired or used-up enrolment code: show a new one from the hub's enrolment page".into(),
             ));
         }
         let certificate = KioskCertificate::issue(
@@ -137,8 +186,7 @@ async fn enrol(State(hub): State<SharedHub>, body: Result<Json<EnrolRequest>, Js
             .to_bytes()
             .map_err(|error| HubError::BadRequest(error.to_string()))?;
         Ok(EventBundle {
-            event_toml: toml,
-            revoked: Vec::new(),
+            bundle: state.signed_bundle(store, now)?,
             hub_time_ms: now,
             certificate: Some(hex::encode(certificate)),
         })
@@ -162,8 +210,12 @@ fn escape(text: &str) -> String {
 }
 
 async fn dashboard(State(hub): State<SharedHub>) -> Response {
-    match blocking(&hub, |store, _| Ok((store.counts()?, store.event.clone()))).await {
-        Ok((counts, event)) => {
+    match blocking(&hub, |store, _| {
+        Ok((store.counts()?, store.claim_rate()?, store.event.clone()))
+    })
+    .await
+    {
+        Ok((counts, (with_links, claimed), event)) => {
             let mut page = format!(
                 "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>{0} — hub</title>\
                  <style>body{{font-family:sans-serif;margin:2rem;max-width:60rem}}td,th{{padding:.3rem .8rem;text-align:left}}</style></head>\
@@ -186,6 +238,16 @@ async fn dashboard(State(hub): State<SharedHub>) -> Response {
                 "</table><p>Doublons entre bornes · cross-kiosk duplicates: {}</p>",
                 counts.duplicates
             ));
+            let rate = if with_links == 0 {
+                "—".to_owned()
+            } else {
+                format!("{:.0} %", claimed as f64 * 100.0 / with_links as f64)
+            };
+            page.push_str(&format!(
+                "<h2>Récupération · Claim rate</h2><p>{claimed} / {with_links} badges récupérés sur téléphone · \
+                 taken on a phone: <strong>{rate}</strong></p>\
+                 <p><a href=\"/admin/enrol\">Enrôler une borne · Enrol a kiosk</a> (depuis cet ordinateur · from this computer)</p>"
+            ));
             if !counts.warnings.is_empty() {
                 page.push_str("<h2>Alertes · Warnings</h2><ul>");
                 for (kiosk, message) in &counts.warnings {
@@ -200,30 +262,191 @@ async fn dashboard(State(hub): State<SharedHub>) -> Response {
     }
 }
 
+const NOT_YET: &str =
+    "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"></head>\
+    <body style=\"font-family:sans-serif;margin:2rem\"><h1>Pas encore disponible · Not available yet</h1>\
+    <p>La borne n'a pas encore envoyé ses données. Réessayez après la fin de journée.<br>\
+    The kiosk has not sent its data yet. Try again after the end of the day.</p></body></html>";
+
 async fn claim_page(State(hub): State<SharedHub>, UrlPath(token): UrlPath<String>) -> Response {
     let token_for_lookup = token.clone();
-    match blocking(&hub, move |store, _| Ok((store.claim(&token_for_lookup)?, store.event.clone()))).await {
+    match blocking(&hub, move |store, _| {
+        Ok((store.claim(&token_for_lookup)?, store.event.clone()))
+    })
+    .await
+    {
         Ok((Some((badge_id, _record)), event)) => {
-            let name = event.badge(&badge_id).map_or(badge_id.clone(), |b| format!("{} · {}", b.name.fr, b.name.en));
+            let name = event
+                .badge(&badge_id)
+                .map_or(badge_id.clone(), |b| format!("{} · {}", b.name.fr, b.name.en));
+            let downloads = if hub.event_key.is_some() {
+                format!(
+                    "<p><a href=\"/claim/{0}/badge\" style=\"font-size:1.3rem\">Télécharger le badge (image) · Download the badge (image)</a></p>\
+                     <p><a href=\"/claim/{0}/credential.json\">Justificatif Open Badges 3.0 (JSON) · Open Badges 3.0 credential (JSON)</a></p>\
+                     <p style=\"color:#555\">Gardez l'image : elle contient votre badge vérifiable. Importez-la dans votre portefeuille de badges.<br>\
+                     Keep the image: it carries your verifiable badge. Import it into your badge wallet.</p>",
+                    escape(&token)
+                )
+            } else {
+                "<p>Ce hub ne délivre pas les badges : l'organisateur vous les enverra. · This hub does not hand out badges: the organiser will send yours.</p>".to_owned()
+            };
             Html(format!(
                 "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{0}</title></head>\
                  <body style=\"font-family:sans-serif;margin:2rem\"><h1>{0}</h1><p>Votre badge est enregistré. · Your badge is recorded.</p>\
-                 <p>Référence · Reference: {1}</p></body></html>",
+                 {2}<p>Référence · Reference: {1}</p></body></html>",
                 escape(&name),
-                escape(&token)
+                escape(&token),
+                downloads
             ))
             .into_response()
         }
-        Ok((None, _)) => (
-            StatusCode::NOT_FOUND,
-            Html("<!doctype html><html><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif;margin:2rem\">\
-                  <h1>Pas encore disponible · Not available yet</h1><p>La borne n'a pas encore envoyé ses données. Réessayez après la fin de journée.<br>\
-                  The kiosk has not sent its data yet. Try again after the end of the day.</p></body></html>"),
-        )
-            .into_response(),
+        Ok((None, _)) => (StatusCode::NOT_FOUND, Html(NOT_YET)).into_response(),
         Err(response) => response,
     }
 }
+
+#[derive(Debug, serde::Deserialize)]
+struct LanguageQuery {
+    lang: Option<String>,
+}
+
+/// The visitor's credential, signed by the event key (the hub is the organiser's own
+/// machine): as JSON, or baked into the badge image.
+async fn claim_credential(
+    State(hub): State<SharedHub>,
+    UrlPath((token, format)): UrlPath<(String, String)>,
+    Query(query): Query<LanguageQuery>,
+) -> Response {
+    let Some(event_key) = hub.event_key.clone() else {
+        return error(StatusCode::NOT_FOUND, "this hub does not hand out badges");
+    };
+    let language = Language::from_code(query.lang.as_deref().unwrap_or("fr"));
+    let state = Arc::clone(&hub);
+    let result = blocking(&hub, move |store, now| {
+        let Some((badge_id, Some(bytes))) = store.claim(&token)? else {
+            return Ok(None);
+        };
+        let record = crate::domain::award::AwardRecord::from_bytes(&bytes)
+            .map_err(|failure| HubError::BadRequest(failure.to_string()))?;
+        let credential = crate::kiosk::issue::signed_credential_for(&store.event, &record, None, &event_key, language)
+            .map_err(|failure| HubError::BadRequest(failure.to_string()))?;
+        store.note_claimed(&token, now)?;
+        let image_path = store.event.badge(&badge_id).map(|badge| badge.image.clone());
+        let image = image_path.and_then(|path| state.event_files.get(&path).cloned());
+        Ok(Some((credential, image)))
+    })
+    .await;
+    let (credential, image) = match result {
+        Ok(Some(found)) => found,
+        Ok(None) => return (StatusCode::NOT_FOUND, Html(NOT_YET)).into_response(),
+        Err(response) => return response,
+    };
+    let attachment = |name: &str| format!("attachment; filename=\"{name}\"");
+    match (format.as_str(), image) {
+        ("credential.json", _) | ("badge", None) => (
+            [
+                (header::CONTENT_TYPE, "application/json".to_owned()),
+                (header::CONTENT_DISPOSITION, attachment("badge.json")),
+            ],
+            serde_json::to_vec_pretty(&credential).unwrap_or_default(),
+        )
+            .into_response(),
+        ("badge", Some(image)) if image.starts_with(b"\x89PNG") => {
+            match crate::credential::bake_png(&image, &credential) {
+                Ok(baked) => (
+                    [
+                        (header::CONTENT_TYPE, "image/png".to_owned()),
+                        (header::CONTENT_DISPOSITION, attachment("badge.png")),
+                    ],
+                    baked,
+                )
+                    .into_response(),
+                Err(failure) => error(StatusCode::INTERNAL_SERVER_ERROR, failure.to_string()),
+            }
+        }
+        ("badge", Some(image)) => match crate::credential::bake_svg(&String::from_utf8_lossy(&image), &credential) {
+            Ok(baked) => (
+                [
+                    (header::CONTENT_TYPE, "image/svg+xml".to_owned()),
+                    (header::CONTENT_DISPOSITION, attachment("badge.svg")),
+                ],
+                baked,
+            )
+                .into_response(),
+            Err(failure) => error(StatusCode::INTERNAL_SERVER_ERROR, failure.to_string()),
+        },
+        _ => error(StatusCode::NOT_FOUND, "ask for /badge or /credential.json"),
+    }
+}
+
+/// The enrolment page is for the organiser at the hub's own keyboard: anyone who can
+/// read an enrolment code can enrol a kiosk, so it is never served to the venue network.
+async fn admin_enrol(State(hub): State<SharedHub>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
+    if !peer.ip().is_loopback() {
+        return error(
+            StatusCode::FORBIDDEN,
+            "the enrolment page opens only on the hub's own computer (http://127.0.0.1…)",
+        );
+    }
+    let Some(event_key) = hub.event_key.clone() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this hub has no event key: enrol kiosks from the organiser's hub",
+        );
+    };
+    let state = Arc::clone(&hub);
+    let result = blocking(&hub, move |store, now| {
+        let expires = now + ENROL_PAGE_VALIDITY_MS;
+        let token = store.create_enrol_token(now, ENROL_PAGE_KIOSKS, expires)?;
+        Ok(EnrolmentCode {
+            hub_url: state.public_url.clone(),
+            token,
+            key_fingerprint: fingerprint(&event_key.verifying_key()),
+        })
+    })
+    .await;
+    let code = match result {
+        Ok(code) => code,
+        Err(response) => return response,
+    };
+    let url = code.to_url();
+    let svg = qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M)
+        .map(|qr| {
+            qr.render::<qrcode::render::svg::Color<'_>>()
+                .min_dimensions(420, 420)
+                .quiet_zone(true)
+                .build()
+        })
+        .unwrap_or_default();
+    Html(format!(
+        "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Enrôler une borne · Enrol a kiosk</title></head>\
+         <body style=\"font-family:sans-serif;margin:2rem;text-align:center\">\
+         <h1>Enrôler une borne · Enrol a kiosk</h1>\
+         <p>Montrez ce code à la caméra de la borne (écran « Scannez le code d'enrôlement »).<br>\
+         Show this code to the kiosk's camera (the \"Scan the enrolment code\" screen).</p>{svg}\
+         <p>Valable {minutes} minutes pour {kiosks} bornes · Valid {minutes} minutes for {kiosks} kiosks.<br>\
+         Clé de l'événement · Event key: <code>{fingerprint}</code></p>\
+         <p style=\"color:#555;font-size:.85rem\">{url}</p></body></html>",
+        minutes = ENROL_PAGE_VALIDITY_MS / 60_000,
+        kiosks = ENROL_PAGE_KIOSKS,
+        fingerprint = escape(&code.key_fingerprint),
+        url = escape(&url),
+    ))
+    .into_response()
+}
+
+/// A phone that scanned an enrolment code by mistake lands here.
+async fn enrol_info() -> Html<&'static str> {
+    Html(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"></head>\
+         <body style=\"font-family:sans-serif;margin:2rem\"><h1>Code d'enrôlement · Enrolment code</h1>\
+         <p>Ce code sert à installer une borne badge-kiosk : montrez-le à la caméra de la borne, pas à un téléphone.<br>\
+         This code sets up a badge-kiosk terminal: show it to the kiosk's camera, not to a phone.</p></body></html>",
+    )
+}
+
+const ENROL_PAGE_VALIDITY_MS: i64 = 30 * 60 * 1000;
+const ENROL_PAGE_KIOSKS: u32 = 50;
 
 pub fn router(hub: SharedHub) -> Router {
     Router::new()
@@ -233,6 +456,9 @@ pub fn router(hub: SharedHub) -> Router {
         .route(HEALTH_PATH, get(health))
         .route("/", get(dashboard))
         .route("/claim/{token}", get(claim_page))
+        .route("/claim/{token}/{format}", get(claim_credential))
+        .route("/admin/enrol", get(admin_enrol))
+        .route("/enrol/{token}", get(enrol_info))
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
         .with_state(hub)
 }
@@ -249,4 +475,38 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+/// Serves HTTPS with the organiser's certificate (PEM chain and key) until `shutdown`.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    hub: SharedHub,
+    certificate_pem: &std::path::Path,
+    key_pem: &std::path::Path,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // Several crates may link rustls; the first provider installed wins, which is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(certificate_pem, key_pem)
+        .await
+        .map_err(|failure| {
+            std::io::Error::new(
+                failure.kind(),
+                format!(
+                    "cannot use the TLS certificate {} and key {}: {failure}",
+                    certificate_pem.display(),
+                    key_pem.display()
+                ),
+            )
+        })?;
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+    });
+    axum_server::from_tcp_rustls(listener.into_std()?, config)
+        .handle(handle)
+        .serve(router(hub).into_make_service_with_connect_info::<SocketAddr>())
+        .await
 }

@@ -27,6 +27,8 @@ pub enum HubError {
     Storage(#[from] rusqlite::Error),
     #[error("{0}")]
     BadRequest(String),
+    #[error("the hub database was written by a newer badge-kiosk (schema {0}): update badge-kiosk on this machine")]
+    NewerSchema(i64),
 }
 
 /// An award as the hub reports it: (badge, code id hex, kind, recipient, source kiosk).
@@ -63,12 +65,8 @@ impl HubStore {
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         connection.query_row("PRAGMA journal_mode=WAL", [], |row| row.get::<_, String>(0))?;
         connection.execute_batch("PRAGMA synchronous=FULL;")?;
-        let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-        if version == 0 {
-            connection.execute_batch(&format!(
-                "BEGIN IMMEDIATE; {} PRAGMA user_version = 1; COMMIT;",
-                include_str!("schema.sql")
-            ))?;
+        if let Err(found) = super::migrations::apply(&connection)? {
+            return Err(HubError::NewerSchema(found));
         }
         let event_keys = event.public_keys();
         Ok(Self {
@@ -228,14 +226,7 @@ impl HubStore {
 
     /// The award a claim link points at: (badge id, record signed bytes if from a kiosk).
     pub fn claim(&self, token_base32: &str) -> Result<Option<ClaimedAward>, HubError> {
-        let token =
-            crate::domain::base32::decode(token_base32).map_err(|_| HubError::BadRequest("not a claim link".into()))?;
-        let recipient = Recipient::ClaimToken(
-            token
-                .try_into()
-                .map_err(|_| HubError::BadRequest("not a claim link".into()))?,
-        )
-        .describe();
+        let recipient = claim_recipient(token_base32).ok_or_else(|| HubError::BadRequest("not a claim link".into()))?;
         Ok(self
             .connection
             .query_row(
@@ -267,38 +258,91 @@ impl HubStore {
         Ok(())
     }
 
-    pub fn create_enrol_token(&self, now_ms: i64) -> Result<String, HubError> {
+    /// A one-time-or-few enrolment code: `kiosks` kiosks may use it until `expires_ms`.
+    pub fn create_enrol_token(&self, now_ms: i64, kiosks: u32, expires_ms: i64) -> Result<String, HubError> {
         use rand::RngCore;
         let mut bytes = [0u8; 10];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
         let token = crate::domain::base32::encode(&bytes);
         self.connection.execute(
-            "INSERT INTO enrol_tokens (token, created_ms) VALUES (?1, ?2)",
-            params![token, now_ms],
+            "INSERT INTO enrol_tokens (token, created_ms, expires_ms, uses_left) VALUES (?1, ?2, ?3, ?4)",
+            params![token, now_ms, expires_ms, kiosks.max(1)],
         )?;
         Ok(token)
     }
 
-    /// Consumes an enrolment token for `kiosk_id` (the same kiosk may repeat it).
-    pub fn use_enrol_token(&self, token: &str, kiosk_id: &str) -> Result<bool, HubError> {
-        let used_by: Option<Option<String>> = self
-            .connection
-            .query_row("SELECT used_by FROM enrol_tokens WHERE token = ?1", [token], |row| {
-                row.get(0)
-            })
-            .optional()?;
-        match used_by {
-            None => Ok(false),
-            Some(Some(owner)) => Ok(owner == kiosk_id),
-            Some(None) => {
-                self.connection.execute(
-                    "UPDATE enrol_tokens SET used_by = ?2 WHERE token = ?1",
-                    params![token, kiosk_id],
-                )?;
-                Ok(true)
-            }
+    /// Consumes one use of an enrolment token for `kiosk_id`. A kiosk that already used
+    /// it may repeat (its answer may have been lost), even after it expired or ran out.
+    pub fn use_enrol_token(&self, token: &str, kiosk_id: &str, now_ms: i64) -> Result<bool, HubError> {
+        let transaction = self.connection.unchecked_transaction()?;
+        let repeat = transaction
+            .query_row(
+                "SELECT 1 FROM enrolled_kiosks WHERE token = ?1 AND kiosk_id = ?2",
+                params![token, kiosk_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if repeat {
+            return Ok(true);
         }
+        let taken = transaction.execute(
+            "UPDATE enrol_tokens SET uses_left = uses_left - 1, used_by = ?2
+             WHERE token = ?1 AND uses_left > 0 AND (expires_ms IS NULL OR expires_ms > ?3)",
+            params![token, kiosk_id, now_ms],
+        )?;
+        if taken == 0 {
+            return Ok(false);
+        }
+        transaction.execute(
+            "INSERT INTO enrolled_kiosks (token, kiosk_id, at_ms) VALUES (?1, ?2, ?3)",
+            params![token, kiosk_id, now_ms],
+        )?;
+        transaction.commit()?;
+        Ok(true)
     }
+
+    /// Notes that a claim link's credential was taken (first time only).
+    pub fn note_claimed(&self, token_base32: &str, now_ms: i64) -> Result<(), HubError> {
+        let Some(recipient) = claim_recipient(token_base32) else {
+            return Ok(());
+        };
+        self.connection.execute(
+            "UPDATE awards SET claimed_ms = ?2 WHERE recipient = ?1 AND claimed_ms IS NULL",
+            params![recipient, now_ms],
+        )?;
+        Ok(())
+    }
+
+    /// Awards that carry a claim link, and how many of those were taken.
+    pub fn claim_rate(&self) -> Result<(u64, u64), HubError> {
+        Ok(self.connection.query_row(
+            "SELECT COUNT(*), COUNT(claimed_ms) FROM awards WHERE claim_token IS NOT NULL",
+            [],
+            |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64)),
+        )?)
+    }
+
+    /// Revokes a code for every kiosk: it travels in the next bundle each kiosk fetches.
+    pub fn revoke_code(&self, code_id: &[u8], reason: &str, now_ms: i64) -> Result<bool, HubError> {
+        Ok(self.connection.execute(
+            "INSERT OR IGNORE INTO revoked_codes (code_id, reason, at_ms) VALUES (?1, ?2, ?3)",
+            params![code_id, reason, now_ms],
+        )? > 0)
+    }
+
+    pub fn revoked_codes(&self) -> Result<Vec<Vec<u8>>, HubError> {
+        let mut statement = self
+            .connection
+            .prepare_cached("SELECT code_id FROM revoked_codes ORDER BY code_id")?;
+        let rows = statement.query_map([], |row| row.get::<_, Vec<u8>>(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+fn claim_recipient(token_base32: &str) -> Option<String> {
+    let token = crate::domain::base32::decode(token_base32).ok()?;
+    Some(Recipient::ClaimToken(token.try_into().ok()?).describe())
 }
 
 struct IngestRefusal {

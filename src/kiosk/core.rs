@@ -20,6 +20,8 @@ use crate::store::{AppendOutcome, Store, StoreError};
 
 const DEVICE_KEY_FILE: &str = "device.key";
 const QUEUE_FILE: &str = "queue.sqlite";
+/// The hub address an enrolled kiosk was enrolled from.
+pub const HUB_URL_SETTING: &str = "sync.hub_url";
 
 #[derive(Debug, Error)]
 pub enum KioskError {
@@ -93,6 +95,50 @@ pub struct StepOutcome {
     pub pathways: Vec<PathwayStatus>,
 }
 
+/// A kiosk's own state for one event: its queue, its device key and its name. Enrolment
+/// needs it before the event can be opened, so it stands apart from `KioskCore`.
+pub struct KioskIdentity {
+    pub store: Store,
+    pub device_key: SigningKey,
+    pub kiosk_id: String,
+}
+
+/// Opens (creating if needed) `data_dir` with its queue and device key.
+pub fn open_identity(data_dir: &Path, kiosk_id: Option<&str>) -> Result<KioskIdentity, KioskError> {
+    std::fs::create_dir_all(data_dir).map_err(|error| EventDirError::Io {
+        path: data_dir.to_owned(),
+        message: error.to_string(),
+    })?;
+    let store = Store::open(&data_dir.join(QUEUE_FILE))?;
+    let key_path = data_dir.join(DEVICE_KEY_FILE);
+    let device_key = if key_path.exists() {
+        eventdir::read_key(&key_path).map_err(|_| KioskError::DeviceKey(key_path.display().to_string()))?
+    } else {
+        let key = keys::generate_signing_key();
+        eventdir::write_private(
+            &key_path,
+            format!("{}\n", hex::encode(key.to_bytes())).as_bytes(),
+            true,
+            false,
+        )?;
+        key
+    };
+    let kiosk_id = match (kiosk_id, store.setting("kiosk.id")?) {
+        (Some(id), _) => id.to_owned(),
+        (None, Some(id)) => id,
+        (None, None) => format!(
+            "kiosk-{}",
+            &keys::fingerprint(&device_key.verifying_key())[..4].to_lowercase()
+        ),
+    };
+    store.set_setting("kiosk.id", &kiosk_id)?;
+    Ok(KioskIdentity {
+        store,
+        device_key,
+        kiosk_id,
+    })
+}
+
 pub struct KioskCore {
     pub event: EventDir,
     store: Store,
@@ -113,33 +159,11 @@ impl KioskCore {
         kiosk_id: Option<&str>,
         clock: Box<dyn Clock>,
     ) -> Result<Self, KioskError> {
-        std::fs::create_dir_all(data_dir).map_err(|error| EventDirError::Io {
-            path: data_dir.to_owned(),
-            message: error.to_string(),
-        })?;
-        let store = Store::open(&data_dir.join(QUEUE_FILE))?;
-        let key_path = data_dir.join(DEVICE_KEY_FILE);
-        let device_key = if key_path.exists() {
-            eventdir::read_key(&key_path).map_err(|_| KioskError::DeviceKey(key_path.display().to_string()))?
-        } else {
-            let key = keys::generate_signing_key();
-            eventdir::write_private(
-                &key_path,
-                format!("{}\n", hex::encode(key.to_bytes())).as_bytes(),
-                true,
-                false,
-            )?;
-            key
-        };
-        let kiosk_id = match (kiosk_id, store.setting("kiosk.id")?) {
-            (Some(id), _) => id.to_owned(),
-            (None, Some(id)) => id,
-            (None, None) => format!(
-                "kiosk-{}",
-                &keys::fingerprint(&device_key.verifying_key())[..4].to_lowercase()
-            ),
-        };
-        store.set_setting("kiosk.id", &kiosk_id)?;
+        let KioskIdentity {
+            store,
+            device_key,
+            kiosk_id,
+        } = open_identity(data_dir, kiosk_id)?;
         let event_id = event.definition.event.id.clone();
         let event_keys = event.definition.public_keys();
         let stored_certificate = store
@@ -201,8 +225,23 @@ impl KioskCore {
         &mut self.store
     }
 
+    /// The certificate's issue time is signed by the event key, so it is trusted too:
+    /// a board that boots in 1970 right after enrolment still signs with a sane time.
     pub fn now(&self) -> Result<TrustedTime, KioskError> {
-        Ok(trusted_time(self.clock.now_ms(), self.store.trusted_time_floor()?))
+        let floor = self
+            .store
+            .trusted_time_floor()?
+            .max(self.certificate.issued_at.saturating_mul(1000));
+        Ok(trusted_time(self.clock.now_ms(), floor))
+    }
+
+    /// Where this kiosk syncs: the address it was enrolled from (what it could actually
+    /// reach), else the event's `[sync] hub`.
+    pub fn hub_url(&self) -> Result<Option<String>, KioskError> {
+        Ok(self
+            .store
+            .setting(HUB_URL_SETTING)?
+            .or_else(|| self.definition().sync.hub.clone()))
     }
 
     /// Decodes and verifies a scanned text: a signed code of this event, or a ticket
@@ -210,6 +249,9 @@ impl KioskCore {
     pub fn identify(&self, text: &str) -> Result<Identified, KioskError> {
         let now_s = self.now()?.now_ms / 1000;
         match self.verifier.verify(text, now_s) {
+            // Revocations also arrive in the background (the hub's bundle at each sync),
+            // into the queue's table, after this core was opened.
+            Ok(verified) if self.store.is_revoked(&verified.claims.code_id.0)? => Err(CodeRefusal::Revoked.into()),
             Ok(verified) => Ok(Identified {
                 code_id: verified.claims.code_id.0.to_vec(),
                 short_id: verified.claims.code_id.short(),

@@ -34,7 +34,17 @@ pub fn credential_input(
     stored: &StoredRecord,
     language: Language,
 ) -> Result<CredentialInput, IssueError> {
-    let record: &AwardRecord = &stored.record;
+    credential_input_for(event, &stored.record, stored.email.as_deref(), language)
+}
+
+/// The same credential from a bare record, as the hub holds it (with the typed email
+/// when the record's recipient is one).
+pub fn credential_input_for(
+    event: &EventDefinition,
+    record: &AwardRecord,
+    email: Option<&str>,
+    language: Language,
+) -> Result<CredentialInput, IssueError> {
     if !record.content.kind.is_award() {
         return Err(IssueError::NotAnAward(record.sequence));
     }
@@ -46,10 +56,7 @@ pub fn credential_input(
             reference: reference.clone(),
         },
         Recipient::EmailHash(hash) => {
-            let email = stored
-                .email
-                .as_deref()
-                .ok_or(IssueError::EmailErased(record.sequence))?;
+            let email = email.ok_or(IssueError::EmailErased(record.sequence))?;
             // A per-award salt: the public hash cannot be joined across credentials.
             SubjectIdentity::hashed_email(email, &hex::encode(&hash[..8]))
         }
@@ -88,6 +95,20 @@ pub fn credential_input(
             &record.signature.to_bytes(),
         )],
     })
+}
+
+/// A credential for a record signed by `key`: the kiosk's device key on the kiosk, the
+/// event key on the organiser's hub (claim links).
+pub fn signed_credential_for(
+    event: &EventDefinition,
+    record: &AwardRecord,
+    email: Option<&str>,
+    key: &SigningKey,
+    language: Language,
+) -> Result<serde_json::Value, IssueError> {
+    let input = credential_input_for(event, record, email, language)?;
+    let created = input.valid_from;
+    Ok(credential::sign(&input, key, created)?)
 }
 
 pub fn signed_credential(

@@ -479,6 +479,14 @@ impl Store {
         Ok(())
     }
 
+    pub fn is_revoked(&self, code_id: &[u8]) -> Result<bool, StoreError> {
+        Ok(self
+            .connection
+            .query_row("SELECT 1 FROM revoked_codes WHERE code_id = ?1", [code_id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
     pub fn revoked(&self) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut statement = self.connection.prepare("SELECT code_id FROM revoked_codes")?;
         let rows = statement.query_map([], |row| row.get::<_, Vec<u8>>(0))?;

@@ -64,14 +64,14 @@ pub fn bench_sync(awards: usize, dir: &std::path::Path) -> anyhow::Result<SyncBe
         .enable_all()
         .build()?;
     let hub_db = dir.join("hub.sqlite");
-    let state: SharedHub = Arc::new(HubState {
-        store: Mutex::new(HubStore::open(&hub_db, event.definition.clone())?),
-        event_toml: String::new(),
-        event_key: None,
-        clock: Box::new(|| chrono::Utc::now().timestamp_millis()),
-    });
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let address = listener.local_addr()?;
+    let state: SharedHub = Arc::new(HubState::new(
+        HubStore::open(&hub_db, event.definition.clone())?,
+        &event,
+        &format!("http://{address}"),
+        Box::new(|| chrono::Utc::now().timestamp_millis()),
+    )?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     runtime.spawn(crate::hub::server::serve(listener, state, async {
         let _ = stopped.await;

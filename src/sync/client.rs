@@ -29,6 +29,10 @@ pub struct SyncSummary {
     pub failed: usize,
     pub remaining: usize,
     pub chain_warnings: Vec<String>,
+    /// What the hub's signed bundle brought (revocations, event changes), if fetched.
+    pub bundle: Option<super::enrol::BundleUpdate>,
+    /// Why the bundle could not be applied; records were synced all the same.
+    pub bundle_problem: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +43,10 @@ pub struct SyncSettings {
     pub batch_records: usize,
     pub batch_bytes: usize,
     pub request_timeout: Duration,
+    /// Fetch and apply the hub's signed bundle after each pass.
+    pub bundle: Option<super::enrol::BundleTarget>,
+    /// A private CA (PEM) the hub's HTTPS certificate chains to, for venue hubs.
+    pub hub_ca_pem: Option<Vec<u8>>,
 }
 
 impl SyncSettings {
@@ -50,7 +58,25 @@ impl SyncSettings {
             batch_records: 500,
             batch_bytes: super::protocol::MAX_UPLOAD_BYTES / 2,
             request_timeout: Duration::from_secs(20),
+            bundle: None,
+            hub_ca_pem: None,
         }
+    }
+
+    /// The HTTP client for this hub: the usual timeouts, plus the venue's own CA if any.
+    pub fn http_client(&self) -> Result<reqwest::Client, SyncError> {
+        let mut builder = client_builder(self.request_timeout);
+        if let Some(pem) = &self.hub_ca_pem {
+            let certificate = reqwest::Certificate::from_pem(pem).map_err(|error| {
+                SyncError::Blocked(format!(
+                    "the hub CA certificate is not a PEM certificate ({error}): fix BADGE_KIOSK_HUB_CA"
+                ))
+            })?;
+            builder = builder.add_root_certificate(certificate);
+        }
+        builder
+            .build()
+            .map_err(|error| SyncError::Blocked(format!("cannot set up HTTPS: {error}")))
     }
 }
 
@@ -73,13 +99,15 @@ pub async fn with_store<T: Send + 'static>(
     .map_err(|error| SyncError::Transient(format!("sync worker stopped: {error}")))?
 }
 
-pub fn http_client(timeout: Duration) -> reqwest::Client {
+fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(Duration::from_secs(5))
         .user_agent(concat!("badge-kiosk/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_default()
+}
+
+pub fn http_client(timeout: Duration) -> reqwest::Client {
+    client_builder(timeout).build().unwrap_or_default()
 }
 
 /// Reads at most `limit` bytes of an answer: a hub (or anything pretending to be one)
@@ -234,6 +262,12 @@ pub async fn sync_once(
         summary.remaining = total - done;
         progress(done, total);
     }
+    if let Some(target) = &settings.bundle {
+        match super::enrol::update_from_hub(http, &settings.hub_url, target, store).await {
+            Ok(update) => summary.bundle = Some(update),
+            Err(error) => summary.bundle_problem = Some(error.to_string()),
+        }
+    }
     Ok(summary)
 }
 
@@ -271,7 +305,16 @@ pub async fn run_background(
             return;
         }
     };
-    let http = http_client(settings.request_timeout);
+    let http = match settings.http_client() {
+        Ok(http) => http,
+        Err(error) => {
+            status(SyncStatus {
+                last_error: Some(error.to_string()),
+                ..SyncStatus::default()
+            });
+            return;
+        }
+    };
     let mut backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(300));
     let mut next = tokio::time::Instant::now();
     loop {

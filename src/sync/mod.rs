@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod client;
+pub mod enrol;
 pub mod plan;
 pub mod protocol;
 

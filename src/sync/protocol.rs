@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::domain::bundle::SignedBundle;
+
 pub const UPLOAD_PATH: &str = "/api/v1/records";
 pub const BUNDLE_PATH: &str = "/api/v1/bundle";
 pub const ENROL_PATH: &str = "/api/v1/enrol";
@@ -64,12 +66,11 @@ pub struct EnrolRequest {
     pub device_key: String,
 }
 
+/// The answer to a bundle request or an enrolment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventBundle {
-    /// The event definition (TOML text, the same file as on the organiser's machine).
-    pub event_toml: String,
-    /// Revoked code ids (hex).
-    pub revoked: Vec<String>,
+    /// The event, its images and revocations, signed with the event key.
+    pub bundle: SignedBundle,
     pub hub_time_ms: i64,
     /// Present in the answer to an enrolment: the kiosk's certificate (hex).
     #[serde(default, skip_serializing_if = "Option::is_none")]

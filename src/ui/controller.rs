@@ -44,6 +44,8 @@ pub enum Input {
         total: usize,
     },
     SyncFinished(Result<SyncSummary, String>),
+    /// The hub's bundle changed the enrolled event (new stands, badges): reload it.
+    EventUpdated,
     Quit,
 }
 
@@ -142,32 +144,30 @@ pub trait SyncRunner: Send + Sync {
 
 /// Syncs with the event hub named in event.toml, through a second connection to the queue.
 pub struct HubSync {
-    pub hub: Option<String>,
+    /// None when the kiosk has no hub (stand-alone event): USB export only.
+    pub settings: Option<crate::sync::client::SyncSettings>,
     pub store_path: PathBuf,
-    pub event_id: String,
-    pub certificate_hex: String,
 }
 
 impl SyncRunner for HubSync {
     fn hub(&self) -> Option<String> {
-        self.hub.clone()
+        self.settings.as_ref().map(|settings| settings.hub_url.clone())
     }
 
     fn sync(&self, progress: &mut (dyn FnMut(usize, usize) + Send)) -> Result<SyncSummary, String> {
-        use crate::sync::client::{http_client, sync_once, SyncSettings};
-        let Some(hub) = &self.hub else {
+        use crate::sync::client::sync_once;
+        let Some(settings) = &self.settings else {
             return Err("no hub configured".into());
         };
-        let settings = SyncSettings::new(hub, &self.event_id, &self.certificate_hex);
         let store = crate::store::Store::open(&self.store_path).map_err(|error| error.to_string())?;
         let store = Arc::new(std::sync::Mutex::new(store));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|error| error.to_string())?;
+        let http = settings.http_client().map_err(|error| error.to_string())?;
         runtime.block_on(async {
-            let http = http_client(settings.request_timeout);
-            sync_once(&store, &settings, &http, &mut *progress)
+            sync_once(&store, settings, &http, &mut *progress)
                 .await
                 .map_err(|error| error.to_string())
         })
@@ -232,6 +232,7 @@ pub struct Controller {
     detector: Box<dyn KeyDetector>,
     options: Options,
     inputs: Sender<Input>,
+    event_reload_pending: bool,
 }
 
 impl Controller {
@@ -276,6 +277,23 @@ impl Controller {
             detector: new_detector(),
             options,
             inputs,
+            event_reload_pending: false,
+        }
+    }
+
+    /// Opens the enrolled event again after the hub's bundle changed it.
+    fn reload_event(&mut self) {
+        match crate::cli::open_kiosk(&self.config) {
+            Ok(core) => {
+                self.event = Arc::new(EventView {
+                    definition: core.definition().clone(),
+                    dir: core.event.dir.clone(),
+                    email_retention_days: self.config.email_retention_days,
+                });
+                self.core = core;
+                tracing::info!("event updated from the hub's bundle");
+            }
+            Err(error) => tracing::warn!(%error, "the updated event could not be opened; keeping the current one"),
         }
     }
 
@@ -318,9 +336,18 @@ impl Controller {
                 self.refresh_organiser();
                 vec![]
             }
+            Input::EventUpdated => {
+                self.event_reload_pending = true;
+                vec![]
+            }
             Input::Quit => return false,
         };
         self.perform(effects);
+        // Never under a visitor's feet: the new event is opened between visitors.
+        if self.event_reload_pending && matches!(self.machine.screen, Screen::Attract) {
+            self.event_reload_pending = false;
+            self.reload_event();
+        }
         if !matches!(self.machine.screen, Screen::Done { .. }) {
             // The claim link is the visitor's: it leaves memory with the screen.
             self.qr = None;

@@ -7,6 +7,7 @@ mod claim_adapter;
 pub mod controller;
 mod done_adapter;
 mod email_adapter;
+mod enrol_adapter;
 pub mod keys;
 mod kiosk_adapter;
 mod locked_adapter;
@@ -114,16 +115,8 @@ fn parse_size(text: &str) -> Option<(u32, u32)> {
     Some((width.trim().parse().ok()?, height.trim().parse().ok()?))
 }
 
-pub fn run(config: Config, args: RunArgs) -> Result<()> {
-    let mut config = config;
-    if let Some(stand) = args.stand.clone() {
-        config.stand = Some(stand);
-    }
-    if let Some(camera) = args.camera.clone() {
-        config.camera = camera;
-    }
-    let core = crate::cli::open_kiosk(&config)?;
-    let window = AppWindow::new()?;
+fn new_window(args: &RunArgs, config: &Config) -> Result<AppWindow> {
+    let window = AppWindow::new().map_err(|error| no_display(&error.to_string()))?;
     if let Some(size) = &args.size {
         let (width, height) =
             parse_size(size).with_context(|| format!("--size {size:?}: give it as WIDTHxHEIGHT, e.g. 800x480"))?;
@@ -134,6 +127,94 @@ pub fn run(config: Config, args: RunArgs) -> Result<()> {
     if args.fullscreen || config.fullscreen {
         window.window().set_fullscreen(true);
     }
+    Ok(window)
+}
+
+/// First boot of a packaged kiosk: "scan the enrolment code" until a hub enrols it, then
+/// the process starts again on the enrolled event (same arguments, same PID for systemd).
+fn run_enrolment(config: Config, args: RunArgs) -> Result<()> {
+    let window = new_window(&args, &config)?;
+    enrol_adapter::prepare(&window, config.kiosk_id.as_deref().unwrap_or("—"));
+    let (inputs, receiver) = mpsc::channel();
+    kiosk_adapter::bind(&window, &inputs);
+    let handle = KioskHandle {
+        inputs: inputs.clone(),
+        window: window.as_weak(),
+    };
+    let camera = if config.camera == "none" {
+        handle.set_camera_status("off");
+        None
+    } else {
+        handle.set_camera_status("trouble");
+        Some(camera::start(&config.camera, handle.clone())?)
+    };
+    let enrolled = Arc::new(std::sync::Mutex::new(false));
+    let worker = {
+        let enrolled = Arc::clone(&enrolled);
+        let weak = window.as_weak();
+        let config = config.clone();
+        std::thread::Builder::new()
+            .name("enrolment".into())
+            .spawn(move || enrol_adapter::run_worker(config, receiver, weak, enrolled))?
+    };
+    let ticks = inputs.clone();
+    let timer = slint::Timer::default();
+    timer.start(
+        slint::TimerMode::Repeated,
+        std::time::Duration::from_millis(250),
+        move || {
+            let _ = ticks.send(Input::Tick);
+        },
+    );
+    window.run()?;
+    drop(timer);
+    if let Some(slot) = camera {
+        slot.close();
+    }
+    let _ = inputs.send(Input::Quit);
+    drop(handle);
+    let _ = worker.join();
+    drop(window);
+    if enrolled.lock().is_ok_and(|flag| *flag) {
+        restart_self()
+    } else {
+        Ok(())
+    }
+}
+
+/// Replaces this process with a fresh one: the simplest way to open the enrolled event
+/// with nothing left over from the enrolment screen (camera, window, threads).
+fn restart_self() -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let program = std::env::current_exe().context("finding the badge-kiosk binary to restart")?;
+    let error = std::process::Command::new(program)
+        .args(std::env::args_os().skip(1))
+        .exec();
+    Err(anyhow::anyhow!(
+        "enrolled, but could not restart: {error}. Start badge-kiosk again"
+    ))
+}
+
+pub fn run(config: Config, args: RunArgs) -> Result<()> {
+    let mut config = config;
+    if let Some(stand) = args.stand.clone() {
+        config.stand = Some(stand);
+    }
+    if let Some(camera) = args.camera.clone() {
+        config.camera = camera;
+    }
+    let core = match crate::cli::open_kiosk(&config) {
+        Ok(core) => core,
+        Err(error)
+            if error
+                .downcast_ref::<crate::kiosk::KioskError>()
+                .is_some_and(|error| matches!(error, crate::kiosk::KioskError::NotEnrolled)) =>
+        {
+            return run_enrolment(config, args);
+        }
+        Err(error) => return Err(error),
+    };
+    let window = new_window(&args, &config)?;
 
     let (inputs, receiver) = mpsc::channel();
     bind(&window, &inputs);
@@ -150,21 +231,15 @@ pub fn run(config: Config, args: RunArgs) -> Result<()> {
         Some(camera::start(&config.camera, handle.clone())?)
     };
 
-    let certificate_hex = core
-        .certificate()
-        .to_bytes()
-        .map(hex::encode)
-        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let settings = crate::cli::sync_settings(&config, &core, None)?;
     let sync = HubSync {
-        hub: core.definition().sync.hub.clone(),
+        settings: settings.clone(),
         store_path: config.data_dir.join(&core.definition().event.id).join("queue.sqlite"),
-        event_id: core.definition().event.id.clone(),
-        certificate_hex,
     };
     // With a hub configured, records also sync in the background every five minutes,
     // backing off after failures; "Sync now" on the organiser panel runs a pass at once.
-    let background_sync = sync.hub.clone().map(|hub| {
-        let settings = crate::sync::client::SyncSettings::new(&hub, &sync.event_id, &sync.certificate_hex);
+    let event_updates = inputs.clone();
+    let background_sync = settings.map(|settings| {
         let store_path = sync.store_path.clone();
         let (commands, receiver) = tokio::sync::mpsc::channel(4);
         let thread = std::thread::Builder::new()
@@ -177,9 +252,16 @@ pub fn run(config: Config, args: RunArgs) -> Result<()> {
                         settings,
                         std::time::Duration::from_secs(300),
                         receiver,
-                        |status| {
+                        move |status| {
                             if let Some(error) = status.last_error {
                                 tracing::warn!(%error, "background sync");
+                            }
+                            let summary = status.last_summary.unwrap_or_default();
+                            if let Some(problem) = summary.bundle_problem {
+                                tracing::warn!(%problem, "event bundle");
+                            }
+                            if summary.bundle.is_some_and(|update| update.event_changed) {
+                                let _ = event_updates.send(Input::EventUpdated);
                             }
                         },
                     ));
@@ -210,6 +292,7 @@ pub fn run(config: Config, args: RunArgs) -> Result<()> {
     );
 
     window.run()?;
+    drop(timer);
     if let Some(slot) = camera {
         slot.close();
     }
@@ -220,6 +303,26 @@ pub fn run(config: Config, args: RunArgs) -> Result<()> {
     drop(handle);
     let _ = worker.join();
     Ok(())
+}
+
+/// Slint's own message lists every framebuffer it tried; the organiser needs the one
+/// thing to check, then the details.
+fn no_display(details: &str) -> anyhow::Error {
+    let backend = std::env::var("SLINT_BACKEND").unwrap_or_default();
+    let advice = if backend.starts_with("linuxkms") {
+        if std::path::Path::new("/dev/dri").exists() {
+            "a DRM device exists but could not be opened: check that the badge-kiosk user is in the \
+             video and render groups and that no desktop session holds the screen"
+        } else {
+            "no DRM device (/dev/dri) was found: connect the screen and enable the KMS driver \
+             (on a Raspberry Pi, dtoverlay=vc4-kms-v3d in /boot/firmware/config.txt), then restart"
+        }
+    } else {
+        "no graphical session was found: on a kiosk without a desktop, run with \
+         SLINT_BACKEND=linuxkms-software; on a desktop, run from inside the session (DISPLAY or \
+         WAYLAND_DISPLAY must be set)"
+    };
+    anyhow::anyhow!("no display to show the kiosk on: {advice}.\nDetails from the display backend:\n{details}")
 }
 
 #[cfg(test)]

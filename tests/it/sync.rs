@@ -31,15 +31,18 @@ fn start_hub(
     event: &EventDir,
 ) -> (String, tokio::sync::oneshot::Sender<()>) {
     let store = HubStore::open(db, event.definition.clone()).unwrap();
-    let state: SharedHub = Arc::new(HubState {
-        store: Mutex::new(store),
-        event_toml: String::new(),
-        event_key: event.event_key.clone(),
-        clock: Box::new(|| 1_795_000_000_000),
-    });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
     let address = listener.local_addr().unwrap();
+    let state: SharedHub = Arc::new(
+        HubState::new(
+            store,
+            event,
+            &format!("http://{address}"),
+            Box::new(|| 1_795_000_000_000),
+        )
+        .unwrap(),
+    );
     runtime.spawn(badge_kiosk::hub::server::serve(listener, state, async {
         let _ = stopped.await;
     }));

@@ -138,3 +138,27 @@ fn visitor_claims_with_a_wedge_scanner_and_a_tap() {
         String::from_utf8_lossy(&verified.stdout)
     );
 }
+
+/// A kiosk board without a screen (or without the KMS driver) must say what to check,
+/// not panic or hang. Only meaningful where no DRM device exists, as on CI machines.
+#[test]
+fn linuxkms_without_a_display_says_what_to_check() {
+    if std::path::Path::new("/dev/dri").exists() {
+        eprintln!("skipped: this machine has a DRM device, the kiosk would take the screen");
+        return;
+    }
+    let kiosk = TestKiosk::demo();
+    let output = kiosk
+        .command()
+        .env("SLINT_BACKEND", "linuxkms-software")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .args(["run", "--camera", "none"])
+        .output()
+        .expect("run badge-kiosk");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no display to show the kiosk on"), "{stderr}");
+    assert!(stderr.contains("/dev/dri"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -1,0 +1,111 @@
+//! `EnrolAdapter`: the first-boot screen of a packaged kiosk. It waits for the hub's
+//! enrolment code (camera or USB scanner), enrols on a worker thread, then hands over to
+//! the kiosk by starting afresh on the enrolled event.
+
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex};
+
+use slint::ComponentHandle;
+
+use super::controller::Input;
+use super::keys::new_detector;
+use crate::config::Config;
+use crate::domain::bundle::BundleError;
+use crate::domain::enrolment::EnrolmentCode;
+use crate::sync::enrol::{enrol, EnrolError};
+use crate::{AppWindow, EnrolAdapter, KioskAdapter};
+
+fn show(window: &slint::Weak<AppWindow>, state: &'static str, failure: &'static str, detail: String) {
+    let _ = window.upgrade_in_event_loop(move |window| {
+        let adapter = window.global::<EnrolAdapter>();
+        adapter.set_state(state.into());
+        adapter.set_failure(failure.into());
+        adapter.set_detail(detail.into());
+    });
+}
+
+/// Sorts failures into what the screen can say in both languages.
+fn failure_kind(error: &EnrolError) -> &'static str {
+    match error {
+        EnrolError::Hub(_) => "unreachable",
+        EnrolError::Refused(_) => "refused",
+        EnrolError::Bundle(BundleError::UntrustedSigner | BundleError::KeyNotListed) => "untrusted",
+        _ => "other",
+    }
+}
+
+pub fn prepare(window: &AppWindow, kiosk_id: &str) {
+    window.global::<KioskAdapter>().set_screen("enrol".into());
+    let adapter = window.global::<EnrolAdapter>();
+    adapter.set_state("waiting".into());
+    adapter.set_kiosk_id(kiosk_id.into());
+}
+
+/// Runs until a kiosk is enrolled (then sets `enrolled` and closes the window) or the
+/// inputs stop.
+pub fn run_worker(config: Config, inputs: Receiver<Input>, window: slint::Weak<AppWindow>, enrolled: Arc<Mutex<bool>>) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        show(&window, "failed", "other", "cannot start the network worker".into());
+        return;
+    };
+    let mut settings = crate::sync::client::SyncSettings::new("", "", "");
+    settings.hub_ca_pem = config.hub_ca.as_ref().and_then(|path| std::fs::read(path).ok());
+    let http = match settings.http_client() {
+        Ok(http) => http,
+        Err(error) => {
+            show(&window, "failed", "other", error.to_string());
+            return;
+        }
+    };
+    let mut keys = new_detector();
+    let mut last_attempt: Option<(String, std::time::Instant)> = None;
+    while let Ok(input) = inputs.recv() {
+        let text = match input {
+            Input::Scan(text) => text,
+            Input::Key { text, at_ms } => match keys.key(&text, at_ms) {
+                Some(text) => text,
+                None => continue,
+            },
+            Input::Tick => match keys.poll(super::controller::now_ms()) {
+                Some(text) => text,
+                None => continue,
+            },
+            Input::Quit => return,
+            _ => continue,
+        };
+        // The camera sees the same code many times a second.
+        if last_attempt
+            .as_ref()
+            .is_some_and(|(previous, at)| *previous == text && at.elapsed().as_secs() < 5)
+        {
+            continue;
+        }
+        last_attempt = Some((text.clone(), std::time::Instant::now()));
+        let code = match EnrolmentCode::parse(&text) {
+            Ok(code) => code,
+            Err(error) => {
+                show(&window, "failed", "not-a-code", error.to_string());
+                continue;
+            }
+        };
+        show(&window, "working", "", String::new());
+        match runtime.block_on(enrol(&http, &code, &config.data_dir, config.kiosk_id.as_deref())) {
+            Ok(done) => {
+                tracing::info!(event = %done.event_id, kiosk = %done.kiosk_id, "enrolled");
+                show(&window, "done", "", done.event_name);
+                if let Ok(mut flag) = enrolled.lock() {
+                    *flag = true;
+                }
+                std::thread::sleep(std::time::Duration::from_secs(2));
+                let _ = slint::invoke_from_event_loop(|| {
+                    let _ = slint::quit_event_loop();
+                });
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "enrolment failed");
+                show(&window, "failed", failure_kind(&error), error.to_string());
+            }
+        }
+    }
+}
