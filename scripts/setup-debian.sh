@@ -10,7 +10,7 @@ want_test=0
 
 runtime=(pkg-config libclang-dev clang libfontconfig1-dev libxkbcommon-dev libinput-dev
          libudev-dev libgbm-dev libdrm-dev fonts-dejavu-core)
-testing=(xvfb xdotool x11-utils zbar-tools poppler-utils librsvg2-bin imagemagick sqlite3 nodejs npm)
+testing=(xvfb xdotool x11-utils zbar-tools poppler-utils librsvg2-bin imagemagick sqlite3 openssl nodejs npm)
 
 packages=("${runtime[@]}")
 (( want_test )) && packages+=("${testing[@]}")

@@ -178,6 +178,19 @@ fn event_show(config: &Config) -> Result<()> {
     for badge in &definition.badges {
         println!("badge: {} ({:?}) — {}", badge.id, badge.kind, badge.name.fr);
     }
+    for stand in &definition.stands {
+        println!("stand: {} — {}", stand.id, stand.name.fr);
+    }
+    if let Some(hub) = kiosk.hub_url()? {
+        println!("hub: {hub}");
+    }
+    let time = kiosk.now()?;
+    if time.clock_behind {
+        println!(
+            "warning: the system clock is behind the last trusted time ({}); records are signed with the trusted time. Set the clock or sync with the hub.",
+            chrono::DateTime::from_timestamp_millis(time.now_ms).map(|t| t.to_rfc3339()).unwrap_or_default()
+        );
+    }
     if kiosk.event.is_demo {
         println!("note: this is the demo event; its key is public. Use `badge-kiosk event init` for a real event.");
     }

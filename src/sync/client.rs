@@ -99,6 +99,19 @@ pub async fn with_store<T: Send + 'static>(
     .map_err(|error| SyncError::Transient(format!("sync worker stopped: {error}")))?
 }
 
+/// reqwest's own message hides the cause ("error sending request"); the organiser needs
+/// the innermost one ("certificate not trusted", "connection refused").
+pub fn describe_http_error(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .timeout(timeout)
@@ -144,7 +157,11 @@ async fn upload(
             SyncError::Transient(if error.is_timeout() {
                 "the hub did not answer in time".into()
             } else {
-                format!("cannot reach the hub at {}: {error}", settings.hub_url)
+                format!(
+                    "cannot reach the hub at {}: {}",
+                    settings.hub_url,
+                    describe_http_error(&error)
+                )
             })
         })?;
     let status = response.status();

@@ -65,7 +65,10 @@ fn unreachable(hub_url: &str) -> impl Fn(reqwest::Error) -> EnrolError + '_ {
         EnrolError::Hub(SyncError::Transient(if error.is_timeout() {
             "the hub did not answer in time".into()
         } else {
-            format!("cannot reach the hub at {hub_url}: check the kiosk's network ({error})")
+            format!(
+                "cannot reach the hub at {hub_url}: check the kiosk's network ({})",
+                super::client::describe_http_error(&error)
+            )
         }))
     }
 }

@@ -15,12 +15,38 @@ use crate::domain::enrolment::EnrolmentCode;
 use crate::sync::enrol::{enrol, EnrolError};
 use crate::{AppWindow, EnrolAdapter, KioskAdapter};
 
+/// What the enrolment screen shows.
+#[derive(Debug, Clone, Default)]
+pub struct EnrolmentView {
+    /// waiting, working, failed, done
+    pub state: &'static str,
+    /// not-a-code, unreachable, refused, untrusted, other
+    pub failure: &'static str,
+    pub detail: String,
+    pub kiosk_id: String,
+}
+
+pub fn apply(window: &AppWindow, view: &EnrolmentView) {
+    let adapter = window.global::<EnrolAdapter>();
+    adapter.set_state(view.state.into());
+    adapter.set_failure(view.failure.into());
+    adapter.set_detail(view.detail.as_str().into());
+    adapter.set_kiosk_id(view.kiosk_id.as_str().into());
+    window.global::<KioskAdapter>().set_screen("enrol".into());
+}
+
 fn show(window: &slint::Weak<AppWindow>, state: &'static str, failure: &'static str, detail: String) {
     let _ = window.upgrade_in_event_loop(move |window| {
-        let adapter = window.global::<EnrolAdapter>();
-        adapter.set_state(state.into());
-        adapter.set_failure(failure.into());
-        adapter.set_detail(detail.into());
+        let kiosk_id = window.global::<EnrolAdapter>().get_kiosk_id().to_string();
+        apply(
+            &window,
+            &EnrolmentView {
+                state,
+                failure,
+                detail,
+                kiosk_id,
+            },
+        );
     });
 }
 
@@ -35,10 +61,14 @@ fn failure_kind(error: &EnrolError) -> &'static str {
 }
 
 pub fn prepare(window: &AppWindow, kiosk_id: &str) {
-    window.global::<KioskAdapter>().set_screen("enrol".into());
-    let adapter = window.global::<EnrolAdapter>();
-    adapter.set_state("waiting".into());
-    adapter.set_kiosk_id(kiosk_id.into());
+    apply(
+        window,
+        &EnrolmentView {
+            state: "waiting",
+            kiosk_id: kiosk_id.to_owned(),
+            ..EnrolmentView::default()
+        },
+    );
 }
 
 /// Runs until a kiosk is enrolled (then sets `enrolled` and closes the window) or the

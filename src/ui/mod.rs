@@ -8,6 +8,7 @@ pub mod controller;
 mod done_adapter;
 mod email_adapter;
 mod enrol_adapter;
+pub use enrol_adapter::{apply as apply_enrolment, EnrolmentView};
 pub mod keys;
 mod kiosk_adapter;
 mod locked_adapter;

@@ -3,6 +3,7 @@
 
 mod cli;
 mod credential_dcc;
+mod enrol;
 mod helpers;
 mod platform;
 mod platform_contract;

@@ -28,16 +28,12 @@ fn render_all(kiosk: &Kiosk, window: &MinimalSoftwareWindow, name: &str, out: &s
         view.language = language;
         ui::apply(&kiosk.window, &view);
         for (width, height) in SIZES {
-            window.set_size(PhysicalSize::new(width, height));
-            slint::platform::update_timers_and_animations();
-            let mut pixels = vec![Rgb8Pixel::new(0, 0, 0); (width * height) as usize];
-            window.request_redraw();
-            window.draw_if_needed(|renderer| {
-                renderer.render(&mut pixels, width as usize);
-            });
-            let bytes: Vec<u8> = pixels.iter().flat_map(|p| [p.r, p.g, p.b]).collect();
-            let file = out.join(format!("{name}-{}-{width}x{height}.png", language.code()));
-            image::save_buffer(&file, &bytes, width, height, image::ColorType::Rgb8).expect("write png");
+            save_frame(
+                window,
+                width,
+                height,
+                &out.join(format!("{name}-{}-{width}x{height}.png", language.code())),
+            );
         }
     }
     ui::apply(&kiosk.window, &kiosk.controller.view());
@@ -126,4 +122,50 @@ fn render_screenshots() {
     }
     assert_eq!(kiosk.screen(), "locked");
     shot(&kiosk, "locked");
+
+    // The first-boot screen of a packaged kiosk, waiting and after a refused code.
+    let enrolment = |state, failure| ui::EnrolmentView {
+        state,
+        failure,
+        detail: String::new(),
+        kiosk_id: "hall-a-entrance".into(),
+    };
+    render_with(&kiosk, &window, "enrol", &out, &enrolment("waiting", ""));
+    render_with(&kiosk, &window, "enrol-refused", &out, &enrolment("failed", "refused"));
+}
+
+fn render_with(
+    kiosk: &Kiosk,
+    window: &MinimalSoftwareWindow,
+    name: &str,
+    out: &std::path::Path,
+    enrolment: &ui::EnrolmentView,
+) {
+    for language in [Language::Fr, Language::En] {
+        let mut view = kiosk.controller.view();
+        view.language = language;
+        ui::apply(&kiosk.window, &view);
+        ui::apply_enrolment(&kiosk.window, enrolment);
+        for (width, height) in SIZES {
+            save_frame(
+                window,
+                width,
+                height,
+                &out.join(format!("{name}-{}-{width}x{height}.png", language.code())),
+            );
+        }
+    }
+    ui::apply(&kiosk.window, &kiosk.controller.view());
+}
+
+fn save_frame(window: &MinimalSoftwareWindow, width: u32, height: u32, file: &std::path::Path) {
+    window.set_size(PhysicalSize::new(width, height));
+    slint::platform::update_timers_and_animations();
+    let mut pixels = vec![Rgb8Pixel::new(0, 0, 0); (width * height) as usize];
+    window.request_redraw();
+    window.draw_if_needed(|renderer| {
+        renderer.render(&mut pixels, width as usize);
+    });
+    let bytes: Vec<u8> = pixels.iter().flat_map(|p| [p.r, p.g, p.b]).collect();
+    image::save_buffer(file, &bytes, width, height, image::ColorType::Rgb8).expect("write png");
 }
