@@ -377,25 +377,26 @@ fn scan(config: &Config, args: ScanArgs) -> Result<()> {
     Ok(())
 }
 
-fn read_codes(code: &str) -> Result<Vec<String>> {
+/// Codes one per line from standard input are handled as they arrive, so a USB barcode
+/// scanner (or a test) can feed a running claim and read each answer before the next code.
+fn read_codes(code: &str) -> Box<dyn Iterator<Item = std::io::Result<String>>> {
     if code == "-" {
-        let mut input = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)?;
-        Ok(input
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect())
+        Box::new(
+            std::io::stdin()
+                .lines()
+                .map(|line| line.map(|l| l.trim().to_owned()))
+                .filter(|line| !matches!(line, Ok(l) if l.is_empty())),
+        )
     } else {
-        Ok(vec![code.to_owned()])
+        Box::new(std::iter::once(Ok(code.to_owned())))
     }
 }
 
 fn claim(config: &Config, args: ClaimArgs) -> Result<()> {
     let mut kiosk = open_kiosk(config)?;
     let mut refused = 0;
-    for code in read_codes(&args.code)? {
+    for code in read_codes(&args.code) {
+        let code = code?;
         let outcome = kiosk.identify(&code).and_then(|visitor| {
             let delivery = match (&args.email, args.phone, &visitor.holder) {
                 (Some(email), _, _) => Delivery::Email(email.clone()),

@@ -16,7 +16,7 @@ use crate::domain::event::{BadgeClass, BadgeKind, EventDefinition};
 use crate::domain::keys::{self, KioskCertificate};
 use crate::domain::pathway::PathwayProgress;
 use crate::eventdir::{self, EventDir, EventDirError};
-use crate::store::{AppendOutcome, Store, StoreError};
+use crate::store::{AppendOutcome, Durability, Store, StoreError};
 
 const DEVICE_KEY_FILE: &str = "device.key";
 const QUEUE_FILE: &str = "queue.sqlite";
@@ -103,13 +103,28 @@ pub struct KioskIdentity {
     pub kiosk_id: String,
 }
 
+/// `BADGE_KIOSK_UNSAFE_DURABILITY=normal` drops the fsync after each record. It exists only
+/// so the power-cut harness can show the loss it detects (README, Reliability); a kiosk
+/// that sets it can lose badges it told a visitor were saved.
+fn durability_from_env() -> Durability {
+    match std::env::var("BADGE_KIOSK_UNSAFE_DURABILITY").as_deref() {
+        Ok("normal") => {
+            tracing::warn!(
+                "BADGE_KIOSK_UNSAFE_DURABILITY=normal: records are not fsynced; a power cut can lose saved badges"
+            );
+            Durability::Normal
+        }
+        _ => Durability::Full,
+    }
+}
+
 /// Opens (creating if needed) `data_dir` with its queue and device key.
 pub fn open_identity(data_dir: &Path, kiosk_id: Option<&str>) -> Result<KioskIdentity, KioskError> {
     std::fs::create_dir_all(data_dir).map_err(|error| EventDirError::Io {
         path: data_dir.to_owned(),
         message: error.to_string(),
     })?;
-    let store = Store::open(&data_dir.join(QUEUE_FILE))?;
+    let store = Store::open_with(&data_dir.join(QUEUE_FILE), durability_from_env())?;
     let key_path = data_dir.join(DEVICE_KEY_FILE);
     let device_key = if key_path.exists() {
         eventdir::read_key(&key_path).map_err(|_| KioskError::DeviceKey(key_path.display().to_string()))?

@@ -197,11 +197,24 @@ impl Store {
         }
     }
 
+    /// The latest time this kiosk trusted: a hub or bundle time it was given, or the time
+    /// of its own latest record (so a board that lost its clock never signs a record
+    /// earlier than the one before).
     pub fn trusted_time_floor(&self) -> Result<i64, StoreError> {
-        Ok(self
+        let given = self
             .setting("clock.trusted_floor_ms")?
             .and_then(|value| value.parse().ok())
-            .unwrap_or(0))
+            .unwrap_or(0);
+        // The newest row (by primary key, so no scan): records are signed in time order.
+        let latest_record: Option<i64> = self
+            .connection
+            .query_row(
+                "SELECT created_at_ms FROM records ORDER BY position DESC LIMIT 1",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(given.max(latest_record.unwrap_or(0)))
     }
 
     /// Signs and appends a record, unless the same award (or step) already exists.

@@ -5,6 +5,7 @@ mod cli;
 mod credential_dcc;
 mod enrol;
 mod helpers;
+mod io_faults;
 mod platform;
 mod platform_contract;
 mod power_cut;

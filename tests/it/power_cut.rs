@@ -1,62 +1,165 @@
-//! Power cuts, as a process sees them: the kiosk is killed with SIGKILL at random moments
-//! while claiming. Whatever it printed as "saved" must be in the queue afterwards, the
-//! chain must verify and SQLite's integrity check must pass. CI runs 40 cycles;
-//! `BADGE_KIOSK_POWER_CYCLES=1000 cargo test --test it power_cut` runs the full harness.
+//! Power cuts. The kiosk process is killed with SIGKILL at random moments while claiming
+//! or syncing, and then, as a real power cut would, the disk is rolled back to what the
+//! process had made durable: `tests/power/powerloss.c`, preloaded into the kiosk,
+//! journals every write and fsync to the data directory, and `lose_unsynced_writes`
+//! rebuilds each file keeping only what an fsync confirmed (the worst the kernel allows).
+//! SIGKILL alone would not do: the kernel's page cache survives a killed process.
 //!
-//! SIGKILL loses what the process had not handed to the kernel; it cannot show what
-//! `synchronous=NORMAL` risks (the kernel's page cache survives a killed process), which
-//! needs the machine itself to lose power: see the README's Reliability section.
+//! With the product's `synchronous=FULL`, whatever the kiosk printed as saved must survive,
+//! the hash chain must verify and `PRAGMA integrity_check` must pass after every cut; after
+//! cuts during sync, the hub holds each record once. The same harness run with
+//! `synchronous=NORMAL` must find lost awards, which shows that it can see a loss.
+//!
+//! CI runs 40 claim cycles and 15 sync cycles; `BADGE_KIOSK_POWER_CYCLES=1000` runs 1,000 of each.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
-use std::process::Stdio;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 
+use badge_kiosk::domain::code::{AttendanceCode, CodeClaims, CodeId, Role};
+use badge_kiosk::eventdir::EventDir;
 use badge_kiosk::store::Store;
 
 use crate::helpers::TestKiosk;
 
-#[test]
-fn sigkill_during_claims_loses_nothing_reported_saved() {
-    let cycles: usize = std::env::var("BADGE_KIOSK_POWER_CYCLES")
+const EVENT: &str = "finales-metiers-2026";
+
+fn cycles(default: usize) -> usize {
+    std::env::var("BADGE_KIOSK_POWER_CYCLES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(40);
-    let kiosk = TestKiosk::demo();
-    let print_dir = kiosk.dir.path().join("print");
-    kiosk.ok(&["codes", "--demo", "--out", print_dir.to_str().unwrap()]);
-    // Fresh visitor codes for every cycle, made with the demo key.
-    let event = badge_kiosk::eventdir::EventDir::demo(&kiosk.dir.path().join("keys")).unwrap();
-    let key = event.event_key.clone().unwrap();
-    let mut seed: u64 = 0x5eed;
-    let mut next = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    let mut reported_saved = 0usize;
-    let mut killed_mid_run = 0usize;
-    for _ in 0..cycles {
-        let codes: String = (0..25)
+        .unwrap_or(default)
+}
+
+/// The journalling library, compiled once per test run with the system's C compiler.
+fn powerloss_library() -> &'static Path {
+    static LIBRARY: OnceLock<PathBuf> = OnceLock::new();
+    LIBRARY.get_or_init(|| {
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/power/powerloss.c");
+        let library = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("libpowerloss-{}.so", std::process::id()));
+        let status = Command::new("cc")
+            .args(["-shared", "-fPIC", "-O1", "-o"])
+            .arg(&library)
+            .arg(&source)
+            .arg("-ldl")
+            .status()
+            .expect("cc is missing: install the Debian package gcc");
+        assert!(status.success(), "could not compile {}", source.display());
+        library
+    })
+}
+
+struct Xorshift(u64);
+impl Xorshift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// A kiosk whose disk can lose power.
+struct PowerCutKiosk {
+    kiosk: TestKiosk,
+    data_dir: PathBuf,
+    snapshot: PathBuf,
+    journal: PathBuf,
+    event: EventDir,
+    unsafe_normal: bool,
+}
+
+impl PowerCutKiosk {
+    fn new(unsafe_normal: bool) -> Self {
+        let kiosk = TestKiosk::demo();
+        // One run that completes, so the device key and certificate exist before the cuts.
+        kiosk.ok(&["queue", "status"]);
+        let data_dir = kiosk.data_dir().canonicalize().unwrap();
+        let snapshot = kiosk.dir.path().join("durable");
+        let journal = kiosk.dir.path().join("journal");
+        let event = EventDir::demo(&kiosk.dir.path().join("keys")).unwrap();
+        Self {
+            kiosk,
+            data_dir,
+            snapshot,
+            journal,
+            event,
+            unsafe_normal,
+        }
+    }
+
+    fn visitor_codes(&self, count: usize) -> Vec<String> {
+        let key = self.event.event_key.clone().unwrap();
+        (0..count)
             .map(|_| {
-                let claims = badge_kiosk::domain::code::CodeClaims {
-                    code_id: badge_kiosk::domain::code::CodeId::random(),
-                    role: badge_kiosk::domain::code::Role::Visitor,
+                let claims = CodeClaims {
+                    code_id: CodeId::random(),
+                    role: Role::Visitor,
                     holder: None,
                     valid_from: 0,
                     valid_until: u32::MAX,
                 };
-                format!(
-                    "{}\n",
-                    badge_kiosk::domain::code::AttendanceCode::sign(&event.definition.event.id, &key, claims)
-                        .unwrap()
-                        .to_text()
-                )
+                AttendanceCode::sign(&self.event.definition.event.id, &key, claims)
+                    .unwrap()
+                    .to_text()
             })
-            .collect();
+            .collect()
+    }
+
+    /// The kiosk command, journalled. Also takes the durable snapshot the cut rolls back to.
+    fn command(&self, args: &[&str]) -> Command {
+        copy_tree(&self.data_dir, &self.snapshot);
+        let _ = std::fs::remove_file(&self.journal);
+        let mut command = self.kiosk.command();
+        command
+            .args(args)
+            .env("LD_PRELOAD", powerloss_library())
+            .env("POWERLOSS_DIR", &self.data_dir)
+            .env("POWERLOSS_LOG", &self.journal);
+        if self.unsafe_normal {
+            command.env("BADGE_KIOSK_UNSAFE_DURABILITY", "normal");
+        }
+        command
+    }
+
+    /// Cuts the power: what was not fsynced is gone.
+    fn cut(&self) {
+        lose_unsynced_writes(&self.snapshot, &self.data_dir, &self.journal);
+    }
+
+    fn store(&self) -> Store {
+        Store::open(&self.data_dir.join(EVENT).join("queue.sqlite")).unwrap()
+    }
+
+    fn device_key(&self) -> ed25519_dalek::VerifyingKey {
+        let text = std::fs::read_to_string(self.data_dir.join(EVENT).join("device.key")).unwrap();
+        let bytes: [u8; 32] = hex::decode(text.trim()).unwrap().try_into().unwrap();
+        ed25519_dalek::SigningKey::from_bytes(&bytes).verifying_key()
+    }
+}
+
+/// Outcome of claim cycles.
+#[derive(Default, Debug)]
+struct ClaimCuts {
+    cycles: usize,
+    killed_mid_run: usize,
+    reported_saved: usize,
+    lost: usize,
+}
+
+fn claim_cycles(kiosk: &PowerCutKiosk, cycles: usize, seed: u64) -> ClaimCuts {
+    let mut random = Xorshift(seed);
+    let mut outcome = ClaimCuts {
+        cycles,
+        ..ClaimCuts::default()
+    };
+    for _ in 0..cycles {
+        let codes = kiosk.visitor_codes(25).join("\n") + "\n";
         let mut child = kiosk
-            .command()
-            .args(["claim", "-", "--phone"])
+            .command(&["claim", "-", "--phone"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -76,31 +179,222 @@ fn sigkill_during_claims_loses_nothing_reported_saved() {
                 })
                 .collect::<Vec<u64>>()
         });
-        std::thread::sleep(Duration::from_millis(next() % 120));
+        std::thread::sleep(Duration::from_millis(random.next() % 300));
         if child.try_wait().unwrap().is_none() {
-            killed_mid_run += 1;
+            outcome.killed_mid_run += 1;
         }
         let _ = child.kill();
         let _ = child.wait();
         let saved = reader.join().unwrap();
-        reported_saved += saved.len();
-        let store = Store::open(&kiosk.queue_path("finales-metiers-2026")).unwrap();
+        kiosk.cut();
+
+        let store = kiosk.store();
         assert_eq!(store.integrity_check().unwrap(), "ok");
-        for sequence in &saved {
-            assert!(
-                store.record(*sequence).unwrap().is_some(),
-                "record #{sequence} was reported saved but is gone"
-            );
-        }
-        let audit = store.audit(&store_device_key(&kiosk)).unwrap();
+        let audit = store.audit(&kiosk.device_key()).unwrap();
         assert!(audit.faults.is_empty(), "{:?}", audit.faults);
+        outcome.reported_saved += saved.len();
+        outcome.lost += saved
+            .iter()
+            .filter(|sequence| store.record(**sequence).unwrap().is_none())
+            .count();
     }
-    eprintln!("power-cut harness: {cycles} cycles, {killed_mid_run} killed mid-run, {reported_saved} awards reported saved, 0 lost");
-    assert!(killed_mid_run > 0, "the harness must actually interrupt claims");
+    outcome
 }
 
-fn store_device_key(kiosk: &TestKiosk) -> ed25519_dalek::VerifyingKey {
-    let text = std::fs::read_to_string(kiosk.data_dir().join("finales-metiers-2026").join("device.key")).unwrap();
-    let bytes: [u8; 32] = hex::decode(text.trim()).unwrap().try_into().unwrap();
-    ed25519_dalek::SigningKey::from_bytes(&bytes).verifying_key()
+#[test]
+fn power_cuts_during_claims_lose_nothing_reported_saved() {
+    let kiosk = PowerCutKiosk::new(false);
+    let outcome = claim_cycles(&kiosk, cycles(40), 0x5eed);
+    eprintln!(
+        "power cuts during claims (synchronous=FULL): {} cycles, {} cut mid-run, {} awards reported saved, {} lost",
+        outcome.cycles, outcome.killed_mid_run, outcome.reported_saved, outcome.lost
+    );
+    assert!(outcome.killed_mid_run > 0, "the harness must actually interrupt claims");
+    assert!(outcome.reported_saved > 0);
+    assert_eq!(outcome.lost, 0, "awards reported saved were lost: {outcome:?}");
+}
+
+#[test]
+fn with_synchronous_normal_the_harness_finds_the_loss() {
+    let kiosk = PowerCutKiosk::new(true);
+    let outcome = claim_cycles(&kiosk, 10, 0xbad);
+    eprintln!(
+        "power cuts during claims (synchronous=NORMAL): {} cycles, {} awards reported saved, {} lost",
+        outcome.cycles, outcome.reported_saved, outcome.lost
+    );
+    assert!(
+        outcome.lost > 0,
+        "NORMAL does not fsync each commit, so a power cut must lose awards the screen called saved: {outcome:?}"
+    );
+}
+
+#[test]
+fn power_cuts_during_sync_deliver_each_record_once() {
+    let kiosk = PowerCutKiosk::new(false);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let hub_db = kiosk.kiosk.dir.path().join("hub.sqlite");
+    let (hub, _stop) = crate::sync::start_hub(&runtime, &hub_db, &kiosk.event);
+    let hub_url = format!("http://{hub}");
+
+    let mut random = Xorshift(0x51c);
+    let mut cuts = 0;
+    let cycles = cycles(15);
+    for _ in 0..cycles {
+        // New awards (this run completes), then a sync that loses power at a random moment.
+        let codes = kiosk.visitor_codes(40).join("\n") + "\n";
+        let mut claim = kiosk
+            .kiosk
+            .command()
+            .args(["claim", "-", "--phone"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        claim.stdin.take().unwrap().write_all(codes.as_bytes()).unwrap();
+        assert!(claim.wait().unwrap().success());
+
+        let mut sync = kiosk
+            .command(&["sync", "--hub", &hub_url])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(random.next() % 120));
+        if sync.try_wait().unwrap().is_none() {
+            cuts += 1;
+        }
+        let _ = sync.kill();
+        let _ = sync.wait();
+        kiosk.cut();
+        let store = kiosk.store();
+        assert_eq!(store.integrity_check().unwrap(), "ok");
+        assert!(store.audit(&kiosk.device_key()).unwrap().faults.is_empty());
+    }
+    // The network and the power stay on: everything left goes.
+    let finished = kiosk.kiosk.run(&["sync", "--hub", &hub_url]);
+    assert!(
+        finished.status.success(),
+        "{}",
+        String::from_utf8_lossy(&finished.stderr)
+    );
+    let counts = kiosk.store().counts().unwrap();
+    assert_eq!((counts.queued, counts.failed), (0, 0));
+    let expected = (cycles * 40) as u64;
+    assert_eq!(counts.synced, expected);
+
+    let hub = badge_kiosk::hub::store::HubStore::open(&hub_db, kiosk.event.definition.clone()).unwrap();
+    let (records, distinct): (i64, i64) = hub
+        .connection()
+        .query_row(
+            "SELECT COUNT(*), COUNT(DISTINCT kiosk_id || ':' || sequence) FROM records",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .unwrap();
+    eprintln!(
+        "power cuts during sync: {cycles} cycles, {cuts} cut mid-sync; hub holds {records} records ({distinct} distinct) and {} awards of {expected}",
+        hub.award_count().unwrap()
+    );
+    assert!(cuts > 0, "the harness must actually interrupt syncs");
+    assert_eq!(records as u64, expected, "every record once on the hub");
+    assert_eq!(distinct as u64, expected);
+    assert_eq!(hub.award_count().unwrap(), expected);
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Rebuilds every journalled file under `data_dir` as the disk holds it after a power cut:
+/// the state of `snapshot` plus the writes, truncations and unlinks that an fsync of the
+/// same file confirmed afterwards. SQLite's shared-memory index is never durable.
+fn lose_unsynced_writes(snapshot: &Path, data_dir: &Path, journal: &Path) {
+    struct FileState {
+        volatile: Option<Vec<u8>>,
+        durable: Option<Vec<u8>>,
+    }
+    let bytes = std::fs::read(journal).unwrap_or_default();
+    let mut files: HashMap<PathBuf, FileState> = HashMap::new();
+    let mut at = 0;
+    while at + 3 <= bytes.len() {
+        let op = bytes[at];
+        let path_len = u16::from_le_bytes([bytes[at + 1], bytes[at + 2]]) as usize;
+        let header_end = at + 3 + path_len + 12;
+        if header_end > bytes.len() {
+            break;
+        }
+        let path = PathBuf::from(String::from_utf8_lossy(&bytes[at + 3..at + 3 + path_len]).into_owned());
+        let offset = i64::from_le_bytes(bytes[at + 3 + path_len..at + 11 + path_len].try_into().unwrap());
+        let len = u32::from_le_bytes(bytes[at + 11 + path_len..header_end].try_into().unwrap()) as usize;
+        if header_end + len > bytes.len() {
+            break;
+        }
+        let data = &bytes[header_end..header_end + len];
+        at = header_end + len;
+
+        let Ok(relative) = path.strip_prefix(data_dir) else {
+            continue;
+        };
+        if relative.as_os_str().is_empty() || snapshot.join(relative).is_dir() || data_dir.join(relative).is_dir() {
+            continue;
+        }
+        let state = files.entry(relative.to_owned()).or_insert_with(|| {
+            let before = std::fs::read(snapshot.join(relative)).ok();
+            FileState {
+                volatile: before.clone(),
+                durable: before,
+            }
+        });
+        match op {
+            b'W' => {
+                let content = state.volatile.get_or_insert_with(Vec::new);
+                let offset = usize::try_from(offset).unwrap();
+                if content.len() < offset + len {
+                    content.resize(offset + len, 0);
+                }
+                content[offset..offset + len].copy_from_slice(data);
+            }
+            b'T' => state
+                .volatile
+                .get_or_insert_with(Vec::new)
+                .resize(usize::try_from(offset).unwrap(), 0),
+            b'S' => state.durable = state.volatile.clone(),
+            b'U' => {
+                state.volatile = None;
+                state.durable = None;
+            }
+            other => panic!("unknown journal record {other}"),
+        }
+    }
+    for (relative, state) in files {
+        let path = data_dir.join(relative);
+        match state.durable {
+            Some(content) => std::fs::write(&path, content).unwrap(),
+            None => {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+    remove_shared_memory(data_dir);
+}
+
+fn remove_shared_memory(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            remove_shared_memory(&path);
+        } else if path.to_string_lossy().ends_with("-shm") {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
 }

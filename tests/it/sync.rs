@@ -25,7 +25,7 @@ impl Clock for FixedClock {
     }
 }
 
-fn start_hub(
+pub fn start_hub(
     runtime: &tokio::runtime::Runtime,
     db: &Path,
     event: &EventDir,

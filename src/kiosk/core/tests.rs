@@ -159,6 +159,32 @@ fn clock_never_runs_backwards_for_validity() {
 }
 
 #[test]
+fn a_board_that_lost_its_clock_never_signs_before_its_latest_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut core, clock) = kiosk(dir.path());
+    // The clock ran on for three hours after the last trusted time, and a badge was signed.
+    let later = NOW_MS + 3 * 3_600_000;
+    clock.0.store(later, Ordering::SeqCst);
+    let visitor = core.identify(&code(&core, Role::Visitor, Some("R"))).unwrap();
+    core.claim(&visitor, None, Delivery::Registration).unwrap();
+    // Power cut, no real-time clock: back to 1970.
+    clock.0.store(0, Ordering::SeqCst);
+    let now = core.now().unwrap();
+    assert!(now.clock_behind);
+    assert_eq!(now.now_ms, later, "not the older trusted time {NOW_MS}");
+    let next = core.identify(&code(&core, Role::Visitor, Some("S"))).unwrap();
+    core.claim(&next, None, Delivery::Registration).unwrap();
+    let times: Vec<i64> = core
+        .store()
+        .records(0, 10)
+        .unwrap()
+        .iter()
+        .map(|stored| stored.record.content.created_at_ms)
+        .collect();
+    assert!(times.windows(2).all(|pair| pair[0] <= pair[1]), "{times:?}");
+}
+
+#[test]
 fn allow_listed_tickets_are_visitors() {
     let dir = tempfile::tempdir().unwrap();
     let (mut core, _) = kiosk(dir.path());
