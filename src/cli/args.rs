@@ -166,6 +166,14 @@ pub enum HubCommand {
         /// The certificate's private key (PEM).
         #[arg(long, value_name = "PEM")]
         tls_key: Option<PathBuf>,
+        /// Send the claim page's emails through this SMTP server: smtp://host:25,
+        /// smtps://user:password@host:465 or smtp://user:password@host:587?tls=required.
+        /// Without it, requests wait in the hub's outbox.
+        #[arg(long, value_name = "URL", env = "BADGE_KIOSK_SMTP_URL", hide_env_values = true)]
+        smtp_url: Option<String>,
+        /// The sender of claim emails, e.g. "Badges <badges@example.org>".
+        #[arg(long, value_name = "ADDRESS", env = "BADGE_KIOSK_MAIL_FROM")]
+        mail_from: Option<String>,
     },
     /// Import a bundle written by `badge-kiosk export` (idempotent).
     Import {

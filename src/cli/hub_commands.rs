@@ -174,7 +174,18 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
             public_url,
             tls_certificate,
             tls_key,
+            smtp_url,
+            mail_from,
         } => {
+            let settings = crate::hub::mailer::MailerSettings::default();
+            let mailer = match (smtp_url, mail_from) {
+                (Some(url), Some(from)) => Some(crate::hub::mailer::Mailer::new(&url, &from, settings.timeout)?),
+                (Some(_), None) => bail!(
+                    "give --mail-from (or BADGE_KIOSK_MAIL_FROM) with --smtp-url: the sender of claim emails, \
+                     e.g. \"Badges <badges@example.org>\""
+                ),
+                (None, _) => None,
+            };
             let (store, event) = open_hub(config, &data)?;
             runtime()?.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(&listen)
@@ -199,6 +210,16 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
                         address.port()
                     );
                 }
+                let mail_task = match mailer {
+                    Some(mailer) => {
+                        eprintln!("claim emails are sent through {}", mailer.shown_url());
+                        Some(crate::hub::mailer::spawn(Arc::clone(&state), mailer, settings))
+                    }
+                    None => {
+                        eprintln!("claim emails wait in the outbox: give --smtp-url and --mail-from to send them");
+                        None
+                    }
+                };
                 let stop = async {
                     let _ = tokio::signal::ctrl_c().await;
                 };
@@ -208,6 +229,9 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
                     }
                     (None, None) => crate::hub::server::serve(listener, state, stop).await?,
                     _ => bail!("give both --tls-certificate and --tls-key, or neither"),
+                }
+                if let Some(task) = mail_task {
+                    task.abort();
                 }
                 Ok(())
             })

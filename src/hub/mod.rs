@@ -1,5 +1,7 @@
 //! The event hub: the organiser's collection point for every kiosk's records.
 
+pub mod mailer;
 mod migrations;
+pub mod outbox;
 pub mod server;
 pub mod store;

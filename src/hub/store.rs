@@ -29,6 +29,8 @@ pub enum HubError {
     BadRequest(String),
     #[error("the hub database was written by a newer badge-kiosk (schema {0}): update badge-kiosk on this machine")]
     NewerSchema(i64),
+    #[error("internal hub error: {0}; restart the hub (its data is safe in its database)")]
+    Internal(String),
 }
 
 /// An award as the hub reports it: (badge, code id hex, kind, recipient, source kiosk).
@@ -78,6 +80,10 @@ impl HubStore {
 
     pub fn connection(&self) -> &Connection {
         &self.connection
+    }
+
+    pub(crate) fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.connection
     }
 
     /// Takes one upload. Idempotent: the same batch delivered twice gives the same answers

@@ -1,0 +1,533 @@
+//! Sends the claim-email outbox (`hub::outbox`) over SMTP with lettre, as a background
+//! task of `hub serve --smtp-url`.
+//!
+//! Like the kiosk's sync: a failure is either transient (server unreachable, timeout,
+//! 4xx: the message stays queued and the task backs off with the sync's `Backoff`) or
+//! permanent (5xx, an address the server or lettre refuses: kept with its reason for the
+//! organiser's dashboard, never retried). SQLite and the credential signing/baking run on
+//! blocking threads. Addresses are never logged in full and the SMTP URL's credentials are
+//! never printed: errors are scrubbed of both before they are stored or shown.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Attachment, Body, Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use thiserror::Error;
+
+use super::outbox::OutgoingEmail;
+use super::server::{baked_badge, claim_credential_in, credential_json, with_store, ClaimFile, SharedHub};
+use super::store::{HubError, HubStore};
+use crate::domain::event::Language;
+use crate::sync::plan::Backoff;
+
+#[derive(Debug, Error)]
+pub enum MailerError {
+    #[error(
+        "the SMTP URL {url} is not usable ({reason}): give one like smtp://host:25, \
+         smtps://user:password@host:465 or smtp://host:587?tls=required"
+    )]
+    BadUrl { url: String, reason: String },
+    #[error("the sender address {0:?} is not valid: give --mail-from like \"Badges <badges@example.org>\"")]
+    BadFrom(String),
+}
+
+/// The mailer's timing; the defaults suit a venue, tests shorten them.
+#[derive(Debug, Clone)]
+pub struct MailerSettings {
+    /// First wait after a transient failure; doubles up to `backoff_max`.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// How often the outbox is looked at when nobody rings.
+    pub idle: Duration,
+    /// SMTP connection and command timeout.
+    pub timeout: Duration,
+}
+
+impl Default for MailerSettings {
+    fn default() -> Self {
+        Self {
+            backoff_base: Duration::from_secs(5),
+            backoff_max: Duration::from_secs(10 * 60),
+            idle: Duration::from_secs(60),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// An SMTP transport and the sender address.
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    /// The URL without its credentials, for logs and the banner.
+    shown_url: String,
+    /// User name and password from the URL, scrubbed from any error text.
+    secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailer")
+            .field("url", &self.shown_url)
+            .field("from", &self.from.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mailer {
+    /// `smtp_url` as lettre's `from_url` takes it (`smtp://`, `smtps://`, `?tls=required`
+    /// or `opportunistic`, credentials in the URL); `from` like `Badges <badges@example.org>`.
+    pub fn new(smtp_url: &str, from: &str, timeout: Duration) -> Result<Self, MailerError> {
+        let secrets = url_secrets(smtp_url);
+        let shown_url = redact_url(smtp_url);
+        // rustls needs a process-wide crypto provider; ring is the one already linked.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp_url)
+            .map_err(|failure| MailerError::BadUrl {
+                url: shown_url.clone(),
+                reason: scrub(&failure.to_string(), None, &secrets),
+            })?
+            .timeout(Some(timeout))
+            .build();
+        let from = from
+            .trim()
+            .parse::<Mailbox>()
+            .map_err(|_| MailerError::BadFrom(from.to_owned()))?;
+        Ok(Self {
+            transport,
+            from,
+            shown_url,
+            secrets,
+        })
+    }
+
+    /// The SMTP URL with its user name and password replaced by `***`.
+    pub fn shown_url(&self) -> &str {
+        &self.shown_url
+    }
+}
+
+/// `smtps://user:secret@host:465` → `smtps://***:***@host:465`.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            if !parsed.username().is_empty() {
+                let _ = parsed.set_username("***");
+            }
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => match url.rsplit_once('@') {
+            // Unparseable: still never show what precedes the host.
+            Some((_, host)) => format!("***@{host}"),
+            None => url.to_owned(),
+        },
+    }
+}
+
+fn url_secrets(url: &str) -> Vec<String> {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return Vec::new();
+    };
+    let mut secrets = Vec::new();
+    for raw in [Some(parsed.username()), parsed.password()].into_iter().flatten() {
+        if raw.is_empty() {
+            continue;
+        }
+        secrets.push(raw.to_owned());
+        if let Ok(decoded) = percent_decode(raw) {
+            secrets.push(decoded);
+        }
+    }
+    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+    secrets
+}
+
+fn percent_decode(text: &str) -> Result<String, std::string::FromUtf8Error> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let hex = bytes
+            .get(index + 1..index + 3)
+            .and_then(|pair| std::str::from_utf8(pair).ok())
+            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
+        match (bytes.get(index), hex) {
+            (Some(b'%'), Some(value)) => {
+                out.push(value);
+                index += 3;
+            }
+            (Some(byte), _) => {
+                out.push(*byte);
+                index += 1;
+            }
+            (None, _) => break,
+        }
+    }
+    String::from_utf8(out)
+}
+
+/// Replaces the recipient's address (and its local part) by its masked hint, and every
+/// secret by `***`; keeps error texts short.
+pub fn scrub(text: &str, address: Option<&str>, secrets: &[String]) -> String {
+    let mut text = text.to_owned();
+    if let Some(address) = address {
+        let hint = super::outbox::mask_address(address);
+        text = replace_ignoring_ascii_case(&text, address, &hint);
+        if let Some((local, _)) = address.split_once('@') {
+            if local.len() >= 3 {
+                text = replace_ignoring_ascii_case(&text, local, "…");
+            }
+        }
+    }
+    for secret in secrets {
+        if secret.len() >= 2 {
+            text = text.replace(secret.as_str(), "***");
+        }
+    }
+    if text.chars().count() > 300 {
+        text = text.chars().take(300).chain(['…']).collect();
+    }
+    text
+}
+
+fn replace_ignoring_ascii_case(text: &str, needle: &str, with: &str) -> String {
+    if needle.is_empty() {
+        return text.to_owned();
+    }
+    let lower_text = text.to_ascii_lowercase();
+    let lower_needle = needle.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = 0;
+    while let Some(found) = lower_text.get(rest..).and_then(|tail| tail.find(&lower_needle)) {
+        let start = rest + found;
+        out.push_str(text.get(rest..start).unwrap_or_default());
+        out.push_str(with);
+        rest = start + needle.len();
+    }
+    out.push_str(text.get(rest..).unwrap_or_default());
+    out
+}
+
+/// Starts the mailer on the current tokio runtime; the claim form's answers then wait for
+/// it and the dashboard stops asking for `--smtp-url`.
+pub fn spawn(hub: SharedHub, mailer: Mailer, settings: MailerSettings) -> tokio::task::JoinHandle<()> {
+    hub.mail.enabled.store(true, Ordering::SeqCst);
+    tokio::spawn(run(hub, Arc::new(mailer), settings))
+}
+
+/// How one pass over the outbox ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pass {
+    /// Nothing (more) is due; this many were sent, this many refused for good.
+    Done { sent: usize, failed: usize },
+    /// A transient failure: try again after a backoff.
+    Deferred(String),
+}
+
+async fn run(hub: SharedHub, mailer: Arc<Mailer>, settings: MailerSettings) {
+    let mut backoff = Backoff::new(settings.backoff_base, settings.backoff_max);
+    tracing::info!(url = %mailer.shown_url, "claim-email mailer started");
+    loop {
+        let wait = match send_due(&hub, &mailer).await {
+            Pass::Done { sent, failed } => {
+                if sent + failed > 0 {
+                    tracing::info!(sent, failed, "claim emails");
+                }
+                backoff.reset();
+                settings.idle
+            }
+            Pass::Deferred(reason) => {
+                let delay = backoff.next_delay(rand::random::<f64>());
+                tracing::warn!(%reason, ?delay, "claim emails deferred");
+                delay
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = hub.mail.wake.notified() => {}
+        }
+    }
+}
+
+/// Sends every due message, oldest and least-tried first; stops at the first transient
+/// failure (the server is most likely down for all of them).
+pub async fn send_due(hub: &SharedHub, mailer: &Arc<Mailer>) -> Pass {
+    let mut sent = 0;
+    let mut failed = 0;
+    loop {
+        let due = match with_store(hub, |store, _| store.due_claim_emails(20)).await {
+            Ok(due) => due,
+            Err(failure) => return Pass::Deferred(failure.to_string()),
+        };
+        if due.is_empty() {
+            return Pass::Done { sent, failed };
+        }
+        for email in due {
+            match send_one(hub, mailer, email).await {
+                Ok(Sent::Yes) => sent += 1,
+                Ok(Sent::Refused) => failed += 1,
+                Err(reason) => return Pass::Deferred(reason),
+            }
+        }
+    }
+}
+
+enum Sent {
+    Yes,
+    Refused,
+}
+
+/// Builds and sends one message; `Err` is a transient failure (already recorded).
+async fn send_one(hub: &SharedHub, mailer: &Arc<Mailer>, email: OutgoingEmail) -> Result<Sent, String> {
+    let id = email.id;
+    let hint = email.hint.clone();
+    let state = Arc::clone(hub);
+    let from = mailer.from.clone();
+    let address = email.address.clone();
+    let prepared = with_store(hub, move |store, _| prepare(&state, store, &from, &email)).await;
+    let message = match prepared {
+        Ok(Ok(message)) => message,
+        Ok(Err(reason)) => {
+            tracing::warn!(to = %hint, %reason, "claim email refused before sending");
+            record(hub, move |store, now| store.claim_email_failed(id, &reason, now)).await?;
+            return Ok(Sent::Refused);
+        }
+        Err(failure) => return Err(failure.to_string()),
+    };
+    match mailer.transport.send(message).await {
+        Ok(_) => {
+            tracing::info!(to = %hint, "claim email sent");
+            record(hub, move |store, now| {
+                store.claim_email_sent(id, now)?;
+                if let Some(token) = store.claim_email_token(id)? {
+                    store.note_claimed(&token, now)?;
+                }
+                Ok(())
+            })
+            .await?;
+            Ok(Sent::Yes)
+        }
+        Err(failure) => {
+            let reason = scrub(&failure.to_string(), Some(&address), &mailer.secrets);
+            if failure.is_permanent() {
+                tracing::warn!(to = %hint, %reason, "claim email refused by the mail server");
+                record(hub, move |store, now| store.claim_email_failed(id, &reason, now)).await?;
+                Ok(Sent::Refused)
+            } else {
+                tracing::warn!(to = %hint, %reason, "claim email not sent yet");
+                let stored = reason.clone();
+                record(hub, move |store, _| store.claim_email_deferred(id, &stored)).await?;
+                Err(reason)
+            }
+        }
+    }
+}
+
+async fn record(
+    hub: &SharedHub,
+    work: impl FnOnce(&mut HubStore, i64) -> Result<(), HubError> + Send + 'static,
+) -> Result<(), String> {
+    with_store(hub, work).await.map_err(|failure| failure.to_string())
+}
+
+/// The message for one request: `Ok(Err(reason))` when it can never be sent (bad address,
+/// the claim link no longer leads to a credential).
+fn prepare(
+    hub: &super::server::HubState,
+    store: &HubStore,
+    from: &Mailbox,
+    email: &OutgoingEmail,
+) -> Result<Result<Message, String>, HubError> {
+    let language = Language::from_code(&email.language);
+    let Some(found) = claim_credential_in(hub, store, &email.claim_token, language)? else {
+        return Ok(Err("this claim link no longer leads to a credential on this hub".into()));
+    };
+    let badge = match baked_badge(found.image.as_deref(), &found.credential) {
+        Ok(badge) => badge,
+        Err(failure) => return Ok(Err(format!("cannot bake the badge image: {failure}"))),
+    };
+    let (name_fr, name_en) = store.event.badge(&found.badge_id).map_or_else(
+        || (found.badge_id.clone(), found.badge_id.clone()),
+        |badge| (badge.name.fr.clone(), badge.name.en.clone()),
+    );
+    let content = MessageContent {
+        badge_fr: name_fr,
+        badge_en: name_en,
+        issuer: store.event.issuer.name.clone(),
+        language,
+    };
+    Ok(build_message(
+        from,
+        &email.address,
+        &content,
+        badge,
+        credential_json(&found.credential),
+    )
+    .map_err(|reason| scrub(&reason, Some(&email.address), &[])))
+}
+
+/// What the message says.
+#[derive(Debug, Clone)]
+pub struct MessageContent {
+    pub badge_fr: String,
+    pub badge_en: String,
+    pub issuer: String,
+    pub language: Language,
+}
+
+/// The multipart message: short fr/en text and HTML, the baked badge and the credential
+/// JSON attached. `Err` when the address cannot be put in an envelope.
+pub fn build_message(
+    from: &Mailbox,
+    to: &str,
+    content: &MessageContent,
+    badge: ClaimFile,
+    credential: ClaimFile,
+) -> Result<Message, String> {
+    let to: Mailbox = to
+        .trim()
+        .parse::<lettre::Address>()
+        .map(|address| Mailbox::new(None, address))
+        .map_err(|failure| format!("invalid recipient address: {failure}"))?;
+    let subject = match content.language {
+        Language::En => format!("Your badge · Votre badge : {}", content.badge_en),
+        Language::Fr => format!("Votre badge · Your badge: {}", content.badge_fr),
+    };
+    let baked_name = badge.2;
+    let text = format!(
+        "Bonjour,\n\nVoici votre badge « {fr} », délivré par {issuer}.\n\
+         L'image jointe ({baked_name}) contient votre badge vérifiable Open Badges 3.0 : gardez-la et \
+         importez-la dans votre portefeuille de badges. badge.json est le même justificatif, seul.\n\n\
+         ---\n\nHello,\n\nHere is your badge \"{en}\", issued by {issuer}.\n\
+         The attached image ({baked_name}) carries your verifiable Open Badges 3.0 badge: keep it and \
+         import it into your badge wallet. badge.json is the same credential on its own.\n",
+        fr = content.badge_fr,
+        en = content.badge_en,
+        issuer = content.issuer,
+    );
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family:sans-serif\">\
+         <p>Bonjour,</p><p>Voici votre badge <strong>« {fr} »</strong>, délivré par {issuer}.<br>\
+         L'image jointe ({baked_name}) contient votre badge vérifiable Open Badges 3.0 : gardez-la et \
+         importez-la dans votre portefeuille de badges. <code>badge.json</code> est le même justificatif, seul.</p><hr>\
+         <p>Hello,</p><p>Here is your badge <strong>\"{en}\"</strong>, issued by {issuer}.<br>\
+         The attached image ({baked_name}) carries your verifiable Open Badges 3.0 badge: keep it and \
+         import it into your badge wallet. <code>badge.json</code> is the same credential on its own.</p>\
+         </body></html>",
+        fr = escape_html(&content.badge_fr),
+        en = escape_html(&content.badge_en),
+        issuer = escape_html(&content.issuer),
+    );
+    let attachment = |(bytes, content_type, name): ClaimFile| -> Result<_, String> {
+        let content_type = ContentType::parse(content_type).map_err(|failure| failure.to_string())?;
+        // Base64 whatever the content, so long JSON lines travel intact.
+        let body = Body::new_with_encoding(bytes, ContentTransferEncoding::Base64)
+            .map_err(|_| "cannot encode the attachment".to_owned())?;
+        Ok(Attachment::new(name.to_owned()).body(body, content_type))
+    };
+    let mut parts = MultiPart::mixed()
+        .multipart(MultiPart::alternative_plain_html(text, html))
+        .singlepart(attachment(badge.clone())?);
+    if badge.2 != credential.2 {
+        parts = parts.singlepart(attachment(credential)?);
+    }
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(subject)
+        .multipart(parts)
+        .map_err(|failure| format!("cannot build the message: {failure}"))
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_never_show_credentials() {
+        assert_eq!(
+            redact_url("smtps://marie:s3cr%40t@mail.example.org:465"),
+            "smtps://***:***@mail.example.org:465"
+        );
+        assert_eq!(redact_url("smtp://localhost:25"), "smtp://localhost:25");
+        assert_eq!(redact_url("not a url:pw@host"), "***@host");
+        let secrets = url_secrets("smtps://marie:s3cr%40t@mail.example.org:465");
+        assert!(secrets.contains(&"s3cr@t".to_owned()), "{secrets:?}");
+        assert_eq!(
+            scrub("auth failed for marie with s3cr@t", None, &secrets),
+            "auth failed for *** with ***"
+        );
+    }
+
+    #[test]
+    fn bad_urls_and_senders_say_what_to_give() {
+        let error = Mailer::new("ftp://u:hunter22@host", "a@b.fr", Duration::from_secs(1)).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("smtp://host:25") && !text.contains("hunter22"), "{text}");
+        let error = Mailer::new("smtp://host:25", "not an address", Duration::from_secs(1)).unwrap_err();
+        assert!(error.to_string().contains("--mail-from"), "{error}");
+    }
+
+    #[test]
+    fn server_errors_lose_the_address() {
+        let scrubbed = scrub(
+            "permanent error (550): 5.1.1 <Marie.Curie@Example.fr>: user marie.curie unknown",
+            Some("marie.curie@example.fr"),
+            &[],
+        );
+        assert!(!scrubbed.to_lowercase().contains("marie.curie"), "{scrubbed}");
+        assert!(scrubbed.contains("m…@example.fr"), "{scrubbed}");
+    }
+
+    #[test]
+    fn message_has_text_html_and_both_attachments() {
+        let from: Mailbox = "Badges <badges@example.org>".parse().unwrap();
+        let content = MessageContent {
+            badge_fr: "Participant·e".into(),
+            badge_en: "Participant".into(),
+            issuer: "Fête <du> code".into(),
+            language: Language::Fr,
+        };
+        let message = build_message(
+            &from,
+            "visitor@example.fr",
+            &content,
+            (b"\x89PNG fake".to_vec(), "image/png", "badge.png"),
+            (b"{}".to_vec(), "application/json", "badge.json"),
+        )
+        .unwrap();
+        let raw = String::from_utf8_lossy(&message.formatted()).into_owned();
+        for needle in [
+            "multipart/mixed",
+            "multipart/alternative",
+            "text/plain",
+            "text/html",
+            "image/png",
+            "filename=\"badge.png\"",
+            "filename=\"badge.json\"",
+            "To: visitor@example.fr",
+        ] {
+            assert!(raw.contains(needle), "{needle} missing in\n{raw}");
+        }
+        assert!(build_message(
+            &from,
+            "no at sign",
+            &content,
+            (Vec::new(), "image/png", "badge.png"),
+            (Vec::new(), "application/json", "badge.json")
+        )
+        .is_err());
+    }
+}
