@@ -6,6 +6,7 @@ use rusqlite::Connection;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_enrolment_revocations.sql"),
+    include_str!("migrations/0003_platform_issuing.sql"),
 ];
 
 /// Returns `Err(found)` when the database was written by a newer hub.

@@ -5,6 +5,7 @@ mod cli;
 mod credential_dcc;
 mod enrol;
 mod helpers;
+mod hub_issue;
 mod platform;
 mod platform_contract;
 mod power_cut;
