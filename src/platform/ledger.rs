@@ -56,7 +56,7 @@ pub trait IssueLedger: Send {
         platform_ref: &str,
     ) -> impl Future<Output = Result<(), LedgerError>> + Send;
     /// The platform refused this award for good; `reason` is the platform's, for the organiser.
-    async fn mark_failed(
+    fn mark_failed(
         &mut self,
         award_key: &str,
         reason: &str,
@@ -189,7 +189,7 @@ impl IssueLedger for MemoryLedger {
         Ok(())
     }
 
-    fn mark_failed(&mut self, award_key: &str, reason: &str) -> Result<(), LedgerError> {
+    async fn mark_failed(&mut self, award_key: &str, reason: &str) -> Result<(), LedgerError> {
         self.set(award_key, AwardState::Failed(reason.to_owned()))?;
         self.events.push(LedgerEvent::Failed {
             award_key: award_key.to_owned(),
