@@ -286,7 +286,7 @@ fn settle_already_held(
             write_states(
                 connection,
                 platform,
-                &[issue.award_key.clone()],
+                std::slice::from_ref(&issue.award_key),
                 "confirmed",
                 &reference,
                 now_ms,

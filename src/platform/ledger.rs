@@ -56,11 +56,7 @@ pub trait IssueLedger: Send {
         platform_ref: &str,
     ) -> impl Future<Output = Result<(), LedgerError>> + Send;
     /// The platform refused this award for good; `reason` is the platform's, for the organiser.
-    fn mark_failed(
-        &mut self,
-        award_key: &str,
-        reason: &str,
-    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
+    fn mark_failed(&mut self, award_key: &str, reason: &str) -> impl Future<Output = Result<(), LedgerError>> + Send;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -216,7 +216,13 @@ fn acknowledged_emails_are_forgotten_and_the_others_kept() {
     store.mark_synced(&[1, 2], 1_000).unwrap();
     assert_eq!(store.forget_emails(&[1, 3]).unwrap(), 1);
     assert_eq!(store.record(1).unwrap().unwrap().email, None);
-    assert_eq!(store.record(2).unwrap().unwrap().email.as_deref(), Some("v2@example.fr"));
-    assert_eq!(store.record(3).unwrap().unwrap().email.as_deref(), Some("v3@example.fr"));
+    assert_eq!(
+        store.record(2).unwrap().unwrap().email.as_deref(),
+        Some("v2@example.fr")
+    );
+    assert_eq!(
+        store.record(3).unwrap().unwrap().email.as_deref(),
+        Some("v3@example.fr")
+    );
     assert_eq!(store.forget_emails(&[]).unwrap(), 0);
 }
