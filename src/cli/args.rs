@@ -207,8 +207,62 @@ pub enum HubCommand {
         #[arg(long, default_value = "revoked by the organiser")]
         reason: String,
     },
-    /// Print the hub's counts: awards by badge, steps by stand, records by kiosk.
+    /// Print the hub's counts: awards by badge, steps by stand, records by kiosk, and
+    /// where the awards stand with the badge platform.
     Status {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+    /// Hand the merged awards to the badge platform (Open Badge Factory or Canvas
+    /// Credentials), each exactly once; safe to interrupt and run again.
+    Issue {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// obf (Open Badge Factory, CanCred Factory) or badgr (Canvas Credentials).
+        #[arg(long)]
+        platform: String,
+        /// The platform credentials file (TOML); BADGE_KIOSK_OBF_* / BADGE_KIOSK_BADGR_*
+        /// environment variables override it.
+        #[arg(long, value_name = "FILE")]
+        credentials: Option<PathBuf>,
+        /// Do not let the platform email the recipients (they find the badge in their
+        /// account, or you send the links yourself).
+        #[arg(long)]
+        no_email: bool,
+        /// Show what would be sent, without contacting the platform.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Per-award platform state: issued, refused (with the reason), queued, or needs an email.
+    Recipients {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        #[arg(long, default_value = "obf")]
+        platform: String,
+        /// Show only awards in this state: issued, refused, queued, sending, needs-email.
+        #[arg(long)]
+        only: Option<String>,
+    },
+    /// Registrations from the ticketing tool: reference (as printed in visitors' codes),
+    /// email and name.
+    #[command(subcommand)]
+    Registrations(RegistrationsCommand),
+    /// Erase clear emails once the platform confirmed the award plus the retention period.
+    Purge {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// Days to keep an email after the platform confirmed (default: email_retention_days
+        /// from the configuration, 30); 0 erases every confirmed email now.
+        #[arg(long)]
+        retention_days: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistrationsCommand {
+    /// Import a CSV export (idempotent; bad lines are listed and skipped).
+    Import {
+        file: PathBuf,
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
     },

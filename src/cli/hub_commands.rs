@@ -5,11 +5,17 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
 
-use super::args::{EnrolArgs, ExportArgs, HubCommand, SyncArgs};
+use super::args::{EnrolArgs, ExportArgs, HubCommand, RegistrationsCommand, SyncArgs};
 use super::commands::{open_event, open_kiosk};
 use crate::config::Config;
+use crate::domain::event::Language;
+use crate::hub::issue::{self, IssueState};
 use crate::hub::server::{HubState, SharedHub};
 use crate::hub::store::HubStore;
+use crate::platform::{
+    BadgrClient, BadgrSettings, IssueSettings, ObfClient, ObfSettings, Platform, PlatformClient, PlatformCredentials,
+    TransportSettings,
+};
 use crate::store::Store;
 use crate::sync::client::sync_once;
 use crate::sync::protocol::UploadRequest;
@@ -124,6 +130,7 @@ pub fn write_export(kiosk: &crate::kiosk::KioskCore, dir: &std::path::Path) -> R
             .filter_map(|record| record.to_bytes().ok())
             .map(hex::encode)
             .collect(),
+        emails: std::collections::BTreeMap::new(),
     };
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join(format!(
@@ -325,7 +332,262 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
                 println!("records from {kiosk}: {n}");
             }
             println!("cross-kiosk duplicates: {}", counts.duplicates);
+            for platform in [Platform::Obf, Platform::Badgr] {
+                let issues = issue::award_issues(store.connection(), platform)?;
+                let counts = issue::counts(&issues);
+                if counts.confirmed + counts.failed + counts.sending > 0 {
+                    println!(
+                        "{}: {} issued, {} refused, {} queued, {} sent awaiting a check, {} need an email \
+                         (details: badge-kiosk hub recipients --platform {})",
+                        platform.label(),
+                        counts.confirmed,
+                        counts.failed,
+                        counts.queued,
+                        counts.sending,
+                        counts.needs_email,
+                        platform.key()
+                    );
+                }
+            }
+            Ok(())
+        }
+        HubCommand::Issue {
+            data,
+            platform,
+            credentials,
+            no_email,
+            dry_run,
+        } => hub_issue(config, &data, &platform, credentials.as_deref(), no_email, dry_run),
+        HubCommand::Recipients { data, platform, only } => {
+            let (store, _) = open_hub(config, &data)?;
+            let platform = Platform::parse(&platform)?;
+            let issues = issue::award_issues(store.connection(), platform)?;
+            let wanted = |state: &IssueState| match only.as_deref() {
+                None => true,
+                Some("issued") => matches!(state, IssueState::Confirmed(_)),
+                Some("refused") => matches!(state, IssueState::Failed(_)),
+                Some("queued") => matches!(state, IssueState::Queued),
+                Some("sending") => matches!(state, IssueState::Sending(_)),
+                Some(_) => matches!(state, IssueState::NeedsEmail),
+            };
+            if let Some(other) = only
+                .as_deref()
+                .filter(|o| !["issued", "refused", "queued", "sending", "needs-email"].contains(o))
+            {
+                bail!("--only {other:?}: use issued, refused, queued, sending or needs-email");
+            }
+            let mut out = std::io::stdout().lock();
+            for issue in issues.iter().filter(|issue| wanted(&issue.state)) {
+                writeln!(
+                    out,
+                    "{}\t{}\t{}",
+                    issue.award_key,
+                    issue.email.as_deref().unwrap_or("-"),
+                    issue.state.label()
+                )?;
+            }
+            let counts = issue::counts(&issues);
+            writeln!(
+                out,
+                "{}: {} issued, {} refused, {} queued, {} sent awaiting a check, {} need an email",
+                platform.label(),
+                counts.confirmed,
+                counts.failed,
+                counts.queued,
+                counts.sending,
+                counts.needs_email
+            )?;
+            if counts.needs_email > 0 {
+                writeln!(
+                    out,
+                    "awards that need an email: import the ticketing export with `badge-kiosk hub registrations import FILE.csv --data {}`; visitors who took a claim link keep it",
+                    data.display()
+                )?;
+            }
+            if counts.failed > 0 {
+                writeln!(
+                    out,
+                    "refused awards: correct the email in the ticketing export, import it again, then run `badge-kiosk hub issue` again"
+                )?;
+            }
+            Ok(())
+        }
+        HubCommand::Registrations(RegistrationsCommand::Import { file, data }) => {
+            let (mut store, _) = open_hub(config, &data)?;
+            let text = std::fs::read_to_string(&file).with_context(|| {
+                format!(
+                    "reading {} (export it from the ticketing tool as CSV, UTF-8)",
+                    file.display()
+                )
+            })?;
+            let parsed = crate::domain::registrations::parse_registrations(&text)
+                .with_context(|| format!("importing {}", file.display()))?;
+            let outcome =
+                issue::import_registrations(&mut store, &parsed.registrations, chrono::Utc::now().timestamp_millis())?;
+            for error in &parsed.errors {
+                println!("{}:{}: {}", file.display(), error.line, error.message);
+            }
+            println!(
+                "{}: {} new, {} updated, {} unchanged registration(s), {} line(s) skipped",
+                file.display(),
+                outcome.added,
+                outcome.updated,
+                outcome.unchanged,
+                parsed.errors.len()
+            );
+            if outcome.requeued > 0 {
+                println!(
+                    "{} refused award(s) have a new email and are queued again: run `badge-kiosk hub issue`",
+                    outcome.requeued
+                );
+            }
+            if !parsed.errors.is_empty() {
+                println!("fix the lines above in the file and import it again (importing twice is safe)");
+            }
+            Ok(())
+        }
+        HubCommand::Purge { data, retention_days } => {
+            let (mut store, _) = open_hub(config, &data)?;
+            let days = retention_days.unwrap_or(config.email_retention_days);
+            let now = chrono::Utc::now().timestamp_millis();
+            let cutoff = now.saturating_sub(i64::try_from(days).unwrap_or(i64::MAX).saturating_mul(86_400_000));
+            let purged = issue::purge_emails(&mut store, cutoff, now)?;
+            println!(
+                "erased {} typed email(s) and {} registration email(s) confirmed issued more than {days} day(s) ago; {} email(s) kept (not confirmed yet, or within the retention)",
+                purged.typed, purged.registrations, purged.kept
+            );
             Ok(())
         }
     }
+}
+
+fn hub_issue(
+    config: &Config,
+    data: &std::path::Path,
+    platform: &str,
+    credentials: Option<&std::path::Path>,
+    no_email: bool,
+    dry_run: bool,
+) -> Result<()> {
+    let platform = Platform::parse(platform)?;
+    let (store, event) = open_hub(config, data)?;
+    if dry_run {
+        let plan = issue::dry_run(&store, platform)?;
+        for (badge, language, recipients) in &plan.calls {
+            println!(
+                "would send {recipients} recipient(s) of {badge} ({}) to {}",
+                language.code(),
+                platform.label()
+            );
+        }
+        for (award, reason) in &plan.rejected {
+            println!("would refuse {award}: {reason}");
+        }
+        println!(
+            "{} call(s); {} award(s) sent by an interrupted run would be looked up first; {} already issued, {} refused, {} need an email. Nothing was sent.",
+            plan.calls.len(),
+            plan.in_doubt,
+            plan.counts.confirmed,
+            plan.counts.failed,
+            plan.counts.needs_email
+        );
+        return Ok(());
+    }
+    if let Some(path) = credentials {
+        if let Some(warning) = crate::platform::credentials::permission_warning(path) {
+            eprintln!("warning: {warning}");
+        }
+    }
+    let credentials = PlatformCredentials::load_with_process_env(credentials)?;
+    let mut client = match platform {
+        Platform::Obf => {
+            let settings = ObfSettings {
+                send_email: !no_email,
+                event_name: Some(event.definition.event.name.get(Language::Fr).to_owned()),
+                ..ObfSettings::default()
+            };
+            PlatformClient::Obf(ObfClient::new(
+                credentials.require_obf()?,
+                settings,
+                ObfClient::default_transport(),
+            ))
+        }
+        Platform::Badgr => {
+            let settings = BadgrSettings {
+                notify: !no_email,
+                ..BadgrSettings::default()
+            };
+            PlatformClient::Badgr(BadgrClient::new(
+                credentials.require_badgr()?,
+                settings,
+                TransportSettings::default(),
+            ))
+        }
+    };
+    let shared = Arc::new(Mutex::new(store));
+    let progress: issue::ProgressFn = Arc::new(|confirmed, failed, total| {
+        let done = confirmed + failed;
+        let width = 30;
+        if let Some(filled) = (done.min(total) * width).checked_div(total) {
+            eprint!(
+                "\r[{}{}] {done}/{total} ({failed} refused)",
+                "#".repeat(filled),
+                " ".repeat(width - filled)
+            );
+            let _ = std::io::stderr().flush();
+        }
+    });
+    eprintln!("issuing to {}…", platform.label());
+    let report = runtime()?.block_on(issue::issue_from_hub(
+        &shared,
+        &mut client,
+        &IssueSettings::default(),
+        Some(progress),
+    ));
+    eprintln!();
+    let report = report.map_err(|error| anyhow::anyhow!("{error}"))?;
+    let summary = &report.summary;
+    println!(
+        "{}: {} award(s) issued now ({} found already recorded after a lost answer), {} refused, {} call(s)",
+        platform.label(),
+        summary.confirmed,
+        summary.found_after_lost_answer,
+        summary.failed,
+        summary.calls
+    );
+    if report.already_held > 0 {
+        println!(
+            "{} award(s) not sent: {} already held that badge for the same email",
+            report.already_held,
+            platform.label()
+        );
+    }
+    println!(
+        "in total: {} issued, {} refused, {} still queued, {} need an email",
+        report.counts.confirmed,
+        report.counts.failed,
+        report.counts.queued + report.counts.sending,
+        report.counts.needs_email
+    );
+    for (award, reason) in report.failed.iter().take(20) {
+        println!("  refused {award}: {reason}");
+    }
+    if report.failed.len() > 20 {
+        println!(
+            "  … and {} more: badge-kiosk hub recipients --only refused --platform {}",
+            report.failed.len() - 20,
+            platform.key()
+        );
+    }
+    if !report.needs_email.is_empty() {
+        println!(
+            "{} award(s) need an email: import the ticketing export (`badge-kiosk hub registrations import FILE.csv --data {}`), then run this again",
+            report.needs_email.len(),
+            data.display()
+        );
+    }
+    if let Some(error) = report.stopped {
+        bail!("the run stopped early: {error}");
+    }
+    Ok(())
 }

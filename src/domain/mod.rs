@@ -10,4 +10,5 @@ pub mod enrolment;
 pub mod event;
 pub mod keys;
 pub mod pathway;
+pub mod registrations;
 pub mod wire;

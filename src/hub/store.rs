@@ -2,6 +2,7 @@
 //! across kiosks, merge pathway steps, all in one transaction per batch so a crash or a
 //! lost answer can never half-apply a batch.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use ed25519_dalek::VerifyingKey;
@@ -9,7 +10,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::domain::award::{AwardRecord, Recipient, RecordKind, GENESIS_HASH};
+use crate::domain::award::{email_hash, normalise_email, AwardRecord, Recipient, RecordKind, GENESIS_HASH};
 use crate::domain::event::EventDefinition;
 use crate::domain::keys::KioskCertificate;
 use crate::domain::pathway::PathwayProgress;
@@ -82,7 +83,7 @@ impl HubStore {
         &self.connection
     }
 
-    pub(crate) fn connection_mut(&mut self) -> &mut Connection {
+    pub fn connection_mut(&mut self) -> &mut Connection {
         &mut self.connection
     }
 
@@ -145,6 +146,7 @@ impl HubStore {
                 &self.event,
                 &certificate,
                 record_hex,
+                &request.emails,
                 now_ms,
                 &mut warnings,
             );
@@ -154,6 +156,7 @@ impl HubStore {
                     sequence: sequence.unwrap_or(index as u64),
                     status: RecordStatus::Rejected,
                     reason: Some(reason),
+                    email_received: false,
                 },
             });
         }
@@ -356,11 +359,45 @@ struct IngestRefusal {
     reason: String,
 }
 
+/// Ingests one record, then keeps the clear email sent with it (already checked against
+/// the record's signed hash) so the hub can issue on the badge platform.
 fn ingest_one(
     transaction: &rusqlite::Transaction<'_>,
     event: &EventDefinition,
     certificate: &KioskCertificate,
     record_hex: &str,
+    emails: &BTreeMap<u64, String>,
+    now_ms: i64,
+    warnings: &mut Vec<String>,
+) -> Result<RecordAnswer, IngestRefusal> {
+    let mut answer = ingest_record(transaction, event, certificate, record_hex, emails, now_ms, warnings)?;
+    if let Some(email) = emails.get(&answer.sequence) {
+        // OR IGNORE: a redelivery never brings back an email the hub already erased.
+        transaction
+            .execute(
+                "INSERT OR IGNORE INTO record_emails (kiosk_id, sequence, email, received_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    certificate.kiosk_id,
+                    i64::try_from(answer.sequence).unwrap_or(i64::MAX),
+                    normalise_email(email),
+                    now_ms
+                ],
+            )
+            .map_err(|error| IngestRefusal {
+                sequence: Some(answer.sequence),
+                reason: format!("hub storage error: {error}"),
+            })?;
+        answer.email_received = true;
+    }
+    Ok(answer)
+}
+
+fn ingest_record(
+    transaction: &rusqlite::Transaction<'_>,
+    event: &EventDefinition,
+    certificate: &KioskCertificate,
+    record_hex: &str,
+    emails: &BTreeMap<u64, String>,
     now_ms: i64,
     warnings: &mut Vec<String>,
 ) -> Result<RecordAnswer, IngestRefusal> {
@@ -393,6 +430,28 @@ fn ingest_one(
             format!("the event has no badge {:?}", record.content.badge_id),
         ));
     }
+    if let Some(email) = emails.get(&sequence) {
+        match &record.content.recipient {
+            Recipient::EmailHash(hash) if email_hash(&record.content.event_id, email) == *hash => {}
+            Recipient::EmailHash(_) => {
+                return Err(refuse(
+                    Some(sequence),
+                    "the email sent with this record does not match the email hash the kiosk signed, so the hub \
+                     refuses both: the record stays on the kiosk as failed. Check the kiosk's queue \
+                     (`badge-kiosk queue status`) and tell the badge-kiosk developers"
+                        .into(),
+                ))
+            }
+            _ => {
+                return Err(refuse(
+                    Some(sequence),
+                    "an email was sent with a record whose recipient is not a typed email: the hub refuses it; \
+                     the record stays on the kiosk as failed (check the kiosk's badge-kiosk version)"
+                        .into(),
+                ))
+            }
+        }
+    }
     let hash: [u8; 32] = Sha256::digest(&bytes).into();
     let existing: Option<Vec<u8>> = transaction
         .query_row(
@@ -421,6 +480,7 @@ fn ingest_one(
                 sequence,
                 status,
                 reason: None,
+                email_received: false,
             });
         }
         warnings.push(format!(
@@ -524,6 +584,7 @@ fn ingest_one(
         sequence,
         status,
         reason: None,
+        email_received: false,
     })
 }
 

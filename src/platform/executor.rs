@@ -47,7 +47,7 @@ pub async fn issue_pending_into<L: IssueLedger + Send>(
     settings: &IssueSettings,
     summary: &mut IssueSummary,
 ) -> Result<(), PlatformError> {
-    let groups = in_doubt_groups(&ledger.pending()?);
+    let groups = in_doubt_groups(&ledger.pending().await?);
     if !groups.is_empty() {
         // An answer lost a moment ago may belong to a call the platform is still recording.
         tokio::time::sleep(settings.settle_before_lookup).await;
@@ -64,22 +64,22 @@ pub async fn issue_pending_into<L: IssueLedger + Send>(
                 platform_ref,
             } = step
             {
-                ledger.mark_confirmed(&award_keys, &platform_ref)?;
+                ledger.mark_confirmed(&award_keys, &platform_ref).await?;
                 summary.confirmed += award_keys.len();
                 summary.found_after_lost_answer += award_keys.len();
             }
         }
     }
 
-    let plan = plan_calls(&ledger.pending()?, client.shape());
+    let plan = plan_calls(&ledger.pending().await?, client.shape());
     for (award_key, reason) in &plan.rejected {
-        ledger.mark_failed(award_key, reason)?;
+        ledger.mark_failed(award_key, reason).await?;
         summary.failed += 1;
     }
     for call in plan.calls {
         run_call(ledger, client, settings, call, summary).await?;
     }
-    summary.remaining = ledger.pending()?.len();
+    summary.remaining = ledger.pending().await?.len();
     Ok(())
 }
 
@@ -100,7 +100,7 @@ async fn run_call<L: IssueLedger + Send>(
     let mut refusals: Vec<(String, String)> = Vec::new();
     let mut last_reason = String::new();
     while let Some(call) = queue.pop_front() {
-        ledger.mark_sending(&call.award_keys(), &call.log_entry)?;
+        ledger.mark_sending(&call.award_keys(), &call.log_entry).await?;
         summary.calls += 1;
         let (steps, whole_call_refused) = match send_until_definite(client, settings, &call, summary).await? {
             Outcome::Answered(answer) => {
@@ -135,13 +135,13 @@ async fn run_call<L: IssueLedger + Send>(
                     award_keys,
                     platform_ref,
                 } => {
-                    ledger.mark_confirmed(&award_keys, &platform_ref)?;
+                    ledger.mark_confirmed(&award_keys, &platform_ref).await?;
                     summary.confirmed += award_keys.len();
                 }
                 // Held back until the whole tree is done: see the check below.
                 Step::Fail { award_key, reason } if whole_call_refused => refusals.push((award_key, reason)),
                 Step::Fail { award_key, reason } => {
-                    ledger.mark_failed(&award_key, &reason)?;
+                    ledger.mark_failed(&award_key, &reason).await?;
                     summary.failed += 1;
                 }
                 Step::Send(again) => queue.push_back(again),
@@ -156,7 +156,7 @@ async fn run_call<L: IssueLedger + Send>(
         )));
     }
     for (award_key, reason) in refusals {
-        ledger.mark_failed(&award_key, &reason)?;
+        ledger.mark_failed(&award_key, &reason).await?;
         summary.failed += 1;
     }
     Ok(())

@@ -6,6 +6,7 @@
 //! answer, the mark tells the executor to look L up on the platform before resending.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use thiserror::Error;
 
@@ -35,16 +36,27 @@ pub struct LedgerError(pub String);
 
 /// The hub's record of what was handed to the platform. Every method must be durable when
 /// it returns (committed), since the executor relies on it across crashes.
-pub trait IssueLedger {
+///
+/// The methods are async so that a database-backed ledger can run its SQLite work on a
+/// blocking thread (`spawn_blocking`) and never stall the runtime the HTTP calls run on.
+pub trait IssueLedger: Send {
     /// Awards not yet confirmed or failed, including those with a `sending` mark.
-    fn pending(&self) -> Result<Vec<PendingIssue>, LedgerError>;
+    fn pending(&self) -> impl Future<Output = Result<Vec<PendingIssue>, LedgerError>> + Send;
     /// Called before the call leaves: these awards are being sent with `log_entry`.
-    fn mark_sending(&mut self, award_keys: &[String], log_entry: &str) -> Result<(), LedgerError>;
+    fn mark_sending(
+        &mut self,
+        award_keys: &[String],
+        log_entry: &str,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
     /// The platform holds these awards (`platform_ref`: OBF event id, Badgr assertion id).
     /// From here on the email may be erased after the retention period.
-    fn mark_confirmed(&mut self, award_keys: &[String], platform_ref: &str) -> Result<(), LedgerError>;
+    fn mark_confirmed(
+        &mut self,
+        award_keys: &[String],
+        platform_ref: &str,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
     /// The platform refused this award for good; `reason` is the platform's, for the organiser.
-    fn mark_failed(&mut self, award_key: &str, reason: &str) -> Result<(), LedgerError>;
+    fn mark_failed(&mut self, award_key: &str, reason: &str) -> impl Future<Output = Result<(), LedgerError>> + Send;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,7 +145,7 @@ impl MemoryLedger {
 }
 
 impl IssueLedger for MemoryLedger {
-    fn pending(&self) -> Result<Vec<PendingIssue>, LedgerError> {
+    async fn pending(&self) -> Result<Vec<PendingIssue>, LedgerError> {
         Ok(self
             .awards
             .values()
@@ -151,7 +163,7 @@ impl IssueLedger for MemoryLedger {
             .collect())
     }
 
-    fn mark_sending(&mut self, award_keys: &[String], log_entry: &str) -> Result<(), LedgerError> {
+    async fn mark_sending(&mut self, award_keys: &[String], log_entry: &str) -> Result<(), LedgerError> {
         for key in award_keys {
             self.set(key, AwardState::Sending(log_entry.to_owned()))?;
         }
@@ -162,7 +174,7 @@ impl IssueLedger for MemoryLedger {
         Ok(())
     }
 
-    fn mark_confirmed(&mut self, award_keys: &[String], platform_ref: &str) -> Result<(), LedgerError> {
+    async fn mark_confirmed(&mut self, award_keys: &[String], platform_ref: &str) -> Result<(), LedgerError> {
         for key in award_keys {
             self.set(key, AwardState::Confirmed(platform_ref.to_owned()))?;
         }
@@ -173,7 +185,7 @@ impl IssueLedger for MemoryLedger {
         Ok(())
     }
 
-    fn mark_failed(&mut self, award_key: &str, reason: &str) -> Result<(), LedgerError> {
+    async fn mark_failed(&mut self, award_key: &str, reason: &str) -> Result<(), LedgerError> {
         self.set(award_key, AwardState::Failed(reason.to_owned()))?;
         self.events.push(LedgerEvent::Failed {
             award_key: award_key.to_owned(),
@@ -199,18 +211,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn sending_marks_survive_in_pending_and_settled_awards_leave() {
+    #[tokio::test]
+    async fn sending_marks_survive_in_pending_and_settled_awards_leave() {
         let mut ledger = MemoryLedger::new([award("a"), award("b"), award("c")]);
-        ledger.mark_sending(&["a".into(), "b".into()], "badge-kiosk:1").unwrap();
-        ledger.mark_confirmed(&["b".into()], "EV1").unwrap();
-        ledger.mark_failed("c", "refused").unwrap();
-        let pending = ledger.pending().unwrap();
+        ledger
+            .mark_sending(&["a".into(), "b".into()], "badge-kiosk:1")
+            .await
+            .unwrap();
+        ledger.mark_confirmed(&["b".into()], "EV1").await.unwrap();
+        ledger.mark_failed("c", "refused").await.unwrap();
+        let pending = ledger.pending().await.unwrap();
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].sending.as_deref(), Some("badge-kiosk:1"));
         assert_eq!(ledger.failed(), vec![("c".to_string(), "refused".to_string())]);
         // Settled awards are never settled again: a second confirm is a bug.
-        assert!(ledger.mark_confirmed(&["b".into()], "EV2").is_err());
+        assert!(ledger.mark_confirmed(&["b".into()], "EV2").await.is_err());
     }
 
     #[test]

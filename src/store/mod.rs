@@ -443,6 +443,26 @@ impl Store {
         Ok(counts)
     }
 
+    /// Forgets the clear emails the hub acknowledged holding (records already synced); the
+    /// signed hash stays. `queue purge` later vacuums the freed pages.
+    pub fn forget_emails(&mut self, sequences: &[u64]) -> Result<usize, StoreError> {
+        if sequences.is_empty() {
+            return Ok(0);
+        }
+        let transaction = self.connection.transaction()?;
+        let mut forgotten = 0;
+        {
+            let mut statement = transaction.prepare_cached(
+                "UPDATE records SET email = NULL WHERE sequence = ?1 AND email IS NOT NULL AND sync_state = 'synced'",
+            )?;
+            for sequence in sequences {
+                forgotten += statement.execute([i64::try_from(*sequence).unwrap_or(i64::MAX)])?;
+            }
+        }
+        transaction.commit()?;
+        Ok(forgotten)
+    }
+
     /// Erases clear emails of records synced before `synced_before_ms`. Returns how many.
     pub fn purge_emails(&mut self, synced_before_ms: i64) -> Result<usize, StoreError> {
         let erased = self.connection.execute(

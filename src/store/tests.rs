@@ -202,3 +202,27 @@ fn no_clear_email_remains_in_the_files_after_purge() {
         "a clear email survived the purge in the database or its WAL"
     );
 }
+
+/// Issue #7: the kiosk forgets a clear email once the hub acknowledged holding it, and
+/// only for records the hub took (a queued record keeps its email for the next upload).
+#[test]
+fn acknowledged_emails_are_forgotten_and_the_others_kept() {
+    let mut store = Store::open_in_memory().unwrap();
+    for code in 1..=3 {
+        store
+            .append(&device(), "k1", award(code), Some(&format!("v{code}@example.fr")))
+            .unwrap();
+    }
+    store.mark_synced(&[1, 2], 1_000).unwrap();
+    assert_eq!(store.forget_emails(&[1, 3]).unwrap(), 1);
+    assert_eq!(store.record(1).unwrap().unwrap().email, None);
+    assert_eq!(
+        store.record(2).unwrap().unwrap().email.as_deref(),
+        Some("v2@example.fr")
+    );
+    assert_eq!(
+        store.record(3).unwrap().unwrap().email.as_deref(),
+        Some("v3@example.fr")
+    );
+    assert_eq!(store.forget_emails(&[]).unwrap(), 0);
+}

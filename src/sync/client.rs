@@ -10,6 +10,7 @@ use thiserror::Error;
 
 use super::plan::{dispositions, plan_batches, Backoff, Batch, Disposition, Pending};
 use super::protocol::{UploadRequest, UploadResponse, MAX_ANSWER_BYTES, UPLOAD_PATH};
+use crate::domain::award::Recipient;
 use crate::store::Store;
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -205,15 +206,24 @@ pub fn prepare_uploads(
     Ok(batches
         .into_iter()
         .map(|batch| {
+            let mut emails = std::collections::BTreeMap::new();
             let records = records
                 .by_ref()
                 .take(batch.sequences.len())
-                .filter_map(|stored| stored.record.to_bytes().ok().map(hex::encode))
+                .filter_map(|stored| {
+                    let bytes = stored.record.to_bytes().ok()?;
+                    // Only an email the record signed a hash of travels with it.
+                    if let (Some(email), Recipient::EmailHash(_)) = (&stored.email, &stored.record.content.recipient) {
+                        emails.insert(stored.record.sequence, email.clone());
+                    }
+                    Some(hex::encode(bytes))
+                })
                 .collect();
             let request = UploadRequest {
                 event_id: settings.event_id.clone(),
                 certificate: settings.certificate_hex.clone(),
                 records,
+                emails,
             };
             (batch, request)
         })
@@ -234,6 +244,14 @@ pub fn apply_response(
         .map(|(s, _)| *s)
         .collect();
     store.mark_synced(&synced, response.hub_time_ms)?;
+    // The hub holds these emails now (checked against the signed hashes): forget them here.
+    let received: Vec<u64> = response
+        .answers
+        .iter()
+        .filter(|answer| answer.email_received && synced.contains(&answer.sequence))
+        .map(|answer| answer.sequence)
+        .collect();
+    store.forget_emails(&received)?;
     let mut failed = 0;
     for (sequence, disposition) in &outcome {
         match disposition {

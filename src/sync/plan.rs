@@ -142,21 +142,25 @@ mod tests {
                 sequence: 1,
                 status: RecordStatus::Accepted,
                 reason: None,
+                email_received: false,
             },
             RecordAnswer {
                 sequence: 2,
                 status: RecordStatus::Duplicate,
                 reason: None,
+                email_received: false,
             },
             RecordAnswer {
                 sequence: 3,
                 status: RecordStatus::Rejected,
                 reason: Some("bad signature".into()),
+                email_received: false,
             },
             RecordAnswer {
                 sequence: 99,
                 status: RecordStatus::Accepted,
                 reason: None,
+                email_received: false,
             },
         ];
         let result = dispositions(&batch, &answers);

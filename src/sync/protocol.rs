@@ -1,6 +1,8 @@
 //! The kiosk ↔ hub wire format (JSON over HTTP). Records travel as the hex of their
 //! frozen signed bytes, so the hub verifies exactly what the kiosk signed.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 pub use crate::domain::bundle::SignedBundle;
@@ -21,6 +23,13 @@ pub struct UploadRequest {
     pub certificate: String,
     /// Hex of each record's signed bytes, in sequence order.
     pub records: Vec<String>,
+    /// The clear email typed for a record, by sequence number, for records whose signed
+    /// recipient is an email hash. The hub checks each against the signed hash and refuses
+    /// the record on a mismatch. Added after v1 without a new path: a hub that predates it
+    /// ignores the field and never acknowledges an email (see [`RecordAnswer::email_received`]),
+    /// so the kiosk keeps every email it did not see acknowledged.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub emails: BTreeMap<u64, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +50,14 @@ pub struct RecordAnswer {
     pub status: RecordStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The hub holds the clear email sent with this record (checked against its signed
+    /// hash): the kiosk may forget it. Absent (false) from hubs that predate emails.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub email_received: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,4 +92,29 @@ pub struct EventBundle {
     /// Present in the answer to an enrolment: the kiosk's certificate (hex).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Uploads without emails keep the v1 bytes; answers from an older hub still parse.
+    #[test]
+    fn emails_are_an_optional_addition_to_the_v1_format() {
+        let request = UploadRequest {
+            event_id: "e".into(),
+            certificate: "00".into(),
+            records: vec!["01".into()],
+            emails: BTreeMap::new(),
+        };
+        let json = serde_json::to_string(&request).unwrap();
+        assert_eq!(json, r#"{"event_id":"e","certificate":"00","records":["01"]}"#);
+        let mut with_email = request.clone();
+        with_email.emails.insert(7, "ana@example.org".into());
+        let json = serde_json::to_string(&with_email).unwrap();
+        assert!(json.contains(r#""emails":{"7":"ana@example.org"}"#), "{json}");
+        assert_eq!(serde_json::from_str::<UploadRequest>(&json).unwrap(), with_email);
+        let old_answer: RecordAnswer = serde_json::from_str(r#"{"sequence":7,"status":"accepted"}"#).unwrap();
+        assert!(!old_answer.email_received);
+    }
 }

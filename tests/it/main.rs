@@ -6,6 +6,7 @@ mod cli;
 mod credential_dcc;
 mod enrol;
 mod helpers;
+mod hub_issue;
 mod io_faults;
 mod platform;
 mod platform_contract;

@@ -119,12 +119,12 @@ impl CheckingLedger {
 }
 
 impl IssueLedger for CheckingLedger {
-    fn pending(&self) -> Result<Vec<PendingIssue>, LedgerError> {
-        self.inner.pending()
+    async fn pending(&self) -> Result<Vec<PendingIssue>, LedgerError> {
+        self.inner.pending().await
     }
 
-    fn mark_sending(&mut self, award_keys: &[String], log_entry: &str) -> Result<(), LedgerError> {
-        let pending = self.inner.pending()?;
+    async fn mark_sending(&mut self, award_keys: &[String], log_entry: &str) -> Result<(), LedgerError> {
+        let pending = self.inner.pending().await?;
         for key in award_keys {
             if let Some(award) = pending.iter().find(|a| &a.award_key == key) {
                 if self.server.issued_count(&award.platform_badge_id, &award.email) > 0 {
@@ -134,15 +134,15 @@ impl IssueLedger for CheckingLedger {
                 }
             }
         }
-        self.inner.mark_sending(award_keys, log_entry)
+        self.inner.mark_sending(award_keys, log_entry).await
     }
 
-    fn mark_confirmed(&mut self, award_keys: &[String], platform_ref: &str) -> Result<(), LedgerError> {
-        self.inner.mark_confirmed(award_keys, platform_ref)
+    async fn mark_confirmed(&mut self, award_keys: &[String], platform_ref: &str) -> Result<(), LedgerError> {
+        self.inner.mark_confirmed(award_keys, platform_ref).await
     }
 
-    fn mark_failed(&mut self, award_key: &str, reason: &str) -> Result<(), LedgerError> {
-        self.inner.mark_failed(award_key, reason)
+    async fn mark_failed(&mut self, award_key: &str, reason: &str) -> Result<(), LedgerError> {
+        self.inner.mark_failed(award_key, reason).await
     }
 }
 
@@ -325,7 +325,7 @@ async fn a_run_cut_after_sending_is_settled_by_the_next_run() {
             matches!(&error, PlatformError::Transient(m) if m.contains("stay queued")),
             "{error}"
         );
-        let in_doubt = ledger.inner.pending().unwrap();
+        let in_doubt = ledger.inner.pending().await.unwrap();
         assert_eq!(in_doubt.len(), 8);
         assert!(in_doubt
             .iter()
@@ -489,7 +489,7 @@ async fn a_token_refused_again_after_renewal_stops_the_pass() {
         );
         assert_eq!(server.requests(Endpoint::Token), 2, "{which:?}: one renewal, no loop");
         assert_eq!(server.total_issued(), 0);
-        assert_eq!(ledger.pending().unwrap().len(), 2, "awards stay queued");
+        assert_eq!(ledger.pending().await.unwrap().len(), 2, "awards stay queued");
     }
 }
 
@@ -598,7 +598,7 @@ async fn a_long_retry_after_stops_the_pass_instead_of_holding_the_hub() {
         matches!(&error, PlatformError::Transient(m) if m.contains("3600 s")),
         "{error}"
     );
-    assert_eq!(ledger.pending().unwrap().len(), 1);
+    assert_eq!(ledger.pending().await.unwrap().len(), 1);
 }
 
 /// A recipient the platform refuses is kept as failed with the platform's reason; every
@@ -649,7 +649,7 @@ async fn a_refusal_of_every_recipient_blocks_instead_of_failing_them() {
             "{error}"
         );
         assert!(ledger.failed().is_empty(), "{size}: nothing marked failed");
-        assert_eq!(ledger.pending().unwrap().len(), size);
+        assert_eq!(ledger.pending().await.unwrap().len(), size);
         assert!(
             server.requests(Endpoint::Issue) <= 66,
             "{size}: {}",
@@ -790,7 +790,7 @@ async fn wrong_credentials_and_unknown_badges_say_what_to_fix() {
         matches!(&error, PlatformError::Blocked(m) if m.contains("platform.obf")),
         "{error}"
     );
-    assert_eq!(ledger.pending().unwrap().len(), 1);
+    assert_eq!(ledger.pending().await.unwrap().len(), 1);
 
     let badgr = server_for(Which::Badgr, None).await;
     let credentials = BadgrCredentials {
