@@ -4,6 +4,7 @@
 mod cli;
 mod credential_dcc;
 mod enrol;
+mod fuzz_corpus;
 mod helpers;
 mod platform;
 mod platform_contract;
