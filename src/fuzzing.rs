@@ -8,6 +8,7 @@
 //! against the demo event (`assets/demo-event`), whose secret key is public, so seeds can
 //! carry valid signatures and reach the code behind each signature check.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -128,20 +129,19 @@ pub fn hub_upload_body(data: &[u8]) {
     let demo = demo();
     if let Ok(request) = serde_json::from_slice::<UploadRequest>(data) {
         if request.records.len() <= MAX_RECORDS_PER_UPLOAD {
-            let Ok(mut store) = HubStore::open_in_memory(demo.definition.clone()) else {
-                panic!("an in-memory hub store must open");
-            };
-            let now_ms = NOW_SECONDS * 1000;
-            if let Ok(first) = store.ingest(&request, now_ms) {
-                assert_eq!(first.answers.len(), request.records.len());
-                // Idempotent: the same batch again (its answer was lost) changes nothing.
-                let counts = store.counts().ok();
-                let Ok(again) = store.ingest(&request, now_ms + 1) else {
-                    panic!("a batch the hub took once must be taken again");
-                };
-                assert_eq!(first.answers, again.answers);
-                assert_eq!(counts, store.counts().ok());
-            }
+            with_empty_hub(|store| {
+                let now_ms = NOW_SECONDS * 1000;
+                if let Ok(first) = store.ingest(&request, now_ms) {
+                    assert_eq!(first.answers.len(), request.records.len());
+                    // Idempotent: the same batch again (its answer was lost) changes nothing.
+                    let counts = store.counts().ok();
+                    let Ok(again) = store.ingest(&request, now_ms + 1) else {
+                        panic!("a batch the hub took once must be taken again");
+                    };
+                    assert_eq!(first.answers, again.answers);
+                    assert_eq!(counts, store.counts().ok());
+                }
+            });
         }
     }
     if let Ok(request) = serde_json::from_slice::<EnrolRequest>(data) {
@@ -163,6 +163,33 @@ pub fn hub_upload_body(data: &[u8]) {
             }
         }
     }
+}
+
+/// Runs `work` on the demo event's in-memory hub store, emptied first: every input starts
+/// from the same state, without paying for a new database and its migrations each time.
+fn with_empty_hub(work: impl FnOnce(&mut HubStore)) {
+    thread_local! {
+        static HUB: RefCell<Option<HubStore>> = const { RefCell::new(None) };
+    }
+    HUB.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let store = slot.get_or_insert_with(|| {
+            HubStore::open_in_memory(demo().definition.clone())
+                .unwrap_or_else(|error| panic!("an in-memory hub store must open: {error}"))
+        });
+        let tables: Vec<String> = store
+            .connection()
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .and_then(|mut statement| statement.query_map([], |row| row.get(0))?.collect())
+            .unwrap_or_else(|error| panic!("the hub's tables must be listed: {error}"));
+        for table in tables {
+            store
+                .connection()
+                .execute(&format!("DELETE FROM \"{table}\""), [])
+                .unwrap_or_else(|error| panic!("table {table} must empty: {error}"));
+        }
+        work(store);
+    });
 }
 
 /// Target `hub_answers`: the hub's answers as a kiosk reads them — the upload answer and
