@@ -2,13 +2,15 @@
 //!
 //! `domain` is pure (codes, records, rules, signing); `store` is the SQLite queue;
 //! `kiosk` ties them into the operations a tap or a CLI command performs; `ui` binds
-//! the Slint screens; `cli` is the command line.
+//! the Slint screens; `cli` is the command line. `ui` and the camera are the `kiosk`
+//! feature (on by default); `fuzzing` holds the bodies of the fuzz targets in `fuzz/`.
 
 pub mod cli;
 pub mod config;
 pub mod credential;
 pub mod domain;
 pub mod eventdir;
+pub mod fuzzing;
 pub mod hub;
 pub mod kiosk;
 pub mod platform;
@@ -17,6 +19,8 @@ pub mod printing_output;
 pub mod scan;
 pub mod store;
 pub mod sync;
+#[cfg(feature = "kiosk")]
 pub mod ui;
 
+#[cfg(feature = "kiosk")]
 slint::include_modules!();

@@ -84,7 +84,7 @@ impl From<EventError> for BundleError {
     }
 }
 
-fn message(content: &str) -> Vec<u8> {
+pub(crate) fn message(content: &str) -> Vec<u8> {
     let mut message = Vec::with_capacity(BUNDLE_DOMAIN.len() + content.len());
     message.extend_from_slice(BUNDLE_DOMAIN);
     message.extend_from_slice(content.as_bytes());

@@ -54,8 +54,10 @@ impl EnrolmentCode {
             .split('&')
             .find_map(|pair| pair.strip_prefix("key="))
             .ok_or(EnrolmentCodeError::Damaged("no key"))?;
-        let host = hub_url.split_once("://").map(|(_, host)| host).unwrap_or_default();
-        if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '#' || c == '?') {
+        // The authority (host and port) ends at the first `/`; what follows is a path prefix.
+        let host = hub_url.split_once("://").map(|(_, rest)| rest).unwrap_or_default();
+        let authority = host.split('/').next().unwrap_or_default();
+        if authority.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '#' || c == '?') {
             return Err(EnrolmentCodeError::Damaged("no hub address"));
         }
         if token.is_empty() || !token.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -123,6 +125,16 @@ mod tests {
         );
         assert_eq!(
             EnrolmentCode::parse("http:///enrol/AB?key=7KQ2-M9PD-X4TA-B3CE"),
+            Err(EnrolmentCodeError::Damaged("no hub address"))
+        );
+        // Issue #8 (fuzzing): slashes are not a hub address. This one parsed, and the URL
+        // it printed back (`http:/enrol/…`) did not.
+        assert_eq!(
+            EnrolmentCode::parse("http:////////enrol/AC?key=7KQ2M9PDX4TAB3CE"),
+            Err(EnrolmentCodeError::Damaged("no hub address"))
+        );
+        assert_eq!(
+            EnrolmentCode::parse("https:///salon/enrol/AC?key=7KQ2M9PDX4TAB3CE"),
             Err(EnrolmentCodeError::Damaged("no hub address"))
         );
         assert_eq!(

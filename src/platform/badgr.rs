@@ -148,15 +148,15 @@ pub struct BadgrClient {
 }
 
 #[derive(Debug, Deserialize)]
-struct Assertion {
+pub(crate) struct Assertion {
     #[serde(rename = "entityId", default)]
-    entity_id: Option<String>,
+    pub(crate) entity_id: Option<String>,
     #[serde(default)]
-    revoked: Option<Value>,
+    pub(crate) revoked: Option<Value>,
 }
 
 /// The v2 envelope (`{status, result}`); older answers are bare arrays.
-fn assertions_of(body: &[u8]) -> Option<Vec<Assertion>> {
+pub(crate) fn assertions_of(body: &[u8]) -> Option<Vec<Assertion>> {
     let value: Value = serde_json::from_slice(body).ok()?;
     let list = match &value {
         Value::Array(_) => value,
@@ -166,7 +166,7 @@ fn assertions_of(body: &[u8]) -> Option<Vec<Assertion>> {
     serde_json::from_value(list).ok()
 }
 
-fn revoked(assertion: &Assertion) -> bool {
+pub(crate) fn revoked(assertion: &Assertion) -> bool {
     match &assertion.revoked {
         Some(Value::Bool(flag)) => *flag,
         Some(Value::String(text)) => text.eq_ignore_ascii_case("true"),
@@ -192,7 +192,7 @@ fn is_duplicate_message(message: &str) -> bool {
 }
 
 /// Reads a 400: one error object per assertion, in request order, when the platform gives them.
-fn refusal_of(reply: &Reply, recipients: usize) -> Answer {
+pub(crate) fn refusal_of(reply: &Reply, recipients: usize) -> Answer {
     let value: Value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
     let per_item = value
         .get("fieldErrors")

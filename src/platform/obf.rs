@@ -137,11 +137,11 @@ pub struct ObfClient {
 }
 
 #[derive(Debug, Deserialize)]
-struct OperationResult {
+pub(crate) struct OperationResult {
     #[serde(default)]
-    success: Option<bool>,
+    pub(crate) success: Option<bool>,
     #[serde(default)]
-    resource_id: Option<Value>,
+    pub(crate) resource_id: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,31 +153,31 @@ struct ErrorResult {
 }
 
 #[derive(Debug, Deserialize)]
-struct Page<T> {
+pub(crate) struct Page<T> {
     #[serde(default = "Vec::new")]
-    result: Vec<T>,
+    pub(crate) result: Vec<T>,
     #[serde(default)]
-    total: Option<usize>,
+    pub(crate) total: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
-struct EventListElement {
-    id: Value,
+pub(crate) struct EventListElement {
+    pub(crate) id: Value,
     #[serde(default)]
-    log_entry: Option<Value>,
+    pub(crate) log_entry: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
-struct EventRecipient {
+pub(crate) struct EventRecipient {
     #[serde(default)]
-    received: bool,
+    pub(crate) received: bool,
     #[serde(default)]
-    in_passport: bool,
+    pub(crate) in_passport: bool,
     #[serde(default)]
-    revoked: bool,
+    pub(crate) revoked: bool,
 }
 
-fn id_text(value: &Value) -> Option<String> {
+pub(crate) fn id_text(value: &Value) -> Option<String> {
     match value {
         Value::String(text) if !text.is_empty() => Some(text.clone()),
         Value::Number(number) => Some(number.to_string()),
@@ -185,7 +185,7 @@ fn id_text(value: &Value) -> Option<String> {
     }
 }
 
-fn error_reason(reply: &Reply) -> String {
+pub(crate) fn error_reason(reply: &Reply) -> String {
     serde_json::from_slice::<ErrorResult>(&reply.body)
         .ok()
         .and_then(|e| e.message.filter(|m| !m.is_empty()).or(e.error))
@@ -425,7 +425,7 @@ impl ObfClient {
 
 /// OBF returns `log_entry` as a JSON string holding the object we sent; accept the object
 /// itself too.
-fn log_entry_matches(log_entry: Option<&Value>, hash: &str) -> bool {
+pub(crate) fn log_entry_matches(log_entry: Option<&Value>, hash: &str) -> bool {
     let object = match log_entry {
         Some(Value::String(text)) => serde_json::from_str::<Value>(text).ok(),
         Some(value @ Value::Object(_)) => Some(value.clone()),

@@ -5,6 +5,7 @@
 //! keyboard-wedge scanners; `bench` measures the decoders.
 
 pub mod bench;
+#[cfg(feature = "kiosk")]
 pub mod camera;
 pub mod decode;
 pub mod source;

@@ -5,6 +5,7 @@ mod claim_email;
 mod cli;
 mod credential_dcc;
 mod enrol;
+mod fuzz_corpus;
 mod helpers;
 mod hub_issue;
 mod io_faults;
