@@ -227,8 +227,18 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
                         None
                     }
                 };
+                // Ctrl-C in a terminal, SIGTERM from systemd: both finish the requests in flight.
                 let stop = async {
-                    let _ = tokio::signal::ctrl_c().await;
+                    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = async {
+                            match terminate.as_mut() {
+                                Some(signal) => { signal.recv().await; }
+                                None => std::future::pending::<()>().await,
+                            }
+                        } => {}
+                    }
                 };
                 match (tls_certificate, tls_key) {
                     (Some(certificate), Some(key)) => {
