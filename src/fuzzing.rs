@@ -494,6 +494,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             event_id: event_id.to_owned(),
             certificate: certificate.clone(),
             records,
+            emails: Default::default(),
         })
         .unwrap_or_default()
     };
@@ -526,16 +527,19 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
                 sequence: 1,
                 status: RecordStatus::Accepted,
                 reason: None,
+                email_received: false,
             },
             RecordAnswer {
                 sequence: 2,
                 status: RecordStatus::Duplicate,
                 reason: None,
+                email_received: false,
             },
             RecordAnswer {
                 sequence: 3,
                 status: RecordStatus::Rejected,
                 reason: Some("the record's signature does not match its content".into()),
+                email_received: false,
             },
         ],
         hub_time_ms: NOW_SECONDS * 1000,
