@@ -238,6 +238,7 @@ fn power_cuts_during_sync_deliver_each_record_once() {
 
     let mut random = Xorshift(0x51c);
     let mut cuts = 0;
+    let mut typical_sync = Duration::from_millis(300);
     let cycles = cycles(15);
     for _ in 0..cycles {
         // New awards (this run completes), then a sync that loses power at a random moment.
@@ -259,18 +260,31 @@ fn power_cuts_during_sync_deliver_each_record_once() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        // Anywhere from before the first request to after the last answer.
-        std::thread::sleep(Duration::from_millis(random.next() % 1_500));
-        if sync.try_wait().unwrap().is_none() {
-            cuts += 1;
+        // Anywhere from before the first request to just after the last answer: the cut
+        // falls uniformly over 1.2× the expected duration of this sync.
+        let started = std::time::Instant::now();
+        let deadline = Duration::from_millis(random.next() % (typical_sync.as_millis() as u64 * 6 / 5 + 1));
+        loop {
+            if sync.try_wait().unwrap().is_some() {
+                typical_sync = started.elapsed();
+                break;
+            }
+            if started.elapsed() >= deadline {
+                // The backlog grows while syncs are cut: so does the time a sync needs.
+                typical_sync = typical_sync * 5 / 4;
+                cuts += 1;
+                let _ = sync.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
         }
-        let _ = sync.kill();
         let _ = sync.wait();
         kiosk.cut();
         let store = kiosk.store();
         assert_eq!(store.integrity_check().unwrap(), "ok");
         assert!(store.audit(&kiosk.device_key()).unwrap().faults.is_empty());
     }
+    let synced_between_cuts = kiosk.store().counts().unwrap().synced;
     // The network and the power stay on: everything left goes.
     let finished = kiosk.kiosk.run(&["sync", "--hub", &hub_url]);
     assert!(
@@ -293,7 +307,7 @@ fn power_cuts_during_sync_deliver_each_record_once() {
         )
         .unwrap();
     eprintln!(
-        "power cuts during sync: {cycles} cycles, {cuts} cut mid-sync; hub holds {records} records ({distinct} distinct) and {} awards of {expected}",
+        "power cuts during sync: {cycles} cycles, {cuts} cut mid-sync, {synced_between_cuts} records marked synced between cuts; hub holds {records} records ({distinct} distinct) and {} awards of {expected}",
         hub.award_count().unwrap()
     );
     assert!(cuts > 0, "the harness must actually interrupt syncs");
