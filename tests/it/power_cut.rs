@@ -165,27 +165,38 @@ fn claim_cycles(kiosk: &PowerCutKiosk, cycles: usize, seed: u64) -> ClaimCuts {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(codes.as_bytes()).unwrap();
+        // Standard input stays open, as a scanner's would: the kiosk is alive when the
+        // power goes, never in the middle of a clean exit.
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(codes.as_bytes()).unwrap();
         let stdout = child.stdout.take().unwrap();
+        let (saved_tx, saved_rx) = std::sync::mpsc::channel::<u64>();
         let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .filter_map(|line| {
-                    line.split("(record #")
-                        .nth(1)
-                        .and_then(|rest| rest.split(')').next())
-                        .and_then(|n| n.parse::<u64>().ok())
-                })
-                .collect::<Vec<u64>>()
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let sequence = line
+                    .split("(record #")
+                    .nth(1)
+                    .and_then(|rest| rest.split(')').next())
+                    .and_then(|n| n.parse::<u64>().ok());
+                if let Some(sequence) = sequence {
+                    let _ = saved_tx.send(sequence);
+                }
+            }
         });
         std::thread::sleep(Duration::from_millis(random.next() % 300));
-        if child.try_wait().unwrap().is_none() {
+        let mut saved: Vec<u64> = saved_rx.try_iter().collect();
+        // At least one award on screen before the cut, so every cycle can show a loss.
+        if saved.is_empty() {
+            saved.extend(saved_rx.recv_timeout(Duration::from_secs(20)).ok());
+        }
+        if saved.len() < 25 {
             outcome.killed_mid_run += 1;
         }
         let _ = child.kill();
         let _ = child.wait();
-        let saved = reader.join().unwrap();
+        drop(stdin);
+        reader.join().unwrap();
+        saved.extend(saved_rx.try_iter());
         kiosk.cut();
 
         let store = kiosk.store();
