@@ -43,10 +43,13 @@ fn xdotool(display: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
-fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+/// Polls `check` until it holds. The timeouts are generous on purpose: CI runs this beside
+/// the power-cut and sync tests on two cores, and a debug kiosk's first software-rendered
+/// frame can then take tens of seconds. `explain` says what was going on when time ran out.
+fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool, explain: impl Fn() -> String) {
     let start = Instant::now();
     while !check() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}\n{}", explain());
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -86,9 +89,14 @@ fn visitor_claims_with_a_wedge_scanner_and_a_tap() {
             .spawn()
             .expect("Xvfb starts"),
     );
-    wait_for("Xvfb", Duration::from_secs(10), || {
-        Path::new(&format!("/tmp/.X11-unix/X{number}")).exists()
-    });
+    wait_for(
+        "Xvfb",
+        Duration::from_secs(30),
+        || Path::new(&format!("/tmp/.X11-unix/X{number}")).exists(),
+        || format!("no /tmp/.X11-unix/X{number}"),
+    );
+    let kiosk_log = kiosk.dir.path().join("kiosk.log");
+    let log_file = std::fs::File::create(&kiosk_log).expect("kiosk log");
     processes.0.push(
         kiosk
             .command()
@@ -97,35 +105,65 @@ fn visitor_claims_with_a_wedge_scanner_and_a_tap() {
             .env("SLINT_BACKEND", "winit-software")
             .env("BADGE_KIOSK_LANGUAGE", "en")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log_file)
             .spawn()
             .expect("the kiosk starts"),
     );
+    let kiosk_said = || {
+        let log = std::fs::read_to_string(&kiosk_log).unwrap_or_default();
+        format!("the kiosk's log:\n{log}")
+    };
     let mut window = String::new();
-    wait_for("the kiosk window", Duration::from_secs(30), || {
-        window = xdotool(&display, &["search", "--onlyvisible", "--name", "badge-kiosk"]);
-        !window.is_empty()
-    });
+    wait_for(
+        "the kiosk window",
+        Duration::from_secs(180),
+        || {
+            if let Ok(Some(status)) = processes.0[1].try_wait() {
+                panic!(
+                    "the kiosk exited before showing its window ({status})\n{}",
+                    kiosk_said()
+                );
+            }
+            window = xdotool(&display, &["search", "--onlyvisible", "--name", "badge-kiosk"]);
+            !window.is_empty()
+        },
+        &kiosk_said,
+    );
     let window = window.lines().next().unwrap_or_default().to_owned();
     // No window manager under Xvfb: give the window the keyboard ourselves.
     std::thread::sleep(Duration::from_millis(500));
     xdotool(&display, &["windowfocus", "--sync", &window]);
     xdotool(&display, &["type", "--delay", "5", &code]);
     xdotool(&display, &["key", "Return"]);
-    std::thread::sleep(Duration::from_millis(1500));
-    // "Send it to the email I registered with": the first choice on the claim screen,
-    // right-hand column of the 800×480 layout.
-    xdotool(
-        &display,
-        &["mousemove", "--window", &window, "640", "250", "click", "1"],
-    );
 
-    let mut listing = String::new();
-    wait_for("the award in the queue", Duration::from_secs(10), || {
-        let output = kiosk.command().args(["queue", "list"]).output().expect("queue list");
-        listing = String::from_utf8_lossy(&output.stdout).into_owned();
-        listing.lines().count() > 1
-    });
+    // "Send it to the email I registered with": the first choice on the claim screen,
+    // right-hand column of the 800×480 layout. The screen changes once the code has been
+    // checked off the UI thread, so tap again every few seconds until the award is queued;
+    // once it is, the kiosk has left the claim screen and no further tap is made.
+    let listing = std::cell::RefCell::new(String::new());
+    // The first tap waits a moment: before the code is checked, the welcome screen is showing.
+    let mut last_tap = Instant::now();
+    wait_for(
+        "the award in the queue",
+        Duration::from_secs(120),
+        || {
+            let output = kiosk.command().args(["queue", "list"]).output().expect("queue list");
+            *listing.borrow_mut() = String::from_utf8_lossy(&output.stdout).into_owned();
+            if listing.borrow().lines().count() > 1 {
+                return true;
+            }
+            if last_tap.elapsed() > Duration::from_secs(3) {
+                xdotool(
+                    &display,
+                    &["mousemove", "--window", &window, "640", "250", "click", "1"],
+                );
+                last_tap = Instant::now();
+            }
+            false
+        },
+        || format!("the queue:\n{}\n{}", listing.borrow(), kiosk_said()),
+    );
+    let listing = listing.into_inner();
     assert!(listing.contains("attended"), "{listing}");
     let verified = kiosk
         .command()
