@@ -127,7 +127,7 @@ fn visitor_claims_with_a_wedge_scanner_and_a_tap() {
             window = xdotool(&display, &["search", "--onlyvisible", "--name", "badge-kiosk"]);
             !window.is_empty()
         },
-        &kiosk_said,
+        kiosk_said,
     );
     let window = window.lines().next().unwrap_or_default().to_owned();
     // No window manager under Xvfb: give the window the keyboard ourselves.
