@@ -8,16 +8,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use badge_kiosk::domain::clock::Clock;
-use badge_kiosk::domain::code::{AttendanceCode, CodeClaims, CodeId, Role};
 use badge_kiosk::eventdir::EventDir;
 use badge_kiosk::hub::mailer::{Mailer, MailerSettings};
-use badge_kiosk::hub::server::{HubState, SharedHub};
-use badge_kiosk::hub::store::HubStore;
 use badge_kiosk::kiosk::{ClaimOutcome, Delivery, KioskCore};
 use badge_kiosk::store::Store;
 use badge_kiosk::sync::client::{sync_once, SyncSettings};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
+
+use crate::helpers::{runtime, start_hub, visitor_code, LoopbackHub};
 
 // ---------------------------------------------------------------- the SMTP sink
 
@@ -163,65 +162,26 @@ fn now_ms() -> i64 {
         .unwrap_or_default()
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// A hub on loopback (real clock), with a mailer when `smtp` is given.
-fn start_hub(
-    runtime: &tokio::runtime::Runtime,
-    db: &Path,
-    event: &EventDir,
-    smtp: Option<&str>,
-) -> (String, SharedHub, tokio::sync::oneshot::Sender<()>) {
-    let store = HubStore::open(db, event.definition.clone()).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
-    let address = listener.local_addr().unwrap();
-    let state: SharedHub =
-        Arc::new(HubState::new(store, event, &format!("http://{address}"), Box::new(now_ms)).unwrap());
-    if let Some(smtp) = smtp {
-        let settings = MailerSettings {
-            backoff_base: Duration::from_millis(50),
-            backoff_max: Duration::from_millis(200),
-            idle: Duration::from_millis(200),
-            timeout: Duration::from_secs(5),
-        };
-        let mailer = Mailer::new(smtp, "Badges <badges@example.org>", settings.timeout).unwrap();
-        let _guard = runtime.enter();
-        badge_kiosk::hub::mailer::spawn(Arc::clone(&state), mailer, settings);
-    }
-    runtime.spawn(badge_kiosk::hub::server::serve(listener, Arc::clone(&state), async {
-        let _ = stopped.await;
-    }));
-    (format!("{address}"), state, stop)
-}
-
-fn visitor_code(event: &EventDir) -> String {
-    AttendanceCode::sign(
-        &event.definition.event.id,
-        event.event_key.as_ref().unwrap(),
-        CodeClaims {
-            code_id: CodeId::random(),
-            role: Role::Visitor,
-            holder: None,
-            valid_from: 0,
-            valid_until: u32::MAX,
-        },
-    )
-    .unwrap()
-    .to_text()
+/// A hub on loopback (real clock), with its mailer handing mail to the SMTP server `smtp`.
+fn start_hub_with_mailer(runtime: &tokio::runtime::Runtime, db: &Path, event: &EventDir, smtp: &str) -> LoopbackHub {
+    let hub = start_hub(runtime, db, event, now_ms);
+    let settings = MailerSettings {
+        backoff_base: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(200),
+        idle: Duration::from_millis(200),
+        timeout: Duration::from_secs(5),
+    };
+    let mailer = Mailer::new(smtp, "Badges <badges@example.org>", settings.timeout).unwrap();
+    let _guard = runtime.enter();
+    badge_kiosk::hub::mailer::spawn(Arc::clone(&hub.state), mailer, settings);
+    hub
 }
 
 /// A kiosk claim with "phone" delivery, synced to the hub: returns the claim token.
 fn claimed_and_synced(runtime: &tokio::runtime::Runtime, dir: &Path, event: &EventDir, hub: &str) -> String {
     let kiosk_dir = dir.join("kiosk");
     let mut core = KioskCore::open(event.clone(), &kiosk_dir, Some("kiosk-mail"), Box::new(FixedClock)).unwrap();
-    let visitor = core.identify(&visitor_code(event)).unwrap();
+    let visitor = core.identify(&visitor_code(event, None)).unwrap();
     let ClaimOutcome::Saved {
         claim_url: Some(url), ..
     } = core.claim(&visitor, None, Delivery::Phone).unwrap()
@@ -344,7 +304,8 @@ fn emailed_badge_arrives_once_with_a_baked_credential_that_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let event = EventDir::demo(dir.path()).unwrap();
     let db = dir.path().join("hub.sqlite");
-    let (hub, _state, _stop) = start_hub(&runtime, &db, &event, Some(&format!("smtp://{}", sink.address)));
+    let loopback = start_hub_with_mailer(&runtime, &db, &event, &format!("smtp://{}", sink.address));
+    let hub = loopback.address.clone();
     let token = claimed_and_synced(&runtime, dir.path(), &event, &hub);
 
     let (status, page) = get(&runtime, &format!("http://{hub}/claim/{token}"));
@@ -409,7 +370,8 @@ fn transient_smtp_failures_are_retried_and_the_badge_is_delivered_once() {
     let dir = tempfile::tempdir().unwrap();
     let event = EventDir::demo(dir.path()).unwrap();
     let db = dir.path().join("hub.sqlite");
-    let (hub, _state, _stop) = start_hub(&runtime, &db, &event, Some(&format!("smtp://{}", sink.address)));
+    let loopback = start_hub_with_mailer(&runtime, &db, &event, &format!("smtp://{}", sink.address));
+    let hub = loopback.address.clone();
     let token = claimed_and_synced(&runtime, dir.path(), &event, &hub);
 
     let (status, page) = post_email(&runtime, &hub, &token, "retry.me@example.fr");
@@ -437,7 +399,8 @@ fn a_permanent_refusal_is_kept_with_its_reason_on_the_dashboard() {
     let dir = tempfile::tempdir().unwrap();
     let event = EventDir::demo(dir.path()).unwrap();
     let db = dir.path().join("hub.sqlite");
-    let (hub, _state, _stop) = start_hub(&runtime, &db, &event, Some(&format!("smtp://{}", sink.address)));
+    let loopback = start_hub_with_mailer(&runtime, &db, &event, &format!("smtp://{}", sink.address));
+    let hub = loopback.address.clone();
     let token = claimed_and_synced(&runtime, dir.path(), &event, &hub);
 
     let (status, page) = post_email(&runtime, &hub, &token, "marie.curie@example.fr");
@@ -474,7 +437,8 @@ fn without_smtp_the_form_queues_and_refuses_bad_addresses_and_floods() {
     let dir = tempfile::tempdir().unwrap();
     let event = EventDir::demo(dir.path()).unwrap();
     let db = dir.path().join("hub.sqlite");
-    let (hub, _state, _stop) = start_hub(&runtime, &db, &event, None);
+    let loopback = start_hub(&runtime, &db, &event, now_ms);
+    let hub = loopback.address.clone();
     let token = claimed_and_synced(&runtime, dir.path(), &event, &hub);
 
     for bad in ["not-an-address", "a@b", "two@@example.fr", "  ", "a b@example.fr"] {

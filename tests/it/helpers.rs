@@ -70,3 +70,67 @@ pub fn require_tool(tool: &str, package: &str) {
         "{tool} is missing: install the Debian package {package} (scripts/setup-debian.sh --test does)"
     );
 }
+
+/// The runtime of the tests that run a hub or sync: two workers, as on a CI machine.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+/// A real hub serving on loopback until `stop` is sent or dropped.
+pub struct LoopbackHub {
+    /// "127.0.0.1:PORT".
+    pub address: String,
+    pub state: badge_kiosk::hub::server::SharedHub,
+    pub stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl LoopbackHub {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+}
+
+/// Starts the hub of `event` on `db`, telling the time with `clock` (milliseconds).
+pub fn start_hub(
+    runtime: &tokio::runtime::Runtime,
+    db: &std::path::Path,
+    event: &badge_kiosk::eventdir::EventDir,
+    clock: impl Fn() -> i64 + Send + Sync + 'static,
+) -> LoopbackHub {
+    use badge_kiosk::hub::server::{serve, HubState};
+    let store =
+        badge_kiosk::hub::store::HubStore::open(db, event.definition.clone()).expect("the hub's database opens");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("a loopback port");
+    let address = listener.local_addr().expect("the port's address").to_string();
+    let state = std::sync::Arc::new(
+        HubState::new(store, event, &format!("http://{address}"), Box::new(clock)).expect("the hub starts"),
+    );
+    runtime.spawn(serve(listener, std::sync::Arc::clone(&state), async {
+        let _ = stopped.await;
+    }));
+    LoopbackHub { address, state, stop }
+}
+
+/// A visitor's code signed with the event's key and valid at any time, carrying the
+/// registration reference `holder` when given.
+pub fn visitor_code(event: &badge_kiosk::eventdir::EventDir, holder: Option<&str>) -> String {
+    use badge_kiosk::domain::code::{AttendanceCode, CodeClaims, CodeId, Role};
+    let claims = CodeClaims {
+        code_id: CodeId::random(),
+        role: Role::Visitor,
+        holder: holder.map(str::to_owned),
+        valid_from: 0,
+        valid_until: u32::MAX,
+    };
+    let key = event.event_key.as_ref().expect("the event's secret key");
+    AttendanceCode::sign(&event.definition.event.id, key, claims)
+        .expect("a visitor code signs")
+        .to_text()
+}

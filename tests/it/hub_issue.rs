@@ -10,23 +10,21 @@ use std::time::{Duration, Instant};
 
 use badge_kiosk::domain::award::{email_hash, AwardContent, Recipient, RecordKind};
 use badge_kiosk::domain::clock::Clock;
-use badge_kiosk::domain::code::{AttendanceCode, CodeClaims, CodeId, Role};
 use badge_kiosk::domain::registrations::parse_registrations;
 use badge_kiosk::eventdir::EventDir;
 use badge_kiosk::hub::issue::{self, award_issues, issue_from_hub, IssueState, SharedHubStore};
-use badge_kiosk::hub::server::{HubState, SharedHub};
 use badge_kiosk::hub::store::HubStore;
 use badge_kiosk::kiosk::{Delivery, KioskCore};
 use badge_kiosk::platform::{
     BadgrAuth, BadgrClient, BadgrCredentials, BadgrSettings, IssueSettings, ObfClient, ObfCredentials, ObfSettings,
-    Platform, PlatformClient, PlatformError, Secret, TransportSettings,
+    Platform, PlatformClient, PlatformError, Secret,
 };
 use badge_kiosk::store::{Durability, Store};
 use badge_kiosk::sync::client::{sync_once, SyncSettings};
 use badge_kiosk::sync::protocol::{RecordStatus, UploadRequest};
-use tokio::net::TcpListener;
 
-use crate::helpers::TestKiosk;
+use crate::helpers::{runtime, start_hub, visitor_code, TestKiosk};
+use crate::platform::{fast, transport};
 use crate::platform_contract::{ContractServer, Endpoint, Fault, RandomFaults, ServerConfig};
 
 const OBF_BADGES: [&str; 2] = ["VISIT2026", "PATHWAY2026"];
@@ -38,14 +36,6 @@ impl Clock for FixedClock {
     fn now_ms(&self) -> i64 {
         NOW_MS
     }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// The demo event with platform ids on both badge classes.
@@ -72,39 +62,6 @@ fn event_with_platform_ids(dir: &Path) -> EventDir {
     let event = EventDir::load(&demo.dir).unwrap();
     assert_eq!(event.definition.badges[0].platform["obf"], OBF_BADGES[0]);
     event
-}
-
-fn start_hub(
-    runtime: &tokio::runtime::Runtime,
-    db: &Path,
-    event: &EventDir,
-) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let store = HubStore::open(db, event.definition.clone()).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
-    let address = listener.local_addr().unwrap();
-    let state: SharedHub =
-        Arc::new(HubState::new(store, event, &format!("http://{address}"), Box::new(|| NOW_MS)).unwrap());
-    runtime.spawn(badge_kiosk::hub::server::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
-    (format!("http://{address}"), stop)
-}
-
-fn visitor_code(event: &EventDir, holder: Option<&str>) -> String {
-    AttendanceCode::sign(
-        &event.definition.event.id,
-        event.event_key.as_ref().unwrap(),
-        CodeClaims {
-            code_id: CodeId::random(),
-            role: Role::Visitor,
-            holder: holder.map(str::to_owned),
-            valid_from: 0,
-            valid_until: u32::MAX,
-        },
-    )
-    .unwrap()
-    .to_text()
 }
 
 struct Kiosk {
@@ -134,25 +91,6 @@ fn sync_kiosk(runtime: &tokio::runtime::Runtime, kiosk: &Kiosk, hub: &str) {
         }
     }
     panic!("kiosk {} did not finish syncing", kiosk.core.kiosk_id());
-}
-
-fn transport(timeout: Duration) -> TransportSettings {
-    TransportSettings {
-        request_timeout: timeout,
-        max_answer_bytes: 8 * 1024 * 1024,
-        min_token_interval: Duration::ZERO,
-    }
-}
-
-fn fast() -> IssueSettings {
-    IssueSettings {
-        max_attempts: 12,
-        backoff_base: Duration::from_millis(2),
-        backoff_max: Duration::from_millis(40),
-        max_retry_after: Duration::from_secs(5),
-        settle_before_lookup: Duration::ZERO,
-        max_refused_calls: 64,
-    }
 }
 
 fn client_for(platform: Platform, server: &ContractServer, obf: ObfSettings, timeout: Duration) -> PlatformClient {
@@ -304,7 +242,8 @@ fn kiosks_sync_to_the_hub_and_every_award_is_issued_once_to_obf_and_badgr() {
         let dir = tempfile::tempdir().unwrap();
         let event = event_with_platform_ids(dir.path());
         let db = dir.path().join("hub.sqlite");
-        let (hub, _stop) = start_hub(&runtime, &db, &event);
+        let loopback = start_hub(&runtime, &db, &event, || NOW_MS);
+        let hub = loopback.url();
         let day = record_the_day(&runtime, dir.path(), &event, &hub, 40);
         let store = shared_hub(&db, &event);
         let imported = import_csv(&store, &day.registrations_csv);
@@ -427,7 +366,8 @@ fn a_crash_between_sending_and_confirmed_is_settled_by_the_log_entry() {
         let dir = tempfile::tempdir().unwrap();
         let event = event_with_platform_ids(dir.path());
         let db = dir.path().join("hub.sqlite");
-        let (hub, _stop) = start_hub(&runtime, &db, &event);
+        let loopback = start_hub(&runtime, &db, &event, || NOW_MS);
+        let hub = loopback.url();
         let mut k = kiosk(dir.path(), &event, "k0");
         for i in 0..8 {
             let code = visitor_code(&event, None);
@@ -489,9 +429,10 @@ fn cli_imports_issues_lists_and_purges_with_no_clear_email_left() {
     let hub_dir = dir.join("hub");
     std::fs::create_dir_all(&hub_dir).unwrap();
     let db = hub_dir.join("hub.sqlite");
-    let (hub, stop) = start_hub(&runtime, &db, &event);
+    let loopback = start_hub(&runtime, &db, &event, || NOW_MS);
+    let hub = loopback.url();
     let day = record_the_day(&runtime, &dir, &event, &hub, 12);
-    let _ = stop.send(());
+    let _ = loopback.stop.send(());
     let server = runtime.block_on(server_for(Platform::Obf));
     let hub_arg = hub_dir.to_str().unwrap();
 
@@ -606,7 +547,8 @@ fn ten_thousand_hub_awards_to_obf_under_random_faults_have_no_duplicate() {
     let dir = tempfile::tempdir().unwrap();
     let event = event_with_platform_ids(dir.path());
     let db = dir.path().join("hub.sqlite");
-    let (hub, _stop) = start_hub(&runtime, &db, &event);
+    let loopback = start_hub(&runtime, &db, &event, || NOW_MS);
+    let hub = loopback.url();
     // A kiosk certified by the event key; its 10,000 records appended without an fsync
     // each (the test is about issuing, not the queue's durability).
     let started = Instant::now();

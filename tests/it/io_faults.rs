@@ -9,11 +9,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
-use badge_kiosk::domain::code::{AttendanceCode, CodeClaims, CodeId, Role};
 use badge_kiosk::eventdir::EventDir;
 use badge_kiosk::store::Store;
 
-use crate::helpers::{require_tool, TestKiosk};
+use crate::helpers::{require_tool, visitor_code, TestKiosk};
 
 const EIO: i32 = 5;
 const ENOSPC: i32 = 28;
@@ -65,20 +64,7 @@ impl FaultyKiosk {
     }
 
     fn new_code(&self) -> String {
-        let claims = CodeClaims {
-            code_id: CodeId::random(),
-            role: Role::Visitor,
-            holder: None,
-            valid_from: 0,
-            valid_until: u32::MAX,
-        };
-        AttendanceCode::sign(
-            &self.event.definition.event.id,
-            self.event.event_key.as_ref().unwrap(),
-            claims,
-        )
-        .unwrap()
-        .to_text()
+        visitor_code(&self.event, None)
     }
 
     /// Scans one code and returns the kiosk's answer.

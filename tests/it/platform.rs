@@ -34,7 +34,7 @@ fn awards(count: usize, badges: &[&str], prefix: &str) -> Vec<PendingIssue> {
         .collect()
 }
 
-fn transport(timeout: Duration) -> TransportSettings {
+pub(crate) fn transport(timeout: Duration) -> TransportSettings {
     TransportSettings {
         request_timeout: timeout,
         max_answer_bytes: 8 * 1024 * 1024,
@@ -42,7 +42,7 @@ fn transport(timeout: Duration) -> TransportSettings {
     }
 }
 
-fn fast() -> IssueSettings {
+pub(crate) fn fast() -> IssueSettings {
     IssueSettings {
         max_attempts: 12,
         backoff_base: Duration::from_millis(2),

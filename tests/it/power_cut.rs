@@ -19,11 +19,10 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use badge_kiosk::domain::code::{AttendanceCode, CodeClaims, CodeId, Role};
 use badge_kiosk::eventdir::EventDir;
 use badge_kiosk::store::Store;
 
-use crate::helpers::TestKiosk;
+use crate::helpers::{start_hub, visitor_code, TestKiosk};
 
 const EVENT: &str = "finales-metiers-2026";
 
@@ -92,21 +91,7 @@ impl PowerCutKiosk {
     }
 
     fn visitor_codes(&self, count: usize) -> Vec<String> {
-        let key = self.event.event_key.clone().unwrap();
-        (0..count)
-            .map(|_| {
-                let claims = CodeClaims {
-                    code_id: CodeId::random(),
-                    role: Role::Visitor,
-                    holder: None,
-                    valid_from: 0,
-                    valid_until: u32::MAX,
-                };
-                AttendanceCode::sign(&self.event.definition.event.id, &key, claims)
-                    .unwrap()
-                    .to_text()
-            })
-            .collect()
+        (0..count).map(|_| visitor_code(&self.event, None)).collect()
     }
 
     /// The kiosk command, journalled. Also takes the durable snapshot the cut rolls back to.
@@ -244,8 +229,8 @@ fn power_cuts_during_sync_deliver_each_record_once() {
     let kiosk = PowerCutKiosk::new(false);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let hub_db = kiosk.kiosk.dir.path().join("hub.sqlite");
-    let (hub, _stop) = crate::sync::start_hub(&runtime, &hub_db, &kiosk.event);
-    let hub_url = format!("http://{hub}");
+    let hub = start_hub(&runtime, &hub_db, &kiosk.event, || 1_795_000_000_000);
+    let hub_url = hub.url();
 
     let mut random = Xorshift(0x51c);
     let mut cuts = 0;

@@ -8,9 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use badge_kiosk::domain::clock::Clock;
-use badge_kiosk::domain::code::{AttendanceCode, CodeClaims, CodeId, Role};
 use badge_kiosk::eventdir::EventDir;
-use badge_kiosk::hub::server::{HubState, SharedHub};
 use badge_kiosk::hub::store::HubStore;
 use badge_kiosk::kiosk::{Delivery, KioskCore};
 use badge_kiosk::store::Store;
@@ -18,35 +16,19 @@ use badge_kiosk::sync::client::{sync_once, SyncSettings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::helpers::{runtime, start_hub, visitor_code};
+
+const NOW_MS: i64 = 1_795_000_000_000;
+
+fn now_ms() -> i64 {
+    NOW_MS
+}
+
 struct FixedClock;
 impl Clock for FixedClock {
     fn now_ms(&self) -> i64 {
-        1_795_000_000_000
+        NOW_MS
     }
-}
-
-pub fn start_hub(
-    runtime: &tokio::runtime::Runtime,
-    db: &Path,
-    event: &EventDir,
-) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let store = HubStore::open(db, event.definition.clone()).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
-    let address = listener.local_addr().unwrap();
-    let state: SharedHub = Arc::new(
-        HubState::new(
-            store,
-            event,
-            &format!("http://{address}"),
-            Box::new(|| 1_795_000_000_000),
-        )
-        .unwrap(),
-    );
-    runtime.spawn(badge_kiosk::hub::server::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
-    (format!("{address}"), stop)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -159,22 +141,6 @@ async fn fault_proxy(hub: Arc<Mutex<String>>, faults: impl Fn(u64) -> Fault + Se
     address
 }
 
-fn visitor_code(event: &EventDir) -> String {
-    AttendanceCode::sign(
-        &event.definition.event.id,
-        event.event_key.as_ref().unwrap(),
-        CodeClaims {
-            code_id: CodeId::random(),
-            role: Role::Visitor,
-            holder: Some("R".into()),
-            valid_from: 0,
-            valid_until: u32::MAX,
-        },
-    )
-    .unwrap()
-    .to_text()
-}
-
 fn test_client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_millis(1_000))
@@ -210,7 +176,7 @@ fn fleet(dir: &Path, event: &EventDir, kiosks: usize, awards_per_kiosk: usize, h
                 shared_codes.last().cloned().unwrap()
             } else {
                 unique += 1;
-                let code = visitor_code(event);
+                let code = visitor_code(event, Some("R"));
                 shared_codes.push(code.clone());
                 code
             };
@@ -254,15 +220,11 @@ fn sync_until_done(runtime: &tokio::runtime::Runtime, fleet: &Fleet, max_rounds:
 
 #[test]
 fn five_kiosks_with_random_faults_give_exactly_the_union() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let dir = tempfile::tempdir().unwrap();
     let event = EventDir::demo(dir.path()).unwrap();
-    let (hub_address, _stop) = start_hub(&runtime, &dir.path().join("hub.sqlite"), &event);
-    let upstream = Arc::new(Mutex::new(hub_address));
+    let hub = start_hub(&runtime, &dir.path().join("hub.sqlite"), &event, now_ms);
+    let upstream = Arc::new(Mutex::new(hub.address.clone()));
     // A deterministic pseudo-random fault schedule: about 40 % of requests fail somehow.
     let proxy = runtime.block_on(fault_proxy(upstream, |n| {
         let roll = (n.wrapping_mul(2_654_435_761) >> 7) % 100;
@@ -306,16 +268,13 @@ fn five_kiosks_with_random_faults_give_exactly_the_union() {
 
 #[test]
 fn hub_restart_and_pathway_across_three_kiosks() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let dir = tempfile::tempdir().unwrap();
     let event = EventDir::demo(dir.path()).unwrap();
     let db = dir.path().join("hub.sqlite");
-    let (address, stop) = start_hub(&runtime, &db, &event);
-    let code = visitor_code(&event);
+    let hub = start_hub(&runtime, &db, &event, now_ms);
+    let address = hub.address.clone();
+    let code = visitor_code(&event, Some("R"));
     let mut kiosks: Vec<KioskCore> = (0..3)
         .map(|i| {
             KioskCore::open(
@@ -354,13 +313,14 @@ fn hub_restart_and_pathway_across_three_kiosks() {
     };
     sync(&kiosks[0], &address).unwrap();
     // The hub restarts (its data stays); the next kiosks sync to the new process.
-    stop.send(()).unwrap();
+    hub.stop.send(()).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     assert!(
         sync(&kiosks[1], &address).is_err(),
         "hub is down: transient error, records kept"
     );
-    let (address, _stop) = start_hub(&runtime, &db, &event);
+    let hub = start_hub(&runtime, &db, &event, now_ms);
+    let address = hub.address.clone();
     sync(&kiosks[1], &address).unwrap();
     sync(&kiosks[2], &address).unwrap();
     // Syncing again changes nothing.
@@ -375,14 +335,11 @@ fn hub_restart_and_pathway_across_three_kiosks() {
 
 #[test]
 fn hub_refuses_unenrolled_kiosks_and_malformed_bodies() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     let dir = tempfile::tempdir().unwrap();
     let event = EventDir::demo(dir.path()).unwrap();
-    let (address, _stop) = start_hub(&runtime, &dir.path().join("hub.sqlite"), &event);
+    let hub = start_hub(&runtime, &dir.path().join("hub.sqlite"), &event, now_ms);
+    let address = hub.address.clone();
     let client = test_client();
     let url = format!("http://{address}/api/v1/records");
     let post = |body: Vec<u8>| {

@@ -22,11 +22,22 @@ impl Platform for Offscreen {
 
 const SIZES: [(u32, u32); 3] = [(800, 480), (1920, 1080), (480, 800)];
 
-fn render_all(kiosk: &Kiosk, window: &MinimalSoftwareWindow, name: &str, out: &std::path::Path) {
+/// Saves the kiosk's current screen in both languages at every size, showing the enrolment
+/// screen with `enrolment` when given.
+fn render_all(
+    kiosk: &Kiosk,
+    window: &MinimalSoftwareWindow,
+    name: &str,
+    out: &std::path::Path,
+    enrolment: Option<&ui::EnrolmentView>,
+) {
     for language in [Language::Fr, Language::En] {
         let mut view = kiosk.controller.view();
         view.language = language;
         ui::apply(&kiosk.window, &view);
+        if let Some(enrolment) = enrolment {
+            ui::apply_enrolment(&kiosk.window, enrolment);
+        }
         for (width, height) in SIZES {
             save_frame(
                 window,
@@ -52,7 +63,7 @@ fn render_screenshots() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut kiosk = Kiosk::open(dir, |_| {}, None);
     kiosk.window.show().expect("show");
-    let shot = |kiosk: &Kiosk, name: &str| render_all(kiosk, &window, name, &out);
+    let shot = |kiosk: &Kiosk, name: &str| render_all(kiosk, &window, name, &out, None);
 
     shot(&kiosk, "attract");
     let registered = kiosk.registered_visitor();
@@ -130,32 +141,14 @@ fn render_screenshots() {
         detail: String::new(),
         kiosk_id: "hall-a-entrance".into(),
     };
-    render_with(&kiosk, &window, "enrol", &out, &enrolment("waiting", ""));
-    render_with(&kiosk, &window, "enrol-refused", &out, &enrolment("failed", "refused"));
-}
-
-fn render_with(
-    kiosk: &Kiosk,
-    window: &MinimalSoftwareWindow,
-    name: &str,
-    out: &std::path::Path,
-    enrolment: &ui::EnrolmentView,
-) {
-    for language in [Language::Fr, Language::En] {
-        let mut view = kiosk.controller.view();
-        view.language = language;
-        ui::apply(&kiosk.window, &view);
-        ui::apply_enrolment(&kiosk.window, enrolment);
-        for (width, height) in SIZES {
-            save_frame(
-                window,
-                width,
-                height,
-                &out.join(format!("{name}-{}-{width}x{height}.png", language.code())),
-            );
-        }
-    }
-    ui::apply(&kiosk.window, &kiosk.controller.view());
+    render_all(&kiosk, &window, "enrol", &out, Some(&enrolment("waiting", "")));
+    render_all(
+        &kiosk,
+        &window,
+        "enrol-refused",
+        &out,
+        Some(&enrolment("failed", "refused")),
+    );
 }
 
 fn save_frame(window: &MinimalSoftwareWindow, width: u32, height: u32, file: &std::path::Path) {
