@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -119,7 +119,7 @@ impl SignedBundle {
         let message = message(&self.content);
         let signed_by = trusted
             .iter()
-            .find(|key| key.verify_strict(&message, &signature).is_ok() && key.verify(&message, &signature).is_ok())
+            .find(|key| key.verify_strict(&message, &signature).is_ok())
             .copied()
             .ok_or(BundleError::UntrustedSigner)?;
         let content: BundleContent =

@@ -6,7 +6,7 @@
 //! reprinting every ticket. On a stand-alone kiosk (the demo, or an event without a hub)
 //! the kiosk holds the event key and certifies its own device key at start-up.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
@@ -160,7 +160,7 @@ impl KioskCertificate {
         let message = [KIOSK_CERT_DOMAIN, payload.as_slice()].concat();
         let signed_by_event = event_keys
             .iter()
-            .any(|key| key.verify(&message, &self.signature).is_ok());
+            .any(|key| key.verify_strict(&message, &self.signature).is_ok());
         if signed_by_event {
             Ok(())
         } else {
