@@ -109,8 +109,15 @@ pub fn enrol(config: &Config, args: EnrolArgs) -> Result<()> {
 
 pub fn export(config: &Config, args: ExportArgs) -> Result<()> {
     let kiosk = open_kiosk(config)?;
-    let (path, count) = write_export(&kiosk, &args.to)?;
-    println!("wrote {count} records to {}", path.display());
+    let export = write_export(&kiosk, &args.to)?;
+    let path = &export.path;
+    println!("wrote {} records to {}", export.records, path.display());
+    if export.emails > 0 {
+        println!(
+            "the file holds {} typed email address(es) in clear: delete it once the hub has imported it",
+            export.emails
+        );
+    }
     println!(
         "each record is signed by this kiosk; on the hub: badge-kiosk hub import {}",
         path.display()
@@ -118,19 +125,35 @@ pub fn export(config: &Config, args: ExportArgs) -> Result<()> {
     Ok(())
 }
 
-/// Writes every record to a signed bundle file in `dir`; returns its path and the record
-/// count. The organiser panel's "export to USB" calls this too.
-pub fn write_export(kiosk: &crate::kiosk::KioskCore, dir: &std::path::Path) -> Result<(std::path::PathBuf, usize)> {
-    let records = kiosk.records_for_export()?;
+/// What `write_export` wrote.
+pub struct Export {
+    pub path: std::path::PathBuf,
+    pub records: usize,
+    /// Typed emails carried beside their records (the hub checks each against its hash).
+    pub emails: usize,
+}
+
+/// Writes every record, with the typed emails the kiosk still holds, to a bundle file in
+/// `dir`: the upload a sync would send, for a hub out of reach. The organiser panel's
+/// "export to USB" calls this too.
+pub fn write_export(kiosk: &crate::kiosk::KioskCore, dir: &std::path::Path) -> Result<Export> {
+    let mut emails = std::collections::BTreeMap::new();
+    let mut records = Vec::new();
+    for stored in kiosk.records_for_export()? {
+        let Ok(bytes) = stored.record.to_bytes() else { continue };
+        // As in a sync: only an email the record signed a hash of travels with it.
+        if let (Some(email), crate::domain::award::Recipient::EmailHash(_)) =
+            (stored.email, &stored.record.content.recipient)
+        {
+            emails.insert(stored.record.sequence, email);
+        }
+        records.push(hex::encode(bytes));
+    }
     let request = UploadRequest {
         event_id: kiosk.definition().event.id.clone(),
         certificate: hex::encode(kiosk.certificate().to_bytes().map_err(|e| anyhow::anyhow!("{e}"))?),
-        records: records
-            .iter()
-            .filter_map(|record| record.to_bytes().ok())
-            .map(hex::encode)
-            .collect(),
-        emails: std::collections::BTreeMap::new(),
+        records,
+        emails,
     };
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join(format!(
@@ -147,7 +170,11 @@ pub fn write_export(kiosk: &crate::kiosk::KioskCore, dir: &std::path::Path) -> R
         file.sync_all()?;
     }
     std::fs::rename(&temporary, &path)?;
-    Ok((path, request.records.len()))
+    Ok(Export {
+        path,
+        records: request.records.len(),
+        emails: request.emails.len(),
+    })
 }
 
 /// Kiosks cannot reach "0.0.0.0" or "127.0.0.1": name this machine's LAN address when
@@ -265,12 +292,14 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
             store.note_import(&digest, request.records.len(), chrono::Utc::now().timestamp_millis())?;
             let count = |status| response.answers.iter().filter(|a| a.status == status).count();
             use crate::sync::protocol::RecordStatus;
+            let emails = response.answers.iter().filter(|a| a.email_received).count();
             println!(
-                "{}: {} accepted, {} duplicates, {} rejected{}",
+                "{}: {} accepted, {} duplicates, {} rejected, {} typed email(s) received{}",
                 file.display(),
                 count(RecordStatus::Accepted),
                 count(RecordStatus::Duplicate),
                 count(RecordStatus::Rejected),
+                emails,
                 if already {
                     " (this file was imported before: nothing changed)"
                 } else {

@@ -9,7 +9,7 @@ use ed25519_dalek::SigningKey;
 use thiserror::Error;
 
 use crate::domain::allowlist;
-use crate::domain::award::{email_hash, is_plausible_email, AwardContent, AwardRecord, Recipient, RecordKind};
+use crate::domain::award::{email_hash, is_plausible_email, AwardContent, Recipient, RecordKind};
 use crate::domain::clock::{trusted_time, Clock, TrustedTime};
 use crate::domain::code::{CodeId, CodeRefusal, CodeVerifier, Role};
 use crate::domain::event::{BadgeClass, BadgeKind, EventDefinition};
@@ -508,13 +508,9 @@ impl KioskCore {
         Ok(())
     }
 
-    pub fn records_for_export(&self) -> Result<Vec<AwardRecord>, KioskError> {
-        Ok(self
-            .store
-            .records(0, usize::MAX)?
-            .into_iter()
-            .map(|stored| stored.record)
-            .collect())
+    /// Every record with the typed email it still holds (for the USB export).
+    pub fn records_for_export(&self) -> Result<Vec<crate::store::StoredRecord>, KioskError> {
+        Ok(self.store.records(0, usize::MAX)?)
     }
 }
 

@@ -459,7 +459,10 @@ impl Controller {
                 self.organiser.export = match self.options.export.resolve() {
                     None => ExportState::NoUsb,
                     Some(dir) => match crate::cli::write_export(&self.core, &dir) {
-                        Ok((path, count)) => ExportState::Done { count, path },
+                        Ok(export) => ExportState::Done {
+                            count: export.records,
+                            path: export.path,
+                        },
                         Err(error) => ExportState::Failed(error.to_string()),
                     },
                 };

@@ -645,3 +645,70 @@ fn ten_thousand_hub_awards_to_obf_under_random_faults_have_no_duplicate() {
     assert_eq!(server.total_issued(), 10_000);
     assert_eq!(server.distinct_recipients(), 10_000);
 }
+
+/// No network at all: a kiosk's USB export carries the typed emails it still holds, and
+/// `hub import` takes the file twice without doubling anything; the emailed awards are
+/// then ready to issue, as after a sync.
+#[test]
+fn usb_export_carries_typed_emails_and_imports_once() {
+    let cli = TestKiosk::demo();
+    let dir = cli.dir.path().to_path_buf();
+    let event = event_with_platform_ids(&dir.join("organiser"));
+    let cli = TestKiosk {
+        dir: cli.dir,
+        event: Some(event.dir.clone()),
+    };
+    for delivery in [
+        ["--email", "ana@example.org"],
+        ["--email", "bo@example.org"],
+        ["--phone", ""],
+    ] {
+        let code = visitor_code(&event, None);
+        let args: Vec<&str> = ["claim", code.as_str()]
+            .into_iter()
+            .chain(delivery.into_iter().filter(|arg| !arg.is_empty()))
+            .collect();
+        cli.ok(&args);
+    }
+    let usb = dir.join("usb");
+    let out = cli.ok(&["export", "--to", usb.to_str().unwrap()]);
+    assert!(out.contains("wrote 3 records"), "{out}");
+    assert!(out.contains("2 typed email address(es) in clear"), "{out}");
+    let file = std::fs::read_dir(&usb).unwrap().next().unwrap().unwrap().path();
+    let hub_dir = dir.join("hub");
+    let import = [
+        "hub",
+        "import",
+        file.to_str().unwrap(),
+        "--data",
+        hub_dir.to_str().unwrap(),
+    ];
+    let first = cli.ok(&import);
+    assert!(
+        first.contains("3 accepted, 0 duplicates, 0 rejected, 2 typed email(s) received"),
+        "{first}"
+    );
+    let status = ["hub", "status", "--data", hub_dir.to_str().unwrap()];
+    let before = cli.ok(&status);
+    // A record the hub already holds from the same kiosk is acknowledged again, not counted.
+    let again = cli.ok(&import);
+    assert!(
+        again.contains("this file was imported before: nothing changed"),
+        "{again}"
+    );
+    assert_eq!(cli.ok(&status), before);
+    let plan = cli.ok(&[
+        "hub",
+        "issue",
+        "--data",
+        hub_dir.to_str().unwrap(),
+        "--platform",
+        "obf",
+        "--dry-run",
+    ]);
+    assert!(
+        plan.contains(&format!("would send 2 recipient(s) of {}", OBF_BADGES[0])),
+        "{plan}"
+    );
+    assert!(plan.contains("1 need an email"), "{plan}");
+}
