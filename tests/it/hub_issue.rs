@@ -414,18 +414,24 @@ fn a_crash_between_sending_and_confirmed_is_settled_by_the_log_entry() {
     }
 }
 
+/// The binary in a temporary directory, on the demo event with platform ids.
+fn cli_with_platform_ids() -> (TestKiosk, EventDir) {
+    let cli = TestKiosk::demo();
+    let event = event_with_platform_ids(&cli.dir.path().join("organiser"));
+    let cli = TestKiosk {
+        dir: cli.dir,
+        event: Some(event.dir.clone()),
+    };
+    (cli, event)
+}
+
 /// The CLI end to end through the binary: registrations import, dry run, issue, recipients,
 /// status and purge; then no clear email is left in the hub's database or its WAL.
 #[test]
 fn cli_imports_issues_lists_and_purges_with_no_clear_email_left() {
     let runtime = runtime();
-    let cli = TestKiosk::demo();
+    let (cli, event) = cli_with_platform_ids();
     let dir = cli.dir.path().to_path_buf();
-    let event = event_with_platform_ids(&dir.join("organiser"));
-    let cli = TestKiosk {
-        dir: cli.dir,
-        event: Some(event.dir.clone()),
-    };
     let hub_dir = dir.join("hub");
     std::fs::create_dir_all(&hub_dir).unwrap();
     let db = hub_dir.join("hub.sqlite");
@@ -651,13 +657,8 @@ fn ten_thousand_hub_awards_to_obf_under_random_faults_have_no_duplicate() {
 /// then ready to issue, as after a sync.
 #[test]
 fn usb_export_carries_typed_emails_and_imports_once() {
-    let cli = TestKiosk::demo();
+    let (cli, event) = cli_with_platform_ids();
     let dir = cli.dir.path().to_path_buf();
-    let event = event_with_platform_ids(&dir.join("organiser"));
-    let cli = TestKiosk {
-        dir: cli.dir,
-        event: Some(event.dir.clone()),
-    };
     for delivery in [
         ["--email", "ana@example.org"],
         ["--email", "bo@example.org"],
