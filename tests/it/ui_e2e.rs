@@ -2,7 +2,6 @@
 //! a USB keyboard-wedge scanner types it, a tap on the claim button, and a signed award in
 //! the queue afterwards. Needs Xvfb and xdotool (skipped with a note when missing).
 
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -26,12 +25,6 @@ fn installed(tool: &str) -> bool {
         .stdout(Stdio::null())
         .status()
         .is_ok_and(|status| status.success())
-}
-
-fn free_display() -> Option<u32> {
-    (90..140).find(|n| {
-        !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
-    })
 }
 
 fn xdotool(display: &str, args: &[&str]) -> String {
@@ -78,23 +71,25 @@ fn visitor_claims_with_a_wedge_scanner_and_a_tap() {
         .expect("a registered demo visitor")
         .to_owned();
 
-    let number = free_display().expect("a free X display number");
-    let display = format!(":{number}");
+    // `-displayfd`: Xvfb picks a free display itself and writes its number once it accepts
+    // connections (a socket file can exist before the server answers on it).
     let mut processes = Processes(Vec::new());
-    processes.0.push(
-        Command::new("Xvfb")
-            .args([display.as_str(), "-screen", "0", "1024x768x24", "-nolisten", "tcp"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb starts"),
+    let mut xvfb = Command::new("Xvfb")
+        .args(["-displayfd", "1", "-screen", "0", "1024x768x24", "-nolisten", "tcp"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb starts");
+    let ready = xvfb.stdout.take().expect("Xvfb's standard output");
+    processes.0.push(xvfb);
+    let mut number = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(ready), &mut number).expect("Xvfb's display number");
+    let number = number.trim();
+    assert!(
+        !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()),
+        "Xvfb did not start: {number:?}"
     );
-    wait_for(
-        "Xvfb",
-        Duration::from_secs(30),
-        || Path::new(&format!("/tmp/.X11-unix/X{number}")).exists(),
-        || format!("no /tmp/.X11-unix/X{number}"),
-    );
+    let display = format!(":{number}");
     let kiosk_log = kiosk.dir.path().join("kiosk.log");
     let log_file = std::fs::File::create(&kiosk_log).expect("kiosk log");
     processes.0.push(
