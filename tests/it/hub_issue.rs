@@ -23,7 +23,7 @@ use badge_kiosk::store::{Durability, Store};
 use badge_kiosk::sync::client::{sync_once, SyncSettings};
 use badge_kiosk::sync::protocol::{RecordStatus, UploadRequest};
 
-use crate::helpers::{runtime, start_hub, visitor_code, TestKiosk};
+use crate::helpers::{runtime, start_hub, visitor_code, LoopbackHub, TestKiosk};
 use crate::platform::{fast, transport};
 use crate::platform_contract::{ContractServer, Endpoint, Fault, RandomFaults, ServerConfig};
 
@@ -67,6 +67,33 @@ fn event_with_platform_ids(dir: &Path) -> EventDir {
 struct Kiosk {
     core: KioskCore,
     queue: PathBuf,
+}
+
+/// A temporary directory holding the demo event with platform ids and its hub's database,
+/// the hub serving on loopback (at `hub`) until `loopback` is dropped.
+struct HubOfTheDay {
+    runtime: tokio::runtime::Runtime,
+    dir: tempfile::TempDir,
+    event: EventDir,
+    db: PathBuf,
+    hub: String,
+    loopback: LoopbackHub,
+}
+
+fn hub_of_the_day() -> HubOfTheDay {
+    let runtime = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let event = event_with_platform_ids(dir.path());
+    let db = dir.path().join("hub.sqlite");
+    let loopback = start_hub(&runtime, &db, &event, || NOW_MS);
+    HubOfTheDay {
+        hub: loopback.url(),
+        runtime,
+        dir,
+        event,
+        db,
+        loopback,
+    }
 }
 
 fn kiosk(dir: &Path, event: &EventDir, name: &str) -> Kiosk {
@@ -238,12 +265,14 @@ fn import_csv(db: &SharedHubStore, csv: &str) -> issue::ImportedRegistrations {
 #[test]
 fn kiosks_sync_to_the_hub_and_every_award_is_issued_once_to_obf_and_badgr() {
     for platform in [Platform::Obf, Platform::Badgr] {
-        let runtime = runtime();
-        let dir = tempfile::tempdir().unwrap();
-        let event = event_with_platform_ids(dir.path());
-        let db = dir.path().join("hub.sqlite");
-        let loopback = start_hub(&runtime, &db, &event, || NOW_MS);
-        let hub = loopback.url();
+        let HubOfTheDay {
+            runtime,
+            dir,
+            event,
+            db,
+            hub,
+            loopback: _hub_serving,
+        } = hub_of_the_day();
         let day = record_the_day(&runtime, dir.path(), &event, &hub, 40);
         let store = shared_hub(&db, &event);
         let imported = import_csv(&store, &day.registrations_csv);
@@ -362,12 +391,14 @@ fn a_typed_email_that_does_not_match_the_signed_hash_is_refused_per_record() {
 #[test]
 fn a_crash_between_sending_and_confirmed_is_settled_by_the_log_entry() {
     for platform in [Platform::Obf, Platform::Badgr] {
-        let runtime = runtime();
-        let dir = tempfile::tempdir().unwrap();
-        let event = event_with_platform_ids(dir.path());
-        let db = dir.path().join("hub.sqlite");
-        let loopback = start_hub(&runtime, &db, &event, || NOW_MS);
-        let hub = loopback.url();
+        let HubOfTheDay {
+            runtime,
+            dir,
+            event,
+            db,
+            hub,
+            loopback: _hub_serving,
+        } = hub_of_the_day();
         let mut k = kiosk(dir.path(), &event, "k0");
         for i in 0..8 {
             let code = visitor_code(&event, None);
@@ -549,12 +580,14 @@ fn cli_imports_issues_lists_and_purges_with_no_clear_email_left() {
 /// exactly once.
 #[test]
 fn ten_thousand_hub_awards_to_obf_under_random_faults_have_no_duplicate() {
-    let runtime = runtime();
-    let dir = tempfile::tempdir().unwrap();
-    let event = event_with_platform_ids(dir.path());
-    let db = dir.path().join("hub.sqlite");
-    let loopback = start_hub(&runtime, &db, &event, || NOW_MS);
-    let hub = loopback.url();
+    let HubOfTheDay {
+        runtime,
+        dir,
+        event,
+        db,
+        hub,
+        loopback: _hub_serving,
+    } = hub_of_the_day();
     // A kiosk certified by the event key; its 10,000 records appended without an fsync
     // each (the test is about issuing, not the queue's durability).
     let started = Instant::now();
@@ -589,22 +622,8 @@ fn ten_thousand_hub_awards_to_obf_under_random_faults_have_no_duplicate() {
     sync_kiosk(&runtime, &k, &hub);
     let recorded = started.elapsed();
 
-    let mut config = ServerConfig::obf();
-    config.token_lifetime = Duration::from_secs(2);
-    config.stall = Duration::from_millis(700);
-    config.refused_token_status = 401;
-    let server = runtime.block_on(ContractServer::obf(&OBF_BADGES, config));
-    server.random_faults(
-        7,
-        RandomFaults {
-            error_500: 0.06,
-            rate_limit: 0.04,
-            expire_token: 0.03,
-            lose_answer: 0.06,
-            stall: 0.02,
-            record_then_502: 0.04,
-        },
-    );
+    let server = runtime.block_on(ContractServer::obf(&OBF_BADGES, ServerConfig::obf().flaky()));
+    server.random_faults(7, RandomFaults::venue_mix());
     let obf = ObfSettings {
         max_recipients: 100,
         ..ObfSettings::default()

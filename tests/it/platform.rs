@@ -344,25 +344,13 @@ async fn a_run_cut_after_sending_is_settled_by_the_next_run() {
 }
 
 async fn ten_thousand_under_random_faults(which: Which, seed: u64) {
-    let mut config = match which {
+    let config = match which {
         Which::Obf => ServerConfig::obf(),
         Which::Badgr => ServerConfig::badgr(),
-    };
-    config.token_lifetime = Duration::from_secs(2);
-    config.stall = Duration::from_millis(700);
-    config.refused_token_status = 401;
+    }
+    .flaky();
     let server = server_for(which, Some(config)).await;
-    server.random_faults(
-        seed,
-        RandomFaults {
-            error_500: 0.06,
-            rate_limit: 0.04,
-            expire_token: 0.03,
-            lose_answer: 0.06,
-            stall: 0.02,
-            record_then_502: 0.04,
-        },
-    );
+    server.random_faults(seed, RandomFaults::venue_mix());
     let mut client = match which {
         Which::Obf => obf_client(
             &server,

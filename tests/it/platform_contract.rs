@@ -78,6 +78,21 @@ pub struct RandomFaults {
     pub record_then_502: f64,
 }
 
+impl RandomFaults {
+    /// The mix the "10,000 awards under random faults" tests use: about a quarter of the
+    /// issue and look-up calls fail, half of those after the platform recorded the issue.
+    pub fn venue_mix() -> Self {
+        Self {
+            error_500: 0.06,
+            rate_limit: 0.04,
+            expire_token: 0.03,
+            lose_answer: 0.06,
+            stall: 0.02,
+            record_then_502: 0.04,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// `expires_in` of new tokens; the server enforces it to the millisecond.
@@ -107,6 +122,17 @@ impl ServerConfig {
         Self {
             refused_token_status: 401,
             ..Self::obf()
+        }
+    }
+
+    /// Tokens that expire every 2 s and are refused with 401, and short stalls: with
+    /// `RandomFaults::venue_mix`, every renewal and look-up path runs many times.
+    pub fn flaky(self) -> Self {
+        Self {
+            token_lifetime: Duration::from_secs(2),
+            stall: Duration::from_millis(700),
+            refused_token_status: 401,
+            ..self
         }
     }
 }
