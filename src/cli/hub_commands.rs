@@ -137,24 +137,9 @@ pub struct Export {
 /// `dir`: the upload a sync would send, for a hub out of reach. The organiser panel's
 /// "export to USB" calls this too.
 pub fn write_export(kiosk: &crate::kiosk::KioskCore, dir: &std::path::Path) -> Result<Export> {
-    let mut emails = std::collections::BTreeMap::new();
-    let mut records = Vec::new();
-    for stored in kiosk.records_for_export()? {
-        let Ok(bytes) = stored.record.to_bytes() else { continue };
-        // As in a sync: only an email the record signed a hash of travels with it.
-        if let (Some(email), crate::domain::award::Recipient::EmailHash(_)) =
-            (stored.email, &stored.record.content.recipient)
-        {
-            emails.insert(stored.record.sequence, email);
-        }
-        records.push(hex::encode(bytes));
-    }
-    let request = UploadRequest {
-        event_id: kiosk.definition().event.id.clone(),
-        certificate: hex::encode(kiosk.certificate().to_bytes().map_err(|e| anyhow::anyhow!("{e}"))?),
-        records,
-        emails,
-    };
+    let certificate = hex::encode(kiosk.certificate().to_bytes().map_err(|e| anyhow::anyhow!("{e}"))?);
+    let request =
+        crate::sync::client::upload_request(&kiosk.definition().event.id, &certificate, &kiosk.records_for_export()?);
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join(format!(
         "{}-{}-{}.badges.json",

@@ -11,7 +11,7 @@ use thiserror::Error;
 use super::plan::{dispositions, plan_batches, Backoff, Batch, Disposition, Pending};
 use super::protocol::{UploadRequest, UploadResponse, MAX_ANSWER_BYTES, UPLOAD_PATH};
 use crate::domain::award::Recipient;
-use crate::store::Store;
+use crate::store::{Store, StoredRecord};
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum SyncError {
@@ -187,6 +187,33 @@ async fn upload(
     }
 }
 
+/// The upload of `records` as the hub takes it, from a sync or a USB export: each record's
+/// signed bytes, and beside it the typed email the kiosk still holds, when the record
+/// signed a hash of one (the hub checks each against that hash).
+pub fn upload_request<'a>(
+    event_id: &str,
+    certificate_hex: &str,
+    records: impl IntoIterator<Item = &'a StoredRecord>,
+) -> UploadRequest {
+    let mut emails = std::collections::BTreeMap::new();
+    let records = records
+        .into_iter()
+        .filter_map(|stored| {
+            let bytes = stored.record.to_bytes().ok()?;
+            if let (Some(email), Recipient::EmailHash(_)) = (&stored.email, &stored.record.content.recipient) {
+                emails.insert(stored.record.sequence, email.clone());
+            }
+            Some(hex::encode(bytes))
+        })
+        .collect();
+    UploadRequest {
+        event_id: event_id.to_owned(),
+        certificate: certificate_hex.to_owned(),
+        records,
+        emails,
+    }
+}
+
 /// The uploads for every queued record, in sequence order, per the planner.
 pub fn prepare_uploads(
     store: &Store,
@@ -206,25 +233,8 @@ pub fn prepare_uploads(
     Ok(batches
         .into_iter()
         .map(|batch| {
-            let mut emails = std::collections::BTreeMap::new();
-            let records = records
-                .by_ref()
-                .take(batch.sequences.len())
-                .filter_map(|stored| {
-                    let bytes = stored.record.to_bytes().ok()?;
-                    // Only an email the record signed a hash of travels with it.
-                    if let (Some(email), Recipient::EmailHash(_)) = (&stored.email, &stored.record.content.recipient) {
-                        emails.insert(stored.record.sequence, email.clone());
-                    }
-                    Some(hex::encode(bytes))
-                })
-                .collect();
-            let request = UploadRequest {
-                event_id: settings.event_id.clone(),
-                certificate: settings.certificate_hex.clone(),
-                records,
-                emails,
-            };
+            let batch_records = records.by_ref().take(batch.sequences.len());
+            let request = upload_request(&settings.event_id, &settings.certificate_hex, batch_records);
             (batch, request)
         })
         .collect())
