@@ -6,3 +6,4 @@ mod migrations;
 pub mod outbox;
 pub mod server;
 pub mod store;
+pub mod web;
