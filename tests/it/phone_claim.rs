@@ -219,6 +219,7 @@ fn a_phone_claim_at_a_running_kiosk_is_on_the_public_claim_page_within_seconds()
     let queue = data_dir.join(&event.definition.event.id).join("queue.sqlite");
     let mut token = None;
     let mut last_tap = Instant::now();
+    let mut last_typed = Instant::now();
     wait_for(
         "the phone claim in the kiosk's queue",
         Duration::from_secs(120),
@@ -226,6 +227,13 @@ fn a_phone_claim_at_a_running_kiosk_is_on_the_public_claim_page_within_seconds()
             if let Some(found) = claim_token(&queue) {
                 token = Some(found);
                 return true;
+            }
+            // Under load the first keystrokes can reach a window not yet drawn: scan again.
+            if last_typed.elapsed() > Duration::from_secs(20) {
+                xdotool(&display, &["windowfocus", "--sync", &window]);
+                xdotool(&display, &["type", "--delay", "5", &code]);
+                xdotool(&display, &["key", "Return"]);
+                last_typed = Instant::now();
             }
             if last_tap.elapsed() > Duration::from_secs(3) {
                 xdotool(
