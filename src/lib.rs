@@ -14,6 +14,7 @@ pub mod fuzzing;
 pub mod hub;
 pub mod kiosk;
 pub mod platform;
+pub mod plural;
 pub mod printing;
 pub mod printing_output;
 pub mod scan;

@@ -632,9 +632,12 @@ fn queue(config: &Config, command: QueueCommand) -> Result<()> {
     }
 }
 
-/// Exit codes: 0 ok, 1 error, 2 a code was refused.
+/// Exit codes: 0 ok, 1 error, 2 a code was refused, 75 gave up waiting for a badge
+/// platform (`hub issue`; nothing lost, run it again later).
 pub fn exit_code(error: &anyhow::Error) -> i32 {
-    if error
+    if error.downcast_ref::<super::hub_issue::TryAgainLater>().is_some() {
+        super::hub_issue::EXIT_TRY_AGAIN_LATER
+    } else if error
         .downcast_ref::<KioskError>()
         .is_some_and(|e| matches!(e, KioskError::Refused(_)))
     {

@@ -8,21 +8,17 @@ use anyhow::{bail, Context, Result};
 use super::args::{EnrolArgs, ExportArgs, HubCommand, RegistrationsCommand, SyncArgs};
 use super::commands::{open_event, open_kiosk};
 use crate::config::Config;
-use crate::domain::event::Language;
 use crate::hub::issue::{self, IssueState};
 use crate::hub::server::{HubState, SharedHub};
 use crate::hub::store::HubStore;
-use crate::platform::{
-    BadgrClient, BadgrSettings, IssueSettings, ObfClient, ObfSettings, Platform, PlatformClient, PlatformCredentials,
-    TransportSettings,
-};
+use crate::platform::Platform;
 use crate::store::Store;
 use crate::sync::client::sync_once;
 use crate::sync::protocol::UploadRequest;
 
 const HUB_DB: &str = "hub.sqlite";
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -178,7 +174,7 @@ fn guess_public_url(scheme: &str, address: std::net::SocketAddr) -> String {
     format!("{scheme}://{}", std::net::SocketAddr::new(ip, address.port()))
 }
 
-fn open_hub(config: &Config, data: &std::path::Path) -> Result<(HubStore, crate::eventdir::EventDir)> {
+pub(super) fn open_hub(config: &Config, data: &std::path::Path) -> Result<(HubStore, crate::eventdir::EventDir)> {
     let event = open_event(config)?;
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let store = HubStore::open(&data.join(HUB_DB), event.definition.clone())?;
@@ -381,7 +377,18 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
             credentials,
             no_email,
             dry_run,
-        } => hub_issue(config, &data, &platform, credentials.as_deref(), no_email, dry_run),
+            max_wait,
+        } => super::hub_issue::hub_issue(
+            config,
+            super::hub_issue::IssueArgs {
+                data: &data,
+                platform: &platform,
+                credentials: credentials.as_deref(),
+                no_email,
+                dry_run,
+                max_wait,
+            },
+        ),
         HubCommand::Recipients { data, platform, only } => {
             let (store, _) = open_hub(config, &data)?;
             let platform = Platform::parse(&platform)?;
@@ -483,135 +490,4 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
             Ok(())
         }
     }
-}
-
-fn hub_issue(
-    config: &Config,
-    data: &std::path::Path,
-    platform: &str,
-    credentials: Option<&std::path::Path>,
-    no_email: bool,
-    dry_run: bool,
-) -> Result<()> {
-    let platform = Platform::parse(platform)?;
-    let (store, event) = open_hub(config, data)?;
-    if dry_run {
-        let plan = issue::dry_run(&store, platform)?;
-        for (badge, language, recipients) in &plan.calls {
-            println!(
-                "would send {recipients} recipient(s) of {badge} ({}) to {}",
-                language.code(),
-                platform.label()
-            );
-        }
-        for (award, reason) in &plan.rejected {
-            println!("would refuse {award}: {reason}");
-        }
-        println!(
-            "{} call(s); {} award(s) sent by an interrupted run would be looked up first; {} already issued, {} refused, {} need an email. Nothing was sent.",
-            plan.calls.len(),
-            plan.in_doubt,
-            plan.counts.confirmed,
-            plan.counts.failed,
-            plan.counts.needs_email
-        );
-        return Ok(());
-    }
-    if let Some(path) = credentials {
-        if let Some(warning) = crate::platform::credentials::permission_warning(path) {
-            eprintln!("warning: {warning}");
-        }
-    }
-    let credentials = PlatformCredentials::load_with_process_env(credentials)?;
-    let mut client = match platform {
-        Platform::Obf => {
-            let settings = ObfSettings {
-                send_email: !no_email,
-                event_name: Some(event.definition.event.name.get(Language::Fr).to_owned()),
-                ..ObfSettings::default()
-            };
-            PlatformClient::Obf(ObfClient::new(
-                credentials.require_obf()?,
-                settings,
-                ObfClient::default_transport(),
-            ))
-        }
-        Platform::Badgr => {
-            let settings = BadgrSettings {
-                notify: !no_email,
-                ..BadgrSettings::default()
-            };
-            PlatformClient::Badgr(BadgrClient::new(
-                credentials.require_badgr()?,
-                settings,
-                TransportSettings::default(),
-            ))
-        }
-    };
-    let shared = Arc::new(Mutex::new(store));
-    let progress: issue::ProgressFn = Arc::new(|confirmed, failed, total| {
-        let done = confirmed + failed;
-        let width = 30;
-        if let Some(filled) = (done.min(total) * width).checked_div(total) {
-            eprint!(
-                "\r[{}{}] {done}/{total} ({failed} refused)",
-                "#".repeat(filled),
-                " ".repeat(width - filled)
-            );
-            let _ = std::io::stderr().flush();
-        }
-    });
-    eprintln!("issuing to {}…", platform.label());
-    let report = runtime()?.block_on(issue::issue_from_hub(
-        &shared,
-        &mut client,
-        &IssueSettings::default(),
-        Some(progress),
-    ));
-    eprintln!();
-    let report = report.map_err(|error| anyhow::anyhow!("{error}"))?;
-    let summary = &report.summary;
-    println!(
-        "{}: {} award(s) issued now ({} found already recorded after a lost answer), {} refused, {} call(s)",
-        platform.label(),
-        summary.confirmed,
-        summary.found_after_lost_answer,
-        summary.failed,
-        summary.calls
-    );
-    if report.already_held > 0 {
-        println!(
-            "{} award(s) not sent: {} already held that badge for the same email",
-            report.already_held,
-            platform.label()
-        );
-    }
-    println!(
-        "in total: {} issued, {} refused, {} still queued, {} need an email",
-        report.counts.confirmed,
-        report.counts.failed,
-        report.counts.queued + report.counts.sending,
-        report.counts.needs_email
-    );
-    for (award, reason) in report.failed.iter().take(20) {
-        println!("  refused {award}: {reason}");
-    }
-    if report.failed.len() > 20 {
-        println!(
-            "  … and {} more: badge-kiosk hub recipients --only refused --platform {}",
-            report.failed.len() - 20,
-            platform.key()
-        );
-    }
-    if !report.needs_email.is_empty() {
-        println!(
-            "{} award(s) need an email: import the ticketing export (`badge-kiosk hub registrations import FILE.csv --data {}`), then run this again",
-            report.needs_email.len(),
-            data.display()
-        );
-    }
-    if let Some(error) = report.stopped {
-        bail!("the run stopped early: {error}");
-    }
-    Ok(())
 }
