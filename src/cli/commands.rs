@@ -521,8 +521,8 @@ fn queue(config: &Config, command: QueueCommand) -> Result<()> {
                     println!("FAULT: {fault}");
                 }
                 bail!(
-                    "the queue has {} fault(s): it was altered outside badge-kiosk",
-                    audit.faults.len()
+                    "the queue has {}: it was altered outside badge-kiosk",
+                    crate::plural::count(audit.faults.len(), "fault", "faults")
                 )
             }
         }
@@ -609,7 +609,11 @@ fn queue(config: &Config, command: QueueCommand) -> Result<()> {
             let days = retention_days.unwrap_or(config.email_retention_days);
             let cutoff = chrono::Utc::now().timestamp_millis() - i64::try_from(days).unwrap_or(0) * 86_400_000;
             let erased = kiosk.store_mut().purge_emails(cutoff)?;
-            println!("erased {erased} email address(es) confirmed issued more than {days} day(s) ago");
+            println!(
+                "erased {} confirmed issued more than {} ago",
+                crate::plural::count(erased, "email address", "email addresses"),
+                crate::plural::count(days, "day", "days")
+            );
             Ok(())
         }
         QueueCommand::Status => {

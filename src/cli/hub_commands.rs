@@ -12,6 +12,7 @@ use crate::hub::issue::{self, IssueState};
 use crate::hub::server::{HubState, SharedHub};
 use crate::hub::store::HubStore;
 use crate::platform::Platform;
+use crate::plural::count;
 use crate::store::Store;
 use crate::sync::client::sync_once;
 use crate::sync::protocol::UploadRequest;
@@ -107,11 +108,15 @@ pub fn export(config: &Config, args: ExportArgs) -> Result<()> {
     let kiosk = open_kiosk(config)?;
     let export = write_export(&kiosk, &args.to)?;
     let path = &export.path;
-    println!("wrote {} records to {}", export.records, path.display());
+    println!(
+        "wrote {} to {}",
+        count(export.records, "record", "records"),
+        path.display()
+    );
     if export.emails > 0 {
         println!(
-            "the file holds {} typed email address(es) in clear: delete it once the hub has imported it",
-            export.emails
+            "the file holds {} in clear: delete it once the hub has imported it",
+            count(export.emails, "typed email address", "typed email addresses")
         );
     }
     println!(
@@ -275,12 +280,12 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
             use crate::sync::protocol::RecordStatus;
             let emails = response.answers.iter().filter(|a| a.email_received).count();
             println!(
-                "{}: {} accepted, {} duplicates, {} rejected, {} typed email(s) received{}",
+                "{}: {} accepted, {} duplicates, {} rejected, {} received{}",
                 file.display(),
                 count(RecordStatus::Accepted),
                 count(RecordStatus::Duplicate),
                 count(RecordStatus::Rejected),
-                emails,
+                crate::plural::count(emails, "typed email", "typed emails"),
                 if already {
                     " (this file was imported before: nothing changed)"
                 } else {
@@ -459,17 +464,23 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
                 println!("{}:{}: {}", file.display(), error.line, error.message);
             }
             println!(
-                "{}: {} new, {} updated, {} unchanged registration(s), {} line(s) skipped",
+                "{}: {} new, {} updated, {} unchanged {}, {} skipped",
                 file.display(),
                 outcome.added,
                 outcome.updated,
                 outcome.unchanged,
-                parsed.errors.len()
+                crate::plural::english(
+                    outcome.added + outcome.updated + outcome.unchanged == 1,
+                    "registration",
+                    "registrations"
+                ),
+                count(parsed.errors.len(), "line", "lines")
             );
             if outcome.requeued > 0 {
                 println!(
-                    "{} refused award(s) have a new email and are queued again: run `badge-kiosk hub issue`",
-                    outcome.requeued
+                    "{} a new email and {} queued again: run `badge-kiosk hub issue`",
+                    count(outcome.requeued, "refused award has", "refused awards have"),
+                    crate::plural::english(outcome.requeued == 1, "is", "are")
                 );
             }
             if !parsed.errors.is_empty() {
@@ -484,8 +495,11 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
             let cutoff = now.saturating_sub(i64::try_from(days).unwrap_or(i64::MAX).saturating_mul(86_400_000));
             let purged = issue::purge_emails(&mut store, cutoff, now)?;
             println!(
-                "erased {} typed email(s) and {} registration email(s) confirmed issued more than {days} day(s) ago; {} email(s) kept (not confirmed yet, or within the retention)",
-                purged.typed, purged.registrations, purged.kept
+                "erased {} and {} confirmed issued more than {} ago; {} kept (not confirmed yet, or within the retention)",
+                count(purged.typed, "typed email", "typed emails"),
+                count(purged.registrations, "registration email", "registration emails"),
+                count(days, "day", "days"),
+                count(purged.kept, "email", "emails")
             );
             Ok(())
         }
