@@ -233,6 +233,7 @@ pub struct Controller {
     options: Options,
     inputs: Sender<Input>,
     event_reload_pending: bool,
+    sounds: super::sound::Sounds,
 }
 
 impl Controller {
@@ -267,6 +268,7 @@ impl Controller {
                 .unwrap_or_default(),
             ..OrganiserView::default()
         };
+        let config_sound_volume = config.sound_volume;
         Self {
             machine: Machine::new(language, timing, failures, locked_until_ms),
             core,
@@ -278,6 +280,7 @@ impl Controller {
             options,
             inputs,
             event_reload_pending: false,
+            sounds: super::sound::Sounds::start(config_sound_volume),
         }
     }
 
@@ -361,6 +364,10 @@ impl Controller {
             for effect in effects {
                 let now = now_ms();
                 if let Some(result) = self.effect(effect) {
+                    // Saved or refused is heard as well as seen, off this thread.
+                    if let Some(cue) = super::sound::cue_for(&result) {
+                        self.sounds.play(cue);
+                    }
                     next.extend(self.machine.work_done(result, now));
                 }
             }
