@@ -18,8 +18,8 @@ use crate::config::Config;
 use crate::domain::event::Language;
 use crate::hub::issue;
 use crate::platform::{
-    BadgrClient, BadgrSettings, IssueSettings, NoticeFn, ObfClient, ObfSettings, PassControl, Platform,
-    PlatformClient, PlatformCredentials, PlatformError, TransportSettings,
+    BadgrClient, BadgrSettings, IssueSettings, NoticeFn, ObfClient, ObfSettings, PassControl, Platform, PlatformClient,
+    PlatformCredentials, PlatformError, TransportSettings,
 };
 use crate::plural::count;
 
@@ -258,11 +258,7 @@ pub fn hub_issue(config: &Config, args: IssueArgs<'_>) -> Result<()> {
         println!(
             "{} an email: import the ticketing export (`badge-kiosk hub registrations import FILE.csv --data {}`), \
              then run this again",
-            count(
-                report.needs_email.len(),
-                "award needs",
-                "awards need"
-            ),
+            count(report.needs_email.len(), "award needs", "awards need"),
             args.data.display()
         );
     }

@@ -45,7 +45,11 @@ pub enum PassNotice {
     /// the platform after `wait`, never sent again blind.
     LookingUp { reason: String, wait: Duration },
     /// A look-up did not get through; it is tried again after `wait`.
-    LookUpRetrying { reason: String, attempt: u32, wait: Duration },
+    LookUpRetrying {
+        reason: String,
+        attempt: u32,
+        wait: Duration,
+    },
     /// Awards left "sending" by an interrupted run: looked up after `wait`, before anything
     /// is sent.
     CheckingInterrupted { awards: usize, wait: Duration },
@@ -207,7 +211,7 @@ pub async fn issue_pending_controlled<L: IssueLedger + Send>(
     let groups = in_doubt_groups(&ledger.pending().await?);
     if !groups.is_empty() {
         // An answer lost a moment ago may belong to a call the platform is still recording.
-        let awards = groups.iter().map(|(_, awards)| awards.len()).sum();
+        let awards = groups.values().map(Vec::len).sum();
         control
             .pause(
                 PassNotice::CheckingInterrupted {
@@ -441,7 +445,11 @@ fn give_up_after(attempts: u32, settings: &IssueSettings, reason: &str) -> Resul
 }
 
 /// Honours the platform's Retry-After (within reason), or backs off with jitter.
-fn delay(retry_after: Option<Duration>, backoff: &mut Backoff, settings: &IssueSettings) -> Result<Duration, PlatformError> {
+fn delay(
+    retry_after: Option<Duration>,
+    backoff: &mut Backoff,
+    settings: &IssueSettings,
+) -> Result<Duration, PlatformError> {
     match retry_after {
         Some(delay) if delay > settings.max_retry_after => Err(PlatformError::Transient(format!(
             "the platform asks us to wait {} s before the next request; the awards stay queued: run \

@@ -33,9 +33,10 @@ pub enum CallError {
 impl CallError {
     pub fn reason(&self) -> &str {
         match self {
-            Self::NotProcessed { reason, .. } | Self::Unknown(reason) | Self::Blocked(reason) | Self::Unreachable(reason) => {
-                reason
-            }
+            Self::NotProcessed { reason, .. }
+            | Self::Unknown(reason)
+            | Self::Blocked(reason)
+            | Self::Unreachable(reason) => reason,
         }
     }
 }

@@ -15,9 +15,9 @@ mod pdf;
 mod qr;
 mod raster;
 mod svg;
-mod text;
 #[cfg(test)]
 mod tests;
+mod text;
 
 use qrcode::types::QrError;
 use qrcode::{EcLevel, QrCode};
@@ -135,8 +135,6 @@ pub fn qr_png(text: &str, module_px: u32) -> Result<Vec<u8>, PrintError> {
     Ok(png)
 }
 
-/// Renders labels on A4 pages, [`LABELS_PER_PAGE`] per page, as a PDF 1.4 file.
-
 /// Renders labels on A4 pages, [`LABELS_PER_PAGE`] per page, as a PDF 1.4 file with the
 /// text in embedded, subsetted DejaVu Sans.
 pub fn render_pdf(labels: &[Label]) -> Result<Vec<u8>, PrintError> {
@@ -169,7 +167,6 @@ pub fn write_csv<W: std::io::Write>(labels: &[Label], w: W) -> Result<(), PrintE
     Ok(())
 }
 
-
 /// Shortest decimal with at most three places: PDF and SVG need no more at
 /// the sizes used here, and short numbers keep the files small.
 fn num(value: f64) -> String {
@@ -181,7 +178,6 @@ fn num(value: f64) -> String {
         text.to_owned()
     }
 }
-
 
 /// Where label `index` (0-based, on its page) sits on the A4 page, in millimetres from
 /// the top-left corner: (x, y, width, height). For cutters, and for tests that check
@@ -197,4 +193,3 @@ pub fn label_cell_mm(index: usize) -> (f64, f64, f64, f64) {
         CELL_HEIGHT_MM,
     )
 }
-

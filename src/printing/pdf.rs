@@ -192,10 +192,7 @@ fn to_unicode(by_cid: &BTreeMap<u16, (u16, Option<char>)>) -> String {
          /CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n\
          1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n",
     );
-    let mapped: Vec<(u16, char)> = by_cid
-        .iter()
-        .filter_map(|(cid, (_, c))| c.map(|c| (*cid, c)))
-        .collect();
+    let mapped: Vec<(u16, char)> = by_cid.iter().filter_map(|(cid, (_, c))| c.map(|c| (*cid, c))).collect();
     // At most 100 entries per block (PDF reference, 5.9.2).
     for block in mapped.chunks(100) {
         let _ = writeln!(cmap, "{} beginbfchar", block.len());

@@ -306,10 +306,17 @@ fn a_pdf_for_any_script_extracts_as_written_with_pdftotext() {
     assert_eq!(rows.len(), 2, "{fonts}");
     for row in rows {
         let columns: Vec<&str> = row.split_whitespace().collect();
-        assert!(columns[0].len() > 7 && columns[0].as_bytes()[6] == b'+', "subset tag: {row}");
+        assert!(
+            columns[0].len() > 7 && columns[0].as_bytes()[6] == b'+',
+            "subset tag: {row}"
+        );
         // name, type (CID TrueType), encoding, emb, sub, uni, object, generation
         assert!(row.contains("CID TrueType"), "{row}");
-        assert_eq!(columns[columns.len() - 5..columns.len() - 2], ["yes", "yes", "yes"], "{row}");
+        assert_eq!(
+            columns[columns.len() - 5..columns.len() - 2],
+            ["yes", "yes", "yes"],
+            "{row}"
+        );
     }
     // The subsets are small: the two full fonts are 1.4 MB.
     assert!(std::fs::metadata(&pdf_path).unwrap().len() < 400_000);
@@ -353,7 +360,10 @@ fn widths_come_from_the_embedded_fonts() {
     assert!(width("W", Font::Regular) > 2.0 * width("i", Font::Regular));
     assert!(width("Salon", Font::Bold) > width("Salon", Font::Regular));
     assert!((width("ii", Font::Regular) - 2.0 * width("i", Font::Regular)).abs() < 1e-9);
-    assert!((width("—", Font::Regular) - 10.0 * MM_PER_PT).abs() < 0.05, "an em dash is one em");
+    assert!(
+        (width("—", Font::Regular) - 10.0 * MM_PER_PT).abs() < 0.05,
+        "an em dash is one em"
+    );
     // Latin, Greek and Cyrillic letters all have glyphs in both fonts.
     for font in Font::ALL {
         let face = font.face().unwrap();
@@ -380,7 +390,9 @@ fn png_pages_carry_the_same_text_as_the_pdf() {
     let from_pdf = read_ppm(&dir.path().join("page.ppm"));
     let png = render_png_pages(&labels, 150).unwrap().remove(0);
     let px = |mm: f64| (mm * 150.0 / 25.4).round() as u32;
-    let dark = |image: &image::RgbImage, x: u32, y: u32| image.get_pixel(x, y).0.iter().map(|c| u32::from(*c)).sum::<u32>() < 3 * 128;
+    let dark = |image: &image::RgbImage, x: u32, y: u32| {
+        image.get_pixel(x, y).0.iter().map(|c| u32::from(*c)).sum::<u32>() < 3 * 128
+    };
     for slot in 0..labels.len() {
         let (left, top) = cell_origin(slot);
         // The title band (above the symbol) and the bottom band (role and short id).
@@ -394,9 +406,15 @@ fn png_pages_carry_the_same_text_as_the_pdf() {
                     png_dark += u32::from(a);
                 }
             }
-            assert!(png_dark > 50, "label {slot}: no text drawn between {band_top} and {band_bottom} mm");
+            assert!(
+                png_dark > 50,
+                "label {slot}: no text drawn between {band_top} and {band_bottom} mm"
+            );
             let overlap = f64::from(both) / f64::from(either);
-            assert!(overlap > 0.5, "label {slot}, band at {band_top} mm: text overlap {overlap:.2}");
+            assert!(
+                overlap > 0.5,
+                "label {slot}, band at {band_top} mm: text overlap {overlap:.2}"
+            );
         }
     }
 }
@@ -525,4 +543,3 @@ fn labels_stay_inside_the_page() {
     assert!(left + CELL_WIDTH_MM <= PAGE_WIDTH_MM - 7.0);
     assert!(top + CELL_HEIGHT_MM < PAGE_NUMBER_BASELINE_MM - 3.0);
 }
-

@@ -26,7 +26,12 @@ impl Font {
     pub(super) fn face(self) -> Result<&'static Face, PrintError> {
         static FACES: OnceLock<Result<[Face; 2], String>> = OnceLock::new();
         let faces = FACES
-            .get_or_init(|| Ok([Face::parse(REGULAR, "DejaVuSans")?, Face::parse(BOLD, "DejaVuSans-Bold")?]))
+            .get_or_init(|| {
+                Ok([
+                    Face::parse(REGULAR, "DejaVuSans")?,
+                    Face::parse(BOLD, "DejaVuSans-Bold")?,
+                ])
+            })
             .as_ref()
             .map_err(|reason| PrintError::Font(reason.clone()))?;
         Ok(match self {
@@ -77,9 +82,7 @@ impl Face {
 
     /// Advance width in font units.
     pub(super) fn advance(&self, glyph: u16) -> u16 {
-        self.face
-            .glyph_hor_advance(ttf_parser::GlyphId(glyph))
-            .unwrap_or(0)
+        self.face.glyph_hor_advance(ttf_parser::GlyphId(glyph)).unwrap_or(0)
     }
 
     /// Advance width in thousandths of an em, as PDF widths are given.

@@ -813,7 +813,10 @@ fn hub_issue_says_what_fails_and_gives_up_at_max_wait_keeping_every_award() {
     let store = HubStore::open(&db, event.definition.clone()).unwrap();
     let after = issue::counts(&award_issues(store.connection(), Platform::Obf).unwrap());
     assert_eq!(after.confirmed, 0, "{after:?}");
-    assert_eq!(after.failed, queued_before.failed, "nothing refused for an unreachable platform");
+    assert_eq!(
+        after.failed, queued_before.failed,
+        "nothing refused for an unreachable platform"
+    );
     assert_eq!(
         after.queued + after.sending,
         queued_before.queued,
