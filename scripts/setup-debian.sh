@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what badge-kiosk needs on Debian 12/13: system libraries for Slint (winit,
-# linuxkms), nokhwa's V4L2 bindings (libclang), and, with --test, the tools the test suite
-# drives (Xvfb, xdotool, zbar, poppler, ImageMagick, libfiu and gcc for fault injection,
+# linuxkms), nokhwa's V4L2 bindings (libclang), ALSA for the kiosk's sounds, and, with
+# --test, the tools the test suite drives (Xvfb, xdotool, zbar, poppler, ImageMagick, libfiu and gcc for fault injection,
 # Node.js for the independent verifier).
 # Idempotent: installs only what is missing.
 set -euo pipefail
@@ -10,7 +10,7 @@ want_test=0
 [[ "${1:-}" == "--test" ]] && want_test=1
 
 runtime=(pkg-config libclang-dev clang libfontconfig1-dev libxkbcommon-dev libinput-dev
-         libudev-dev libgbm-dev libdrm-dev fonts-dejavu-core)
+         libudev-dev libgbm-dev libdrm-dev libasound2-dev fonts-dejavu-core)
 testing=(xvfb xdotool x11-utils zbar-tools poppler-utils librsvg2-bin imagemagick sqlite3 openssl fiu-utils gcc nodejs npm)
 
 packages=("${runtime[@]}")

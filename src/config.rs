@@ -38,6 +38,8 @@ pub struct Config {
     /// Seconds between periodic background syncs with the hub. New awards are synced
     /// within seconds whatever this is (see `sync::schedule`).
     pub sync_interval_secs: u64,
+    /// Volume of the "saved" chime and the "refused" buzz, 0 to 100; 0 turns them off.
+    pub sound_volume: u8,
 }
 
 impl Default for Config {
@@ -58,6 +60,7 @@ impl Default for Config {
             enrol: false,
             hub_ca: None,
             sync_interval_secs: 300,
+            sound_volume: 70,
         }
     }
 }
@@ -136,6 +139,11 @@ impl Config {
                 "ENROL" => config.enrol = matches!(value.as_str(), "1" | "true" | "yes"),
                 "HUB_CA" => config.hub_ca = Some(PathBuf::from(&value)),
                 "SYNC_INTERVAL_SECS" => config.sync_interval_secs = number(&value)?,
+                "SOUND_VOLUME" => {
+                    config.sound_volume = value
+                        .parse::<u8>()
+                        .map_err(|_| invalid("expected a volume from 0 (off) to 100"))?
+                }
                 // Variables the binary reads itself (e.g. BADGE_KIOSK_CONFIG) are not settings.
                 _ => {}
             }
@@ -160,6 +168,13 @@ impl Config {
                 name: "sync_interval_secs".into(),
                 value: "0".into(),
                 message: "give at least 1 second (new awards are synced within seconds anyway)".into(),
+            });
+        }
+        if self.sound_volume > 100 {
+            return Err(ConfigError::Env {
+                name: "sound_volume".into(),
+                value: self.sound_volume.to_string(),
+                message: "use a volume from 0 (off) to 100".into(),
             });
         }
         if !matches!(self.language.as_str(), "fr" | "en") {
@@ -201,5 +216,22 @@ mod tests {
         assert!(error.contains("config.toml:2"), "{error}");
         let env = vec![("BADGE_KIOSK_DEBOUNCE_SECS".to_string(), "x".to_string())];
         assert!(Config::load(None, env.into_iter()).is_err());
+    }
+
+    #[test]
+    fn sound_volume_from_file_and_environment() {
+        assert_eq!(Config::default().sound_volume, 70);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, "sound_volume = 0\n").unwrap();
+        assert_eq!(Config::load(Some(&file), std::iter::empty()).unwrap().sound_volume, 0);
+        let env = |value: &str| vec![("BADGE_KIOSK_SOUND_VOLUME".to_string(), value.to_string())].into_iter();
+        assert_eq!(Config::load(Some(&file), env("35")).unwrap().sound_volume, 35);
+        for wrong in ["101", "loud", "-1"] {
+            let error = Config::load(None, env(wrong)).unwrap_err().to_string();
+            assert!(error.contains("0 (off) to 100"), "{wrong}: {error}");
+        }
+        std::fs::write(&file, "sound_volume = 150\n").unwrap();
+        assert!(Config::load(Some(&file), std::iter::empty()).is_err());
     }
 }

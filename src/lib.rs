@@ -15,6 +15,7 @@ pub mod hub;
 pub mod kiosk;
 pub mod migrate;
 pub mod platform;
+pub mod plural;
 pub mod printing;
 pub mod printing_output;
 pub mod scan;

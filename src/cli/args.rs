@@ -215,6 +215,7 @@ pub enum HubCommand {
     },
     /// Hand the merged awards to the badge platform (Open Badge Factory or Canvas
     /// Credentials), each exactly once; safe to interrupt and run again.
+    #[command(after_help = super::hub_issue::EXIT_CODES_HELP)]
     Issue {
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
@@ -232,6 +233,11 @@ pub enum HubCommand {
         /// Show what would be sent, without contacting the platform.
         #[arg(long)]
         dry_run: bool,
+        /// Give up after this long in all (e.g. 90s, 10m, 1h) if the platform cannot be
+        /// reached or does not answer, with exit code 75; nothing is lost. Without it each
+        /// request is tried 10 times with growing waits (about 4 minutes).
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        max_wait: Option<std::time::Duration>,
     },
     /// Per-award platform state: issued, refused (with the reason), queued, or needs an email.
     Recipients {

@@ -521,8 +521,8 @@ fn queue(config: &Config, command: QueueCommand) -> Result<()> {
                     println!("FAULT: {fault}");
                 }
                 bail!(
-                    "the queue has {} fault(s): it was altered outside badge-kiosk",
-                    audit.faults.len()
+                    "the queue has {}: it was altered outside badge-kiosk",
+                    crate::plural::count(audit.faults.len(), "fault", "faults")
                 )
             }
         }
@@ -609,7 +609,11 @@ fn queue(config: &Config, command: QueueCommand) -> Result<()> {
             let days = retention_days.unwrap_or(config.email_retention_days);
             let cutoff = chrono::Utc::now().timestamp_millis() - i64::try_from(days).unwrap_or(0) * 86_400_000;
             let erased = kiosk.store_mut().purge_emails(cutoff)?;
-            println!("erased {erased} email address(es) confirmed issued more than {days} day(s) ago");
+            println!(
+                "erased {} confirmed issued more than {} ago",
+                crate::plural::count(erased, "email address", "email addresses"),
+                crate::plural::count(days, "day", "days")
+            );
             Ok(())
         }
         QueueCommand::Status => {
@@ -632,9 +636,12 @@ fn queue(config: &Config, command: QueueCommand) -> Result<()> {
     }
 }
 
-/// Exit codes: 0 ok, 1 error, 2 a code was refused.
+/// Exit codes: 0 ok, 1 error, 2 a code was refused, 75 gave up waiting for a badge
+/// platform (`hub issue`; nothing lost, run it again later).
 pub fn exit_code(error: &anyhow::Error) -> i32 {
-    if error
+    if error.downcast_ref::<super::hub_issue::TryAgainLater>().is_some() {
+        super::hub_issue::EXIT_TRY_AGAIN_LATER
+    } else if error
         .downcast_ref::<KioskError>()
         .is_some_and(|e| matches!(e, KioskError::Refused(_)))
     {

@@ -8,21 +8,18 @@ use anyhow::{bail, Context, Result};
 use super::args::{EnrolArgs, ExportArgs, HubCommand, RegistrationsCommand, SyncArgs};
 use super::commands::{open_event, open_kiosk};
 use crate::config::Config;
-use crate::domain::event::Language;
 use crate::hub::issue::{self, IssueState};
 use crate::hub::server::{HubState, SharedHub};
 use crate::hub::store::HubStore;
-use crate::platform::{
-    BadgrClient, BadgrSettings, IssueSettings, ObfClient, ObfSettings, Platform, PlatformClient, PlatformCredentials,
-    TransportSettings,
-};
+use crate::platform::Platform;
+use crate::plural::count;
 use crate::store::Store;
 use crate::sync::client::sync_once;
 use crate::sync::protocol::UploadRequest;
 
 const HUB_DB: &str = "hub.sqlite";
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -111,11 +108,15 @@ pub fn export(config: &Config, args: ExportArgs) -> Result<()> {
     let kiosk = open_kiosk(config)?;
     let export = write_export(&kiosk, &args.to)?;
     let path = &export.path;
-    println!("wrote {} records to {}", export.records, path.display());
+    println!(
+        "wrote {} to {}",
+        count(export.records, "record", "records"),
+        path.display()
+    );
     if export.emails > 0 {
         println!(
-            "the file holds {} typed email address(es) in clear: delete it once the hub has imported it",
-            export.emails
+            "the file holds {} in clear: delete it once the hub has imported it",
+            count(export.emails, "typed email address", "typed email addresses")
         );
     }
     println!(
@@ -178,7 +179,7 @@ fn guess_public_url(scheme: &str, address: std::net::SocketAddr) -> String {
     format!("{scheme}://{}", std::net::SocketAddr::new(ip, address.port()))
 }
 
-fn open_hub(config: &Config, data: &std::path::Path) -> Result<(HubStore, crate::eventdir::EventDir)> {
+pub(super) fn open_hub(config: &Config, data: &std::path::Path) -> Result<(HubStore, crate::eventdir::EventDir)> {
     let event = open_event(config)?;
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let store = HubStore::open(&data.join(HUB_DB), event.definition.clone())?;
@@ -279,12 +280,12 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
             use crate::sync::protocol::RecordStatus;
             let emails = response.answers.iter().filter(|a| a.email_received).count();
             println!(
-                "{}: {} accepted, {} duplicates, {} rejected, {} typed email(s) received{}",
+                "{}: {} accepted, {} duplicates, {} rejected, {} received{}",
                 file.display(),
                 count(RecordStatus::Accepted),
                 count(RecordStatus::Duplicate),
                 count(RecordStatus::Rejected),
-                emails,
+                crate::plural::count(emails, "typed email", "typed emails"),
                 if already {
                     " (this file was imported before: nothing changed)"
                 } else {
@@ -381,7 +382,18 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
             credentials,
             no_email,
             dry_run,
-        } => hub_issue(config, &data, &platform, credentials.as_deref(), no_email, dry_run),
+            max_wait,
+        } => super::hub_issue::hub_issue(
+            config,
+            super::hub_issue::IssueArgs {
+                data: &data,
+                platform: &platform,
+                credentials: credentials.as_deref(),
+                no_email,
+                dry_run,
+                max_wait,
+            },
+        ),
         HubCommand::Recipients { data, platform, only } => {
             let (store, _) = open_hub(config, &data)?;
             let platform = Platform::parse(&platform)?;
@@ -452,17 +464,23 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
                 println!("{}:{}: {}", file.display(), error.line, error.message);
             }
             println!(
-                "{}: {} new, {} updated, {} unchanged registration(s), {} line(s) skipped",
+                "{}: {} new, {} updated, {} unchanged {}, {} skipped",
                 file.display(),
                 outcome.added,
                 outcome.updated,
                 outcome.unchanged,
-                parsed.errors.len()
+                crate::plural::english(
+                    outcome.added + outcome.updated + outcome.unchanged == 1,
+                    "registration",
+                    "registrations"
+                ),
+                count(parsed.errors.len(), "line", "lines")
             );
             if outcome.requeued > 0 {
                 println!(
-                    "{} refused award(s) have a new email and are queued again: run `badge-kiosk hub issue`",
-                    outcome.requeued
+                    "{} a new email and {} queued again: run `badge-kiosk hub issue`",
+                    count(outcome.requeued, "refused award has", "refused awards have"),
+                    crate::plural::english(outcome.requeued == 1, "is", "are")
                 );
             }
             if !parsed.errors.is_empty() {
@@ -477,141 +495,13 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
             let cutoff = now.saturating_sub(i64::try_from(days).unwrap_or(i64::MAX).saturating_mul(86_400_000));
             let purged = issue::purge_emails(&mut store, cutoff, now)?;
             println!(
-                "erased {} typed email(s) and {} registration email(s) confirmed issued more than {days} day(s) ago; {} email(s) kept (not confirmed yet, or within the retention)",
-                purged.typed, purged.registrations, purged.kept
+                "erased {} and {} confirmed issued more than {} ago; {} kept (not confirmed yet, or within the retention)",
+                count(purged.typed, "typed email", "typed emails"),
+                count(purged.registrations, "registration email", "registration emails"),
+                count(days, "day", "days"),
+                count(purged.kept, "email", "emails")
             );
             Ok(())
         }
     }
-}
-
-fn hub_issue(
-    config: &Config,
-    data: &std::path::Path,
-    platform: &str,
-    credentials: Option<&std::path::Path>,
-    no_email: bool,
-    dry_run: bool,
-) -> Result<()> {
-    let platform = Platform::parse(platform)?;
-    let (store, event) = open_hub(config, data)?;
-    if dry_run {
-        let plan = issue::dry_run(&store, platform)?;
-        for (badge, language, recipients) in &plan.calls {
-            println!(
-                "would send {recipients} recipient(s) of {badge} ({}) to {}",
-                language.code(),
-                platform.label()
-            );
-        }
-        for (award, reason) in &plan.rejected {
-            println!("would refuse {award}: {reason}");
-        }
-        println!(
-            "{} call(s); {} award(s) sent by an interrupted run would be looked up first; {} already issued, {} refused, {} need an email. Nothing was sent.",
-            plan.calls.len(),
-            plan.in_doubt,
-            plan.counts.confirmed,
-            plan.counts.failed,
-            plan.counts.needs_email
-        );
-        return Ok(());
-    }
-    if let Some(path) = credentials {
-        if let Some(warning) = crate::platform::credentials::permission_warning(path) {
-            eprintln!("warning: {warning}");
-        }
-    }
-    let credentials = PlatformCredentials::load_with_process_env(credentials)?;
-    let mut client = match platform {
-        Platform::Obf => {
-            let settings = ObfSettings {
-                send_email: !no_email,
-                event_name: Some(event.definition.event.name.get(Language::Fr).to_owned()),
-                ..ObfSettings::default()
-            };
-            PlatformClient::Obf(ObfClient::new(
-                credentials.require_obf()?,
-                settings,
-                ObfClient::default_transport(),
-            ))
-        }
-        Platform::Badgr => {
-            let settings = BadgrSettings {
-                notify: !no_email,
-                ..BadgrSettings::default()
-            };
-            PlatformClient::Badgr(BadgrClient::new(
-                credentials.require_badgr()?,
-                settings,
-                TransportSettings::default(),
-            ))
-        }
-    };
-    let shared = Arc::new(Mutex::new(store));
-    let progress: issue::ProgressFn = Arc::new(|confirmed, failed, total| {
-        let done = confirmed + failed;
-        let width = 30;
-        if let Some(filled) = (done.min(total) * width).checked_div(total) {
-            eprint!(
-                "\r[{}{}] {done}/{total} ({failed} refused)",
-                "#".repeat(filled),
-                " ".repeat(width - filled)
-            );
-            let _ = std::io::stderr().flush();
-        }
-    });
-    eprintln!("issuing to {}…", platform.label());
-    let report = runtime()?.block_on(issue::issue_from_hub(
-        &shared,
-        &mut client,
-        &IssueSettings::default(),
-        Some(progress),
-    ));
-    eprintln!();
-    let report = report.map_err(|error| anyhow::anyhow!("{error}"))?;
-    let summary = &report.summary;
-    println!(
-        "{}: {} award(s) issued now ({} found already recorded after a lost answer), {} refused, {} call(s)",
-        platform.label(),
-        summary.confirmed,
-        summary.found_after_lost_answer,
-        summary.failed,
-        summary.calls
-    );
-    if report.already_held > 0 {
-        println!(
-            "{} award(s) not sent: {} already held that badge for the same email",
-            report.already_held,
-            platform.label()
-        );
-    }
-    println!(
-        "in total: {} issued, {} refused, {} still queued, {} need an email",
-        report.counts.confirmed,
-        report.counts.failed,
-        report.counts.queued + report.counts.sending,
-        report.counts.needs_email
-    );
-    for (award, reason) in report.failed.iter().take(20) {
-        println!("  refused {award}: {reason}");
-    }
-    if report.failed.len() > 20 {
-        println!(
-            "  … and {} more: badge-kiosk hub recipients --only refused --platform {}",
-            report.failed.len() - 20,
-            platform.key()
-        );
-    }
-    if !report.needs_email.is_empty() {
-        println!(
-            "{} award(s) need an email: import the ticketing export (`badge-kiosk hub registrations import FILE.csv --data {}`), then run this again",
-            report.needs_email.len(),
-            data.display()
-        );
-    }
-    if let Some(error) = report.stopped {
-        bail!("the run stopped early: {error}");
-    }
-    Ok(())
 }

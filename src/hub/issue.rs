@@ -23,8 +23,8 @@ use crate::domain::event::Language;
 use crate::domain::registrations::Registration;
 use crate::platform::plan::{plan_calls, CallShape, BADGR_DEFAULT_BATCH, OBF_MAX_RECIPIENTS};
 use crate::platform::{
-    badge_ids, issue_pending_into, IssueLedger, IssueSettings, IssueSummary, LedgerError, PendingIssue, Platform,
-    PlatformClient, PlatformError,
+    badge_ids, issue_pending_controlled, IssueLedger, IssueSettings, IssueSummary, LedgerError, PassControl,
+    PendingIssue, Platform, PlatformClient, PlatformError,
 };
 
 /// The hub store shared between the async pass and its blocking database calls.
@@ -441,6 +441,19 @@ pub async fn issue_from_hub(
     settings: &IssueSettings,
     progress: Option<ProgressFn>,
 ) -> Result<HubIssueReport, HubIssueError> {
+    issue_from_hub_controlled(store, client, settings, progress, &PassControl::default()).await
+}
+
+/// As [`issue_from_hub`], telling `control` what failed and when the next attempt is before
+/// every wait, and stopping at its deadline: the report's `stopped` is then
+/// [`PlatformError::WaitExceeded`], and every award is settled or still queued.
+pub async fn issue_from_hub_controlled(
+    store: &SharedHubStore,
+    client: &mut PlatformClient,
+    settings: &IssueSettings,
+    progress: Option<ProgressFn>,
+    control: &PassControl,
+) -> Result<HubIssueReport, HubIssueError> {
     let platform = client.platform();
     let mut ledger = HubLedger::new(Arc::clone(store), platform)?;
     if let Some(progress) = progress {
@@ -454,7 +467,7 @@ pub async fn issue_from_hub(
     })
     .await
     .map_err(|error| HubIssueError::Worker(error.to_string()))?;
-    if let Err(error) = issue_pending_into(&mut ledger, client, settings, &mut report.summary).await {
+    if let Err(error) = issue_pending_controlled(&mut ledger, client, settings, control, &mut report.summary).await {
         if let PlatformError::Ledger(ledger_error) = error {
             return Err(HubIssueError::Worker(ledger_error.to_string()));
         }

@@ -232,6 +232,15 @@ pub(crate) fn refusal_of(reply: &Reply, recipients: usize) -> Answer {
 }
 
 impl BadgrClient {
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// See [`super::http::Session::token_wait`].
+    pub fn token_wait(&self) -> std::time::Duration {
+        self.session.token_wait()
+    }
+
     pub fn new(credentials: &BadgrCredentials, settings: BadgrSettings, transport: TransportSettings) -> Self {
         let tokens = BadgrTokens {
             base_url: credentials.base_url.clone(),

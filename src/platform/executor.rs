@@ -8,9 +8,20 @@
 //!    or sent again in a smaller call). A call that was refused before being processed
 //!    (429, connection refused) is sent again after the wait. A call whose outcome is
 //!    unknown (timeout, dropped answer, 5xx) is looked up before anything is resent.
+//!
+//! A person watching a pass follows it through [`PassControl`]: every wait is announced
+//! (what failed, when the next attempt is) before it starts, and a deadline stops the pass
+//! with [`PlatformError::WaitExceeded`] instead of waiting past it. Stopping is always safe:
+//! awards are settled or still queued, and a call whose answer was not seen keeps its
+//! `sending` mark, so the next pass looks it up before sending anything.
 
 use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::http::CallError;
 use super::ledger::IssueLedger;
@@ -18,6 +29,144 @@ use super::plan::{
     in_doubt_groups, plan_calls, recovery_call, steps_for, steps_for_lookup, Answer, Backoff, IssueCall, LookUp, Step,
 };
 use super::{IssueSettings, IssueSummary, PlatformClient, PlatformError};
+
+/// What a pass tells a person while it waits on the platform, said before the wait begins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PassNotice {
+    /// A request did not get through (the platform never acted on it); it is sent again
+    /// after `wait`.
+    Retrying {
+        reason: String,
+        /// Failed attempts in a row for this request.
+        attempt: u32,
+        wait: Duration,
+    },
+    /// An issue call's outcome is unknown (timeout, lost answer, 5xx): it is looked up on
+    /// the platform after `wait`, never sent again blind.
+    LookingUp { reason: String, wait: Duration },
+    /// A look-up did not get through; it is tried again after `wait`.
+    LookUpRetrying {
+        reason: String,
+        attempt: u32,
+        wait: Duration,
+    },
+    /// Awards left "sending" by an interrupted run: looked up after `wait`, before anything
+    /// is sent.
+    CheckingInterrupted { awards: usize, wait: Duration },
+}
+
+impl PassNotice {
+    pub fn wait(&self) -> Duration {
+        match self {
+            Self::Retrying { wait, .. }
+            | Self::LookingUp { wait, .. }
+            | Self::LookUpRetrying { wait, .. }
+            | Self::CheckingInterrupted { wait, .. } => *wait,
+        }
+    }
+}
+
+/// Whole seconds, rounded up, for a person: "next attempt in 3 s".
+fn seconds(wait: Duration) -> u64 {
+    wait.as_millis().div_ceil(1000).try_into().unwrap_or(u64::MAX)
+}
+
+impl fmt::Display for PassNotice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SAFE: &str = "nothing is lost: the awards stay queued and none is issued twice";
+        match self {
+            Self::Retrying { reason, attempt, wait } => write!(
+                f,
+                "{reason} (attempt {attempt}); next attempt in {} s; {SAFE}",
+                seconds(*wait)
+            ),
+            Self::LookingUp { reason, wait } => write!(
+                f,
+                "{reason}: the platform may have acted on the call, so it is looked up in {} s before \
+                 anything is sent again; {SAFE}",
+                seconds(*wait)
+            ),
+            Self::LookUpRetrying { reason, attempt, wait } => write!(
+                f,
+                "look-up failed: {reason} (attempt {attempt}); next attempt in {} s; {SAFE}",
+                seconds(*wait)
+            ),
+            Self::CheckingInterrupted { awards, wait } => {
+                let awards = crate::plural::count(*awards, "award", "awards");
+                write!(
+                    f,
+                    "{awards} sent by an interrupted run: looked up on the platform in {} s, before \
+                     anything is sent",
+                    seconds(*wait)
+                )
+            }
+        }
+    }
+}
+
+/// Receives each [`PassNotice`] (from the runtime's threads: keep it short).
+pub type NoticeFn = Arc<dyn Fn(&PassNotice) + Send + Sync>;
+
+/// How a person follows and bounds a pass. The default says nothing and has no deadline
+/// (only [`IssueSettings::max_attempts`] bounds the retries).
+#[derive(Clone, Default)]
+pub struct PassControl {
+    pub notices: Option<NoticeFn>,
+    /// The pass stops with [`PlatformError::WaitExceeded`] rather than wait or wait for an
+    /// answer past this instant.
+    pub deadline: Option<Instant>,
+}
+
+impl fmt::Debug for PassControl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PassControl")
+            .field("notices", &self.notices.is_some())
+            .field("deadline", &self.deadline)
+            .finish()
+    }
+}
+
+impl PassControl {
+    fn tell(&self, notice: PassNotice) {
+        if let Some(notices) = &self.notices {
+            notices(&notice);
+        }
+    }
+
+    fn exceeded(reason: &str) -> PlatformError {
+        PlatformError::WaitExceeded(format!(
+            "stopped at the time limit for this run (last problem: {reason}). Nothing is lost: every award \
+             is issued or still queued, and a call whose answer was not seen is looked up before anything \
+             is sent again; run the issue again later"
+        ))
+    }
+
+    /// Announces `notice`, then waits its delay, unless that would end past the deadline.
+    async fn pause(&self, notice: PassNotice, reason: &str) -> Result<(), PlatformError> {
+        let delay = notice.wait();
+        if self.deadline.is_some_and(|deadline| Instant::now() + delay > deadline) {
+            return Err(Self::exceeded(reason));
+        }
+        self.tell(notice);
+        tokio::time::sleep(delay).await;
+        Ok(())
+    }
+
+    /// Runs one request, cut off at the deadline. A cut issue call keeps its `sending`
+    /// mark: the next pass looks it up.
+    async fn request<T>(
+        &self,
+        request: impl Future<Output = Result<T, CallError>>,
+        waiting_for: &str,
+    ) -> Result<Result<T, CallError>, PlatformError> {
+        match self.deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, request)
+                .await
+                .map_err(|_| Self::exceeded(waiting_for)),
+            None => Ok(request.await),
+        }
+    }
+}
 
 /// How an issue call ended.
 enum Outcome {
@@ -47,16 +196,37 @@ pub async fn issue_pending_into<L: IssueLedger + Send>(
     settings: &IssueSettings,
     summary: &mut IssueSummary,
 ) -> Result<(), PlatformError> {
+    issue_pending_controlled(ledger, client, settings, &PassControl::default(), summary).await
+}
+
+/// As [`issue_pending_into`], telling `control` about every wait and stopping at its
+/// deadline (with [`PlatformError::WaitExceeded`]).
+pub async fn issue_pending_controlled<L: IssueLedger + Send>(
+    ledger: &mut L,
+    client: &mut PlatformClient,
+    settings: &IssueSettings,
+    control: &PassControl,
+    summary: &mut IssueSummary,
+) -> Result<(), PlatformError> {
     let groups = in_doubt_groups(&ledger.pending().await?);
     if !groups.is_empty() {
         // An answer lost a moment ago may belong to a call the platform is still recording.
-        tokio::time::sleep(settings.settle_before_lookup).await;
+        let awards = groups.values().map(Vec::len).sum();
+        control
+            .pause(
+                PassNotice::CheckingInterrupted {
+                    awards,
+                    wait: settings.settle_before_lookup,
+                },
+                "awards sent by an interrupted run were not looked up yet",
+            )
+            .await?;
     }
     for (log_entry, awards) in groups {
         let Some(call) = recovery_call(&log_entry, &awards) else {
             continue;
         };
-        let lookup = look_up_until_answered(client, &call, settings, summary).await?;
+        let lookup = look_up_until_answered(client, &call, settings, control, summary).await?;
         // What was not found is planned afresh below, with everything else.
         for step in steps_for_lookup(&call, &lookup) {
             if let Step::Confirm {
@@ -77,7 +247,7 @@ pub async fn issue_pending_into<L: IssueLedger + Send>(
         summary.failed += 1;
     }
     for call in plan.calls {
-        run_call(ledger, client, settings, call, summary).await?;
+        run_call(ledger, client, settings, control, call, summary).await?;
     }
     summary.remaining = ledger.pending().await?.len();
     Ok(())
@@ -88,6 +258,7 @@ async fn run_call<L: IssueLedger + Send>(
     ledger: &mut L,
     client: &mut PlatformClient,
     settings: &IssueSettings,
+    control: &PassControl,
     root: IssueCall,
     summary: &mut IssueSummary,
 ) -> Result<(), PlatformError> {
@@ -102,7 +273,7 @@ async fn run_call<L: IssueLedger + Send>(
     while let Some(call) = queue.pop_front() {
         ledger.mark_sending(&call.award_keys(), &call.log_entry).await?;
         summary.calls += 1;
-        let (steps, whole_call_refused) = match send_until_definite(client, settings, &call, summary).await? {
+        let (steps, whole_call_refused) = match send_until_definite(client, settings, control, &call, summary).await? {
             Outcome::Answered(answer) => {
                 let refused = matches!(answer, Answer::CallRefused { .. });
                 if let Answer::CallRefused { reason } = &answer {
@@ -167,6 +338,7 @@ async fn run_call<L: IssueLedger + Send>(
 async fn send_until_definite(
     client: &mut PlatformClient,
     settings: &IssueSettings,
+    control: &PassControl,
     call: &IssueCall,
     summary: &mut IssueSummary,
 ) -> Result<Outcome, PlatformError> {
@@ -174,18 +346,37 @@ async fn send_until_definite(
     let mut attempts = 0u32;
     loop {
         attempts += 1;
-        match client.issue(call).await {
+        let sent = control
+            .request(client.issue(call), "the platform had not answered an issue call yet")
+            .await?;
+        match sent {
             Ok(answer) => return Ok(Outcome::Answered(answer)),
             Err(CallError::Blocked(reason)) => return Err(PlatformError::Blocked(reason)),
-            Err(CallError::NotProcessed { reason, retry_after }) => {
+            Err(error @ (CallError::NotProcessed { .. } | CallError::Unreachable(_))) => {
+                let retry_after = match &error {
+                    CallError::NotProcessed { retry_after, .. } => *retry_after,
+                    _ => None,
+                };
+                let reason = error.reason().to_owned();
                 give_up_after(attempts, settings, &reason)?;
-                wait(retry_after, &mut backoff, settings).await?;
+                let wait = delay(retry_after, &mut backoff, settings)?.max(client.token_wait());
+                let notice = PassNotice::Retrying {
+                    reason: reason.clone(),
+                    attempt: attempts,
+                    wait,
+                };
+                control.pause(notice, &reason).await?;
             }
             Err(CallError::Unknown(reason)) => {
                 summary.unknown_outcomes += 1;
                 give_up_after(attempts, settings, &reason)?;
-                tokio::time::sleep(backoff.next_delay(rand::random()).max(settings.settle_before_lookup)).await;
-                let lookup = look_up_until_answered(client, call, settings, summary).await?;
+                let wait = backoff.next_delay(rand::random()).max(settings.settle_before_lookup);
+                let notice = PassNotice::LookingUp {
+                    reason: reason.clone(),
+                    wait,
+                };
+                control.pause(notice, &reason).await?;
+                let lookup = look_up_until_answered(client, call, settings, control, summary).await?;
                 if !lookup.found_nothing() {
                     return Ok(Outcome::Recovered(lookup));
                 }
@@ -199,6 +390,7 @@ async fn look_up_until_answered(
     client: &mut PlatformClient,
     call: &IssueCall,
     settings: &IssueSettings,
+    control: &PassControl,
     summary: &mut IssueSummary,
 ) -> Result<LookUp, PlatformError> {
     let mut backoff = Backoff::new(settings.backoff_base, settings.backoff_max);
@@ -207,24 +399,28 @@ async fn look_up_until_answered(
         attempts += 1;
         summary.lookups += 1;
         let answers_before = client.lookup_answers();
-        let result = client.look_up(call).await;
+        let result = control
+            .request(client.look_up(call), "the platform had not answered a look-up yet")
+            .await?;
         if client.lookup_answers() > answers_before {
             // Part of the look-up got through: only failures in a row count against it.
             attempts = 1;
             backoff.reset();
         }
-        match result {
+        let (reason, retry_after) = match result {
             Ok(lookup) => return Ok(lookup),
             Err(CallError::Blocked(reason)) => return Err(PlatformError::Blocked(reason)),
-            Err(CallError::NotProcessed { reason, retry_after }) => {
-                give_up_after(attempts, settings, &reason)?;
-                wait(retry_after, &mut backoff, settings).await?;
-            }
-            Err(CallError::Unknown(reason)) => {
-                give_up_after(attempts, settings, &reason)?;
-                wait(None, &mut backoff, settings).await?;
-            }
-        }
+            Err(CallError::NotProcessed { reason, retry_after }) => (reason, retry_after),
+            Err(CallError::Unknown(reason) | CallError::Unreachable(reason)) => (reason, None),
+        };
+        give_up_after(attempts, settings, &reason)?;
+        let wait = delay(retry_after, &mut backoff, settings)?.max(client.token_wait());
+        let notice = PassNotice::LookUpRetrying {
+            reason: reason.clone(),
+            attempt: attempts,
+            wait,
+        };
+        control.pause(notice, &reason).await?;
     }
 }
 
@@ -249,22 +445,18 @@ fn give_up_after(attempts: u32, settings: &IssueSettings, reason: &str) -> Resul
 }
 
 /// Honours the platform's Retry-After (within reason), or backs off with jitter.
-async fn wait(
+fn delay(
     retry_after: Option<Duration>,
     backoff: &mut Backoff,
     settings: &IssueSettings,
-) -> Result<(), PlatformError> {
-    let delay = match retry_after {
-        Some(delay) if delay > settings.max_retry_after => {
-            return Err(PlatformError::Transient(format!(
-                "the platform asks us to wait {} s before the next request; the awards stay queued: run \
-                 the issue again after that",
-                delay.as_secs()
-            )))
-        }
-        Some(delay) => delay,
-        None => backoff.next_delay(rand::random()),
-    };
-    tokio::time::sleep(delay).await;
-    Ok(())
+) -> Result<Duration, PlatformError> {
+    match retry_after {
+        Some(delay) if delay > settings.max_retry_after => Err(PlatformError::Transient(format!(
+            "the platform asks us to wait {} s before the next request; the awards stay queued: run \
+             the issue again after that",
+            delay.as_secs()
+        ))),
+        Some(delay) => Ok(delay),
+        None => Ok(backoff.next_delay(rand::random())),
+    }
 }

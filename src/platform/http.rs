@@ -24,12 +24,19 @@ pub enum CallError {
     Unknown(String),
     /// Only a person can fix this (credentials, mapping, permissions).
     Blocked(String),
+    /// The connection failed (refused, no route, DNS, TLS handshake): no request reached
+    /// the platform, so it can be sent again as is, and it used none of the platform's
+    /// rate limits.
+    Unreachable(String),
 }
 
 impl CallError {
     pub fn reason(&self) -> &str {
         match self {
-            Self::NotProcessed { reason, .. } | Self::Unknown(reason) | Self::Blocked(reason) => reason,
+            Self::NotProcessed { reason, .. }
+            | Self::Unknown(reason)
+            | Self::Blocked(reason)
+            | Self::Unreachable(reason) => reason,
         }
     }
 }
@@ -125,10 +132,7 @@ pub async fn read_capped(mut response: reqwest::Response, limit: usize) -> Resul
 pub async fn exchange(request: reqwest::RequestBuilder, limit: usize) -> Result<Reply, CallError> {
     let response = request.send().await.map_err(|error| {
         if error.is_connect() {
-            CallError::NotProcessed {
-                reason: format!("cannot reach the platform ({})", short_error(&error)),
-                retry_after: None,
-            }
+            CallError::Unreachable(format!("cannot reach {}: {}", origin(&error), connect_cause(&error)))
         } else if error.is_timeout() {
             CallError::Unknown("the platform did not answer in time".into())
         } else if error.is_builder() {
@@ -149,6 +153,43 @@ pub async fn exchange(request: reqwest::RequestBuilder, limit: usize) -> Result<
         retry_after,
         body,
     })
+}
+
+/// Where a request went, as a person reads it: scheme, host and port, no path or query.
+fn origin(error: &reqwest::Error) -> String {
+    match error.url() {
+        Some(url) => {
+            let mut origin = format!("{}://{}", url.scheme(), url.host_str().unwrap_or("?"));
+            if let Some(port) = url.port() {
+                origin.push_str(&format!(":{port}"));
+            }
+            origin
+        }
+        None => "the platform".into(),
+    }
+}
+
+/// Why a connection failed, in a few words: the innermost cause ("connection refused",
+/// a DNS or TLS error), not reqwest's chain of wrappers.
+fn connect_cause(error: &reqwest::Error) -> String {
+    let mut innermost: &dyn std::error::Error = error;
+    while let Some(cause) = innermost.source() {
+        innermost = cause;
+    }
+    if let Some(io) = innermost.downcast_ref::<std::io::Error>() {
+        match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => return "connection refused".into(),
+            std::io::ErrorKind::TimedOut => return "the connection timed out".into(),
+            std::io::ErrorKind::ConnectionReset => return "the connection was reset".into(),
+            _ => {}
+        }
+    }
+    let text = innermost.to_string();
+    if text.is_empty() {
+        short_error(error)
+    } else {
+        text
+    }
 }
 
 /// reqwest's message and its causes, without the URL (not secret, but long).
@@ -277,12 +318,26 @@ impl<A: TokenSource + Sync> Session<A> {
             .auth
             .fetch(&self.http, refresh.as_ref(), self.settings.max_answer_bytes)
             .await;
-        // Counted from the answer: the platform's clock started somewhere before it.
-        self.last_fetch = Some(Instant::now());
+        // Counted from the answer: the platform's clock started somewhere before it. A
+        // request that never reached the platform counts against none of its limits.
+        if !matches!(fetched, Err(CallError::Unreachable(_))) {
+            self.last_fetch = Some(Instant::now());
+        }
         let token = fetched?;
         let access = token.access.clone();
         self.token = Some(token);
         Ok(access)
+    }
+
+    /// How long the next request would wait for the platform's token rate limit before it
+    /// leaves (zero with a fresh token), so a retry can announce its real delay.
+    pub fn token_wait(&self) -> Duration {
+        if self.token.as_ref().is_some_and(|token| token.fresh(Instant::now())) {
+            return Duration::ZERO;
+        }
+        self.last_fetch
+            .map(|last| (last + self.settings.min_token_interval).saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::ZERO)
     }
 
     async fn current_token(&mut self) -> Result<Secret, CallError> {

@@ -24,7 +24,7 @@ use thiserror::Error;
 
 pub use badgr::{BadgrClient, BadgrSettings};
 pub use credentials::{BadgrAuth, BadgrCredentials, BadgrRegion, ObfCredentials, PlatformCredentials, Secret};
-pub use executor::{issue_pending, issue_pending_into};
+pub use executor::{issue_pending, issue_pending_controlled, issue_pending_into, NoticeFn, PassControl, PassNotice};
 pub use http::{SessionStats, TransportSettings};
 pub use ledger::{IssueLedger, Language, LedgerError, MemoryLedger, PendingIssue};
 pub use obf::{EmailMessage, ObfClient, ObfSettings};
@@ -75,6 +75,10 @@ pub enum PlatformError {
     /// Needs the organiser (credentials, mapping, permissions); awards stay queued.
     #[error("{0}")]
     Blocked(String),
+    /// The pass reached the deadline it was given ([`executor::PassControl::deadline`]);
+    /// every award is settled or still queued.
+    #[error("{0}")]
+    WaitExceeded(String),
     #[error("{0}")]
     Mapping(String),
     #[error(transparent)]
@@ -87,7 +91,7 @@ impl PlatformError {
     pub(crate) fn from_call(error: CallError) -> Self {
         match error {
             CallError::Blocked(reason) => Self::Blocked(reason),
-            CallError::NotProcessed { reason, .. } | CallError::Unknown(reason) => {
+            CallError::NotProcessed { reason, .. } | CallError::Unknown(reason) | CallError::Unreachable(reason) => {
                 Self::Transient(format!("{reason}; run it again later"))
             }
         }
@@ -180,6 +184,14 @@ impl PlatformClient {
         self.platform().label()
     }
 
+    /// The platform's address, as the credentials give it (no secret in it).
+    pub fn base_url(&self) -> &str {
+        match self {
+            Self::Obf(client) => client.base_url(),
+            Self::Badgr(client) => client.base_url(),
+        }
+    }
+
     pub fn stats(&self) -> SessionStats {
         match self {
             Self::Obf(client) => client.stats(),
@@ -191,6 +203,14 @@ impl PlatformClient {
         match self {
             Self::Obf(client) => client.shape(),
             Self::Badgr(client) => client.shape(),
+        }
+    }
+
+    /// The wait the platform's token rate limit imposes on the next request.
+    fn token_wait(&self) -> Duration {
+        match self {
+            Self::Obf(client) => client.token_wait(),
+            Self::Badgr(client) => client.token_wait(),
         }
     }
 

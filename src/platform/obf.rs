@@ -198,6 +198,15 @@ pub(super) fn plain_id(id: &str) -> bool {
 }
 
 impl ObfClient {
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// See [`super::http::Session::token_wait`].
+    pub fn token_wait(&self) -> std::time::Duration {
+        self.session.token_wait()
+    }
+
     pub fn new(credentials: &ObfCredentials, settings: ObfSettings, transport: TransportSettings) -> Self {
         let auth = ObfAuth {
             base_url: credentials.base_url.clone(),

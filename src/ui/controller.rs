@@ -251,6 +251,7 @@ pub struct Controller {
     inputs: Sender<Input>,
     event_reload_pending: bool,
     sync_health: crate::sync::schedule::SyncHealth,
+    sounds: super::sound::Sounds,
 }
 
 impl Controller {
@@ -285,6 +286,7 @@ impl Controller {
                 .unwrap_or_default(),
             ..OrganiserView::default()
         };
+        let config_sound_volume = config.sound_volume;
         Self {
             machine: Machine::new(language, timing, failures, locked_until_ms),
             core,
@@ -297,6 +299,7 @@ impl Controller {
             inputs,
             event_reload_pending: false,
             sync_health: crate::sync::schedule::SyncHealth::default(),
+            sounds: super::sound::Sounds::start(config_sound_volume),
         }
     }
 
@@ -393,6 +396,10 @@ impl Controller {
             for effect in effects {
                 let now = now_ms();
                 if let Some(result) = self.effect(effect) {
+                    // Saved or refused is heard as well as seen, off this thread.
+                    if let Some(cue) = super::sound::cue_for(&result) {
+                        self.sounds.play(cue);
+                    }
                     next.extend(self.machine.work_done(result, now));
                 }
             }

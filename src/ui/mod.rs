@@ -16,6 +16,7 @@ mod organiser_adapter;
 mod pin_adapter;
 pub mod qr;
 mod refusal_adapter;
+pub mod sound;
 mod staff_adapter;
 
 use std::cell::RefCell;

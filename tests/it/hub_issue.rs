@@ -529,10 +529,10 @@ fn cli_imports_issues_lists_and_purges_with_no_clear_email_left() {
     assert!(output.status.success(), "{stdout}\n{stderr}");
     println!("CLI hub issue to OBF in {:.2?}:\n{stdout}", started.elapsed());
     assert!(
-        stdout.contains(&format!("{} award(s) issued now", day.expected.len())),
+        stdout.contains(&format!("{} awards issued now", day.expected.len())),
         "{stdout}"
     );
-    assert!(stdout.contains("2 award(s) need an email"), "{stdout}");
+    assert!(stdout.contains("2 awards need an email"), "{stdout}");
     assert!(stdout.contains("refused"), "{stdout}");
     assert!(!stdout.contains(server.client_secret()) && !stderr.contains(server.client_secret()));
     assert_eq!(server.total_issued(), day.expected.len());
@@ -561,11 +561,11 @@ fn cli_imports_issues_lists_and_purges_with_no_clear_email_left() {
     assert!(files_contain_email(), "emails are on the hub before the purge");
     let out = cli.ok(&["hub", "purge", "--data", hub_arg]);
     assert!(
-        out.contains("erased 0 typed email(s)"),
+        out.contains("erased 0 typed emails"),
         "default retention keeps fresh ones: {out}"
     );
     let out = cli.ok(&["hub", "purge", "--data", hub_arg, "--retention-days", "0"]);
-    assert!(out.contains("registration email(s)"), "{out}");
+    assert!(out.contains("registration emails"), "{out}");
     assert!(
         !files_contain_email(),
         "a confirmed recipient's clear email survived the purge in hub.sqlite or its WAL"
@@ -693,7 +693,7 @@ fn usb_export_carries_typed_emails_and_imports_once() {
     let usb = dir.join("usb");
     let out = cli.ok(&["export", "--to", usb.to_str().unwrap()]);
     assert!(out.contains("wrote 3 records"), "{out}");
-    assert!(out.contains("2 typed email address(es) in clear"), "{out}");
+    assert!(out.contains("2 typed email addresses in clear"), "{out}");
     let file = std::fs::read_dir(&usb).unwrap().next().unwrap().unwrap().path();
     let hub_dir = dir.join("hub");
     let import = [
@@ -705,7 +705,7 @@ fn usb_export_carries_typed_emails_and_imports_once() {
     ];
     let first = cli.ok(&import);
     assert!(
-        first.contains("3 accepted, 0 duplicates, 0 rejected, 2 typed email(s) received"),
+        first.contains("3 accepted, 0 duplicates, 0 rejected, 2 typed emails received"),
         "{first}"
     );
     let status = ["hub", "status", "--data", hub_dir.to_str().unwrap()];
@@ -727,8 +727,104 @@ fn usb_export_carries_typed_emails_and_imports_once() {
         "--dry-run",
     ]);
     assert!(
-        plan.contains(&format!("would send 2 recipient(s) of {}", OBF_BADGES[0])),
+        plan.contains(&format!("would send 2 recipients of {}", OBF_BADGES[0])),
         "{plan}"
     );
-    assert!(plan.contains("1 need an email"), "{plan}");
+    assert!(plan.contains("1 needs an email"), "{plan}");
+}
+
+/// Issue #16: with the platform's address refusing connections, `hub issue` says at once
+/// what failed, when it tries again and that nothing is lost; with `--max-wait` it gives up
+/// with exit code 75 and every award is still queued (none confirmed, none refused).
+#[test]
+fn hub_issue_says_what_fails_and_gives_up_at_max_wait_keeping_every_award() {
+    let runtime = runtime();
+    let (cli, event) = cli_with_platform_ids();
+    let dir = cli.dir.path().to_path_buf();
+    let hub_dir = dir.join("hub");
+    std::fs::create_dir_all(&hub_dir).unwrap();
+    let db = hub_dir.join("hub.sqlite");
+    let loopback = start_hub(&runtime, &db, &event, || NOW_MS);
+    record_the_day(&runtime, &dir, &event, &loopback.url(), 3);
+    let _ = loopback.stop.send(());
+    let queued_before = {
+        let store = HubStore::open(&db, event.definition.clone()).unwrap();
+        let issues = award_issues(store.connection(), Platform::Obf).unwrap();
+        issue::counts(&issues)
+    };
+    assert!(queued_before.queued >= 3, "{queued_before:?}");
+
+    // A port nobody listens on: the listener is closed before the command starts.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let credentials = dir.join("platform.toml");
+    std::fs::write(
+        &credentials,
+        format!("[obf]\nclient_id = \"CLIENT\"\nclient_secret = \"s3cret\"\nurl = \"http://127.0.0.1:{port}\"\n"),
+    )
+    .unwrap();
+    let mut options = std::fs::metadata(&credentials).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut options, 0o600);
+    std::fs::set_permissions(&credentials, options).unwrap();
+
+    let mut child = cli
+        .command()
+        .args([
+            "hub",
+            "issue",
+            "--data",
+            hub_dir.to_str().unwrap(),
+            "--platform",
+            "obf",
+            "--credentials",
+            credentials.to_str().unwrap(),
+            "--max-wait",
+            "3s",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Only a run that is truly stuck hits this: the command gives up after 3 s.
+    let patience = Instant::now() + Duration::from_secs(300);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > patience {
+            let _ = child.kill();
+            panic!("`hub issue --max-wait 3s` was still running after 5 minutes");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("hub issue --max-wait 3s, platform refusing connections:\n{stderr}{stdout}");
+    assert_eq!(output.status.code(), Some(75), "{stdout}\n{stderr}");
+    let address = format!("cannot reach http://127.0.0.1:{port}: connection refused");
+    assert!(stderr.contains(&address), "the failure is named: {stderr}");
+    assert!(stderr.contains("next attempt in"), "the retry is announced: {stderr}");
+    assert!(stderr.contains("nothing is lost"), "{stderr}");
+    assert!(stderr.contains("gave up after 3s (--max-wait)"), "{stderr}");
+    assert!(!stderr.contains("s3cret") && !stdout.contains("s3cret"));
+    assert!(stdout.contains("still queued"), "{stdout}");
+
+    let store = HubStore::open(&db, event.definition.clone()).unwrap();
+    let after = issue::counts(&award_issues(store.connection(), Platform::Obf).unwrap());
+    assert_eq!(after.confirmed, 0, "{after:?}");
+    assert_eq!(
+        after.failed, queued_before.failed,
+        "nothing refused for an unreachable platform"
+    );
+    assert_eq!(
+        after.queued + after.sending,
+        queued_before.queued,
+        "every award is still queued: {after:?}"
+    );
+    assert_eq!(after.needs_email, queued_before.needs_email);
+
+    // `--help` documents the exit codes.
+    let help = cli.ok(&["hub", "issue", "--help"]);
+    assert!(help.contains("75") && help.contains("--max-wait"), "{help}");
 }

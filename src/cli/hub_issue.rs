@@ -1,0 +1,290 @@
+//! `hub issue`: the merged awards handed to the badge platform, saying what it waits for.
+//!
+//! Every wait is announced on stderr before it starts (what failed, when the next attempt
+//! is, that nothing is lost); a quiet platform gets a "still waiting" line every
+//! [`HEARTBEAT`]; `--max-wait` bounds the whole run, which then exits with
+//! [`EXIT_TRY_AGAIN_LATER`].
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+
+use super::hub_commands::{open_hub, runtime};
+use crate::config::Config;
+use crate::domain::event::Language;
+use crate::hub::issue;
+use crate::platform::{
+    BadgrClient, BadgrSettings, IssueSettings, NoticeFn, ObfClient, ObfSettings, PassControl, Platform, PlatformClient,
+    PlatformCredentials, PlatformError, TransportSettings,
+};
+use crate::plural::count;
+
+/// The exit code of a run that gave up waiting for the platform (the `--max-wait` limit, or
+/// every attempt failed): nothing is lost, run it again later. EX_TEMPFAIL in sysexits.h.
+pub const EXIT_TRY_AGAIN_LATER: i32 = 75;
+
+/// `--help` of `hub issue`: what the exit codes mean.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0   done: every award with an email is issued or refused (see the summary)
+  1   stopped on something to fix (credentials, badge ids in event.toml, the platform
+      refusing every call, the hub database); the message says what to do
+  75  gave up waiting for the platform: it could not be reached or did not answer within
+      --max-wait (or after 10 attempts without it). Nothing is lost: the awards stay queued,
+      a call whose answer was not seen is looked up before anything is sent again; run the
+      same command later";
+
+/// How long the platform may stay silent before the command says it is still waiting.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// The run stopped before finishing because the platform could not be reached or did not
+/// answer in time; the awards are safe. Maps to [`EXIT_TRY_AGAIN_LATER`].
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TryAgainLater(pub String);
+
+pub struct IssueArgs<'a> {
+    pub data: &'a Path,
+    pub platform: &'a str,
+    pub credentials: Option<&'a Path>,
+    pub no_email: bool,
+    pub dry_run: bool,
+    pub max_wait: Option<Duration>,
+}
+
+/// Readable durations for people: "3s", "10m", "1h 30m".
+fn shown(duration: Duration) -> String {
+    let total = duration.as_secs();
+    let (hours, minutes, seconds) = (total / 3600, total / 60 % 60, total % 60);
+    let mut parts = Vec::new();
+    if hours > 0 {
+        parts.push(format!("{hours}h"));
+    }
+    if minutes > 0 {
+        parts.push(format!("{minutes}m"));
+    }
+    if seconds > 0 || parts.is_empty() {
+        parts.push(format!("{seconds}s"));
+    }
+    parts.join(" ")
+}
+
+pub fn hub_issue(config: &Config, args: IssueArgs<'_>) -> Result<()> {
+    let platform = Platform::parse(args.platform)?;
+    let (store, event) = open_hub(config, args.data)?;
+    if args.dry_run {
+        let plan = issue::dry_run(&store, platform)?;
+        for (badge, language, recipients) in &plan.calls {
+            println!(
+                "would send {} of {badge} ({}) to {}",
+                count(*recipients, "recipient", "recipients"),
+                language.code(),
+                platform.label()
+            );
+        }
+        for (award, reason) in &plan.rejected {
+            println!("would refuse {award}: {reason}");
+        }
+        println!(
+            "{}; {} sent by an interrupted run would be looked up first; {} already issued, {} refused, {} \
+             an email. Nothing was sent.",
+            count(plan.calls.len(), "call", "calls"),
+            count(plan.in_doubt, "award", "awards"),
+            plan.counts.confirmed,
+            plan.counts.failed,
+            count(plan.counts.needs_email, "needs", "need"),
+        );
+        return Ok(());
+    }
+    if let Some(path) = args.credentials {
+        if let Some(warning) = crate::platform::credentials::permission_warning(path) {
+            eprintln!("warning: {warning}");
+        }
+    }
+    let credentials = PlatformCredentials::load_with_process_env(args.credentials)?;
+    let mut client = match platform {
+        Platform::Obf => {
+            let settings = ObfSettings {
+                send_email: !args.no_email,
+                event_name: Some(event.definition.event.name.get(Language::Fr).to_owned()),
+                ..ObfSettings::default()
+            };
+            PlatformClient::Obf(ObfClient::new(
+                credentials.require_obf()?,
+                settings,
+                ObfClient::default_transport(),
+            ))
+        }
+        Platform::Badgr => {
+            let settings = BadgrSettings {
+                notify: !args.no_email,
+                ..BadgrSettings::default()
+            };
+            PlatformClient::Badgr(BadgrClient::new(
+                credentials.require_badgr()?,
+                settings,
+                TransportSettings::default(),
+            ))
+        }
+    };
+    let shared = Arc::new(Mutex::new(store));
+    let runtime = runtime()?;
+
+    // What was last said, so the heartbeat speaks only when nothing else did, and a notice
+    // after a progress bar starts on its own line.
+    let last_said = Arc::new(Mutex::new(std::time::Instant::now()));
+    let bar_open = Arc::new(AtomicBool::new(false));
+    let said = {
+        let last_said = Arc::clone(&last_said);
+        move || {
+            if let Ok(mut last) = last_said.lock() {
+                *last = std::time::Instant::now();
+            }
+        }
+    };
+    let progress: issue::ProgressFn = {
+        let (said, bar_open) = (said.clone(), Arc::clone(&bar_open));
+        Arc::new(move |confirmed, failed, total| {
+            let done = confirmed + failed;
+            let width = 30;
+            if let Some(filled) = (done.min(total) * width).checked_div(total) {
+                eprint!(
+                    "\r[{}{}] {done}/{total} ({failed} refused)",
+                    "#".repeat(filled),
+                    " ".repeat(width - filled)
+                );
+                let _ = std::io::stderr().flush();
+                bar_open.store(true, Ordering::Relaxed);
+                said();
+            }
+        })
+    };
+    let notices: NoticeFn = {
+        let (said, bar_open) = (said.clone(), Arc::clone(&bar_open));
+        Arc::new(move |notice| {
+            if bar_open.swap(false, Ordering::Relaxed) {
+                eprintln!();
+            }
+            eprintln!("{notice}");
+            said();
+        })
+    };
+    let mut settings = IssueSettings::default();
+    let control = PassControl {
+        notices: Some(notices),
+        deadline: args.max_wait.map(|limit| tokio::time::Instant::now() + limit),
+    };
+    if args.max_wait.is_some() {
+        // The time limit bounds the run, not a count of attempts.
+        settings.max_attempts = u32::MAX;
+    }
+    eprintln!(
+        "issuing to {} ({}){}…",
+        platform.label(),
+        client.base_url(),
+        args.max_wait
+            .map(|limit| format!(", giving up after {}", shown(limit)))
+            .unwrap_or_default()
+    );
+    let started = std::time::Instant::now();
+    let report = runtime.block_on(async {
+        let pass = issue::issue_from_hub_controlled(&shared, &mut client, &settings, Some(progress), &control);
+        tokio::pin!(pass);
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                report = &mut pass => break report,
+                _ = heartbeat.tick() => {
+                    let quiet = last_said.lock().map(|last| last.elapsed()).unwrap_or_default();
+                    if quiet >= HEARTBEAT {
+                        if bar_open.swap(false, Ordering::Relaxed) {
+                            eprintln!();
+                        }
+                        eprintln!(
+                            "still waiting for {} ({} so far); nothing is lost if you stop now (Ctrl-C) and run \
+                             this again later",
+                            platform.label(),
+                            shown(started.elapsed())
+                        );
+                        said();
+                    }
+                }
+            }
+        }
+    });
+    if bar_open.load(Ordering::Relaxed) {
+        eprintln!();
+    }
+    let report = report.map_err(|error| anyhow::anyhow!("{error}"))?;
+    let summary = &report.summary;
+    println!(
+        "{}: {} issued now ({} found already recorded after a lost answer), {} refused, {}",
+        platform.label(),
+        count(summary.confirmed, "award", "awards"),
+        summary.found_after_lost_answer,
+        summary.failed,
+        count(summary.calls, "call", "calls")
+    );
+    if report.already_held > 0 {
+        println!(
+            "{} not sent: {} already held that badge for the same email",
+            count(report.already_held, "award", "awards"),
+            platform.label()
+        );
+    }
+    println!(
+        "in total: {} issued, {} refused, {} still queued, {} an email",
+        report.counts.confirmed,
+        report.counts.failed,
+        report.counts.queued + report.counts.sending,
+        count(report.counts.needs_email, "needs", "need")
+    );
+    for (award, reason) in report.failed.iter().take(20) {
+        println!("  refused {award}: {reason}");
+    }
+    if report.failed.len() > 20 {
+        println!(
+            "  … and {} more: badge-kiosk hub recipients --only refused --platform {}",
+            report.failed.len() - 20,
+            platform.key()
+        );
+    }
+    if !report.needs_email.is_empty() {
+        println!(
+            "{} an email: import the ticketing export (`badge-kiosk hub registrations import FILE.csv --data {}`), \
+             then run this again",
+            count(report.needs_email.len(), "award needs", "awards need"),
+            args.data.display()
+        );
+    }
+    match report.stopped {
+        None => Ok(()),
+        Some(error @ PlatformError::WaitExceeded(_)) => Err(TryAgainLater(format!(
+            "gave up after {} (--max-wait): {error}",
+            shown(args.max_wait.unwrap_or_default())
+        ))
+        .into()),
+        Some(error @ PlatformError::Transient(_)) => {
+            Err(TryAgainLater(format!("the run stopped early: {error}")).into())
+        }
+        Some(error) => bail!("the run stopped early: {error}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(shown(Duration::from_secs(3)), "3s");
+        assert_eq!(shown(Duration::from_secs(600)), "10m");
+        assert_eq!(shown(Duration::from_secs(5400)), "1h 30m");
+        assert_eq!(shown(Duration::from_millis(200)), "0s");
+    }
+}
