@@ -2,4 +2,5 @@
 //! language, and the visitor's claim pages. Pages are askama templates under `templates/`,
 //! escaped automatically, with no outside resource (the venue may be offline).
 
+pub mod console;
 pub mod lang;
