@@ -74,6 +74,25 @@ impl HubState {
         self
     }
 
+    /// A new enrolment code (the text to show as a QR) valid for `kiosks` devices during
+    /// `valid_for_ms`.
+    pub fn new_enrolment_code(&self, kiosks: u32, valid_for_ms: i64, now_ms: i64) -> Result<String, HubError> {
+        let event_key = self.event_key.as_ref().ok_or_else(|| {
+            HubError::BadRequest("this hub has no event key: enrol kiosks from the organiser's hub".into())
+        })?;
+        let store = self
+            .store
+            .lock()
+            .map_err(|_| HubError::Internal("hub store poisoned".into()))?;
+        let token = store.create_enrol_token(now_ms, kiosks, now_ms.saturating_add(valid_for_ms.max(0)))?;
+        Ok(EnrolmentCode {
+            hub_url: self.public_url.clone(),
+            token,
+            key_fingerprint: fingerprint(&event_key.verifying_key()),
+        }
+        .to_url())
+    }
+
     /// The signed bundle every kiosk fetches: event, images, revocations, trusted time.
     fn signed_bundle(&self, store: &HubStore, now_ms: i64) -> Result<SignedBundle, HubError> {
         let event_key = self.event_key.as_ref().ok_or_else(|| {

@@ -524,7 +524,12 @@ fn format_offset(ms: i64) -> String {
 
 fn kiosks_view(store: &HubStore, now: i64, language: Language) -> Result<KiosksView, HubError> {
     let t = Texts::of(language);
-    let fleet = queries::fleet(store)?;
+    let fleet = store.kiosk_fleet()?;
+    // Until a kiosk reports its stand, the stand of its latest record.
+    let latest_stand: BTreeMap<String, String> = queries::last_syncs(store.connection())?
+        .into_iter()
+        .filter_map(|sync| Some((sync.kiosk_id, sync.stand?)))
+        .collect();
     let (mut ok, mut quiet, mut revoked) = (0, 0, 0);
     let rows: Vec<KioskRow> = fleet
         .into_iter()
@@ -543,6 +548,7 @@ fn kiosks_view(store: &HubStore, now: i64, language: Language) -> Result<KiosksV
                 stand: kiosk
                     .stand
                     .as_deref()
+                    .or_else(|| latest_stand.get(&kiosk.kiosk_id).map(String::as_str))
                     .map_or_else(String::new, |stand| stand_name(store, language, stand)),
                 fingerprint: kiosk.fingerprint,
                 status,
@@ -550,7 +556,7 @@ fn kiosks_view(store: &HubStore, now: i64, language: Language) -> Result<KiosksV
                 revoked_reason: kiosk
                     .revoked
                     .as_ref()
-                    .map(|(reason, at)| format!("{reason} · {}", local_time(*at, "%d/%m %H:%M")))
+                    .map(|revocation| format!("{} · {}", revocation.reason, local_time(revocation.at_ms, "%d/%m %H:%M")))
                     .unwrap_or_default(),
                 last_seen: format!(
                     "{} ({})",
@@ -634,7 +640,7 @@ pub async fn revoke_kiosk(
         return kiosks_page(&hub, language, &session, vec![Notice::error(t.reason_needed.to_owned())]).await;
     }
     let kiosk = form.kiosk_id.clone();
-    let revoked = with_store(&hub, move |store, now| queries::revoke_kiosk(store, &kiosk, &reason, now)).await;
+    let revoked = with_store(&hub, move |store, now| store.revoke_kiosk(&kiosk, &reason, now)).await;
     let notice = match revoked {
         Ok(true) => {
             tracing::warn!(kiosk = %form.kiosk_id, "kiosk revoked from the organiser console");
@@ -696,12 +702,20 @@ pub async fn enrol(
     let (Some(kiosks), Some(minutes)) = (kiosks, minutes) else {
         return kiosks_page(&hub, language, &session, vec![Notice::error(t.enrol_bad_request.to_owned())]).await;
     };
+    // `new_enrolment_code` takes the store's lock itself: called outside `with_store`.
     let state = hub.clone();
-    let made = event_name_and(&hub, language, move |store, now| {
-        let url = queries::new_enrolment_code(&state, store, kiosks, minutes * 60_000, now)?;
-        Ok((url, now + minutes * 60_000))
+    let made = tokio::task::spawn_blocking(move || {
+        let now = (state.clock)();
+        let url = state.new_enrolment_code(kiosks, minutes * 60_000, now)?;
+        let name = state
+            .store
+            .lock()
+            .map(|store| store.event.event.name.get(language).to_owned())
+            .unwrap_or_default();
+        Ok::<_, HubError>((name, (url, now + minutes * 60_000)))
     })
-    .await;
+    .await
+    .unwrap_or_else(|failure| Err(HubError::Internal(failure.to_string())));
     let (name, (url, until)) = match made {
         Ok(made) => made,
         Err(HubError::BadRequest(reason)) => {
