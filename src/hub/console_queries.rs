@@ -491,7 +491,7 @@ mod tests {
         award(&store, "attended", 2, "k1", 2, "", None);
         award(&store, "attended", 3, "k1", 3, "", None);
         let hours = awards_by_hour(store.connection()).unwrap();
-        assert_eq!(hours, vec![(0, "attended".into(), 2), (HOUR_MS, "attended".into(), 1)]);
+        assert_eq!(hours, vec![(0, "attended".into(), 1), (HOUR_MS, "attended".into(), 2)]);
     }
 
     #[test]
@@ -517,7 +517,7 @@ mod tests {
             CodeLookup::Found(vec![10; 10])
         );
         assert!(matches!(
-            resolve_code(store.connection(), "not a code").unwrap(),
+            resolve_code(store.connection(), "BK-not-a-code").unwrap(),
             CodeLookup::Unreadable(_)
         ));
 
