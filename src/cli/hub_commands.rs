@@ -576,7 +576,8 @@ fn console_issuer(
     Ok(crate::hub::web::console::IssuerSetup {
         platform,
         client: Arc::new(move || {
-            platform_client(platform, credentials.as_deref(), no_email, &event).map_err(|failure| format!("{failure:#}"))
+            platform_client(platform, credentials.as_deref(), no_email, &event)
+                .map_err(|failure| format!("{failure:#}"))
         }),
         settings: IssueSettings::default(),
     })
@@ -594,7 +595,10 @@ fn hub_passwd(data: &std::path::Path) -> Result<()> {
             let _ = std::io::stderr().flush();
         }
         let mut line = String::new();
-        stdin.lock().read_line(&mut line).context("reading the password from standard input")?;
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
         Ok(line.trim_end_matches(['\r', '\n']).to_owned())
     };
     // Hide the typing on a terminal (stty is part of every Debian system).

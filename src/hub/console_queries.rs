@@ -38,10 +38,12 @@ pub struct Funnel {
 }
 
 pub fn funnel(connection: &Connection) -> Result<Funnel, HubError> {
-    let codes_scanned: i64 = connection.query_row("SELECT COUNT(DISTINCT code_id) FROM records", [], |row| row.get(0))?;
+    let codes_scanned: i64 =
+        connection.query_row("SELECT COUNT(DISTINCT code_id) FROM records", [], |row| row.get(0))?;
     // Claim tokens whose email was sent from the claim page (base32 in the outbox, the
     // recipient's description in awards).
-    let mut statement = connection.prepare("SELECT DISTINCT claim_token FROM claim_emails WHERE sent_ms IS NOT NULL")?;
+    let mut statement =
+        connection.prepare("SELECT DISTINCT claim_token FROM claim_emails WHERE sent_ms IS NOT NULL")?;
     let sent: BTreeSet<String> = statement
         .query_map([], |row| row.get::<_, String>(0))?
         .collect::<Result<Vec<_>, _>>()?
@@ -150,7 +152,9 @@ pub fn pathway_reach(connection: &Connection, event: &EventDefinition) -> Result
         let mut statement =
             connection.prepare("SELECT DISTINCT code_id, stand FROM records WHERE kind = 'step' AND badge_id = ?1")?;
         let mut stands_by_code: BTreeMap<Vec<u8>, BTreeSet<String>> = BTreeMap::new();
-        let rows = statement.query_map([&badge.id], |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, String>(1)?)))?;
+        let rows = statement.query_map([&badge.id], |row| {
+            Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, String>(1)?))
+        })?;
         for row in rows {
             let (code, stand) = row?;
             if PathwayProgress::relevant(rule, &stand) {
@@ -205,7 +209,8 @@ pub fn stand_traffic(connection: &Connection) -> Result<Vec<StandTraffic>, HubEr
 
 /// Codes the organiser revoked: (code id, reason, when), newest first.
 pub fn revoked_codes(connection: &Connection) -> Result<Vec<(Vec<u8>, String, i64)>, HubError> {
-    let mut statement = connection.prepare("SELECT code_id, reason, at_ms FROM revoked_codes ORDER BY at_ms DESC LIMIT 200")?;
+    let mut statement =
+        connection.prepare("SELECT code_id, reason, at_ms FROM revoked_codes ORDER BY at_ms DESC LIMIT 200")?;
     let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
@@ -404,12 +409,28 @@ mod tests {
                 "INSERT INTO records (kiosk_id, sequence, record_hash, previous_hash, kind, badge_id, code_id, stand,
                                       recipient, created_at_ms, received_ms, outcome, signed_bytes)
                  VALUES (?1, ?2, x'00', x'00', ?3, ?4, ?5, ?6, '', ?7, 0, 'accepted', x'00')",
-                params![kiosk, sequence, kind, badge, vec![code; 10], stand, sequence * HOUR_MS / 2],
+                params![
+                    kiosk,
+                    sequence,
+                    kind,
+                    badge,
+                    vec![code; 10],
+                    stand,
+                    sequence * HOUR_MS / 2
+                ],
             )
             .unwrap();
     }
 
-    fn award(store: &HubStore, badge: &str, code: u8, kiosk: &str, sequence: i64, recipient: &str, token: Option<&str>) {
+    fn award(
+        store: &HubStore,
+        badge: &str,
+        code: u8,
+        kiosk: &str,
+        sequence: i64,
+        recipient: &str,
+        token: Option<&str>,
+    ) {
         store
             .connection()
             .execute(
@@ -436,7 +457,10 @@ mod tests {
         award(&store, "attended", 3, "k1", 3, &described, Some(&described));
         let connection = store.connection();
         connection
-            .execute("INSERT INTO record_emails (kiosk_id, sequence, email, received_ms) VALUES ('k1', 1, 'a@b.fr', 0)", [])
+            .execute(
+                "INSERT INTO record_emails (kiosk_id, sequence, email, received_ms) VALUES ('k1', 1, 'a@b.fr', 0)",
+                [],
+            )
             .unwrap();
         connection
             .execute(

@@ -418,10 +418,7 @@ fn a_permanent_refusal_is_kept_with_its_reason_on_the_dashboard() {
     );
 
     let (_, dashboard) = console_page(&runtime, &loopback, "/console/registrations?lang=en");
-    assert!(
-        dashboard.contains("<strong>1</strong> refused"),
-        "{dashboard}"
-    );
+    assert!(dashboard.contains("<strong>1</strong> refused"), "{dashboard}");
     assert!(
         dashboard.contains("550") && dashboard.contains("no such user"),
         "{dashboard}"

@@ -62,15 +62,20 @@ fn start_console_hub(
         }
     });
     let state = Arc::new(
-        HubState::new(store, event, &format!("http://{address}"), Box::new(|| chrono::Utc::now().timestamp_millis()))
-            .expect("the hub starts")
-            .with_console(ConsoleSettings {
-                data_dir: Some(data.to_owned()),
-                database: Some(db),
-                https: false,
-                host_names: vec!["hub.venue.lan".into()],
-                issuer,
-            }),
+        HubState::new(
+            store,
+            event,
+            &format!("http://{address}"),
+            Box::new(|| chrono::Utc::now().timestamp_millis()),
+        )
+        .expect("the hub starts")
+        .with_console(ConsoleSettings {
+            data_dir: Some(data.to_owned()),
+            database: Some(db),
+            https: false,
+            host_names: vec!["hub.venue.lan".into()],
+            issuer,
+        }),
     );
     runtime.spawn(serve(listener, Arc::clone(&state), async {
         let _ = stopped.await;
@@ -169,11 +174,16 @@ fn the_console_is_closed_without_a_password_and_guarded_with_one() {
     assert_eq!(login.status, 200);
     assert!(login.body.contains("No password set"), "{}", login.body);
     assert!(
-        login.body.contains(&format!("badge-kiosk hub passwd --data {}", data.display())),
+        login
+            .body
+            .contains(&format!("badge-kiosk hub passwd --data {}", data.display())),
         "{}",
         login.body
     );
-    assert!(!login.body.contains("name=\"password\""), "no login form without a password");
+    assert!(
+        !login.body.contains("name=\"password\""),
+        "no login form without a password"
+    );
     let refused = request(
         &runtime,
         reqwest::Method::POST,
@@ -197,7 +207,10 @@ fn the_console_is_closed_without_a_password_and_guarded_with_one() {
     let set = set_password(&data, PASSWORD);
     assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
     let stored = std::fs::read_to_string(data.join("console-password")).unwrap();
-    assert!(stored.starts_with("$argon2id$") && !stored.contains(PASSWORD), "{stored}");
+    assert!(
+        stored.starts_with("$argon2id$") && !stored.contains(PASSWORD),
+        "{stored}"
+    );
 
     // DNS rebinding: a foreign name is refused, the hub's own names and IP literals pass.
     for host in ["evil.example", "evil.example:80", "hub.venue.lan.evil.example"] {
@@ -313,7 +326,14 @@ fn the_console_is_closed_without_a_password_and_guarded_with_one() {
     );
     assert_eq!((out.status, out.location.as_str()), (303, "/login"));
     assert_eq!(
-        request(&runtime, reqwest::Method::GET, &format!("{base}/"), &[("cookie", &session)], None).status,
+        request(
+            &runtime,
+            reqwest::Method::GET,
+            &format!("{base}/"),
+            &[("cookie", &session)],
+            None
+        )
+        .status,
         303
     );
 }
@@ -346,7 +366,10 @@ fn the_organiser_runs_the_day_from_the_console_in_chromium() {
         let moderate = violations.iter().filter(|v| v.1 == "moderate").count();
         let minor = violations.iter().filter(|v| v.1 == "minor").count();
         for violation in &violations {
-            println!("{name}: axe {} ({}) on {} node(s): {}", violation.0, violation.1, violation.2, violation.3);
+            println!(
+                "{name}: axe {} ({}) on {} node(s): {}",
+                violation.0, violation.1, violation.2, violation.3
+            );
         }
         figures.push((name.to_owned(), serious.len(), moderate, minor));
         if let Some(dir) = &shots {
@@ -401,7 +424,8 @@ fn the_organiser_runs_the_day_from_the_console_in_chromium() {
     browser.script("window.__notReloaded = arguments[0];", serde_json::json!([marker]));
     let synced = kiosk(&["sync", "--hub", &base]);
     assert!(synced.contains("synced"), "{synced}");
-    let figures_script = "return Array.from(document.querySelectorAll('#live .funnel .figure')).map(e => e.textContent.trim());";
+    let figures_script =
+        "return Array.from(document.querySelectorAll('#live .funnel .figure')).map(e => e.textContent.trim());";
     let live = browser.wait_for_text("#live", "the kiosk's sync on the overview", |text| {
         text.contains("hall-a")
             && browser.script(figures_script, serde_json::json!([])) == serde_json::json!(["2", "3", "1", "0"])
@@ -425,7 +449,10 @@ fn the_organiser_runs_the_day_from_the_console_in_chromium() {
     // Pathways and stands, with stand names.
     browser.click("nav a[href='/console/pathways']");
     let pathways = browser.wait_for_text("main", "the pathways page", |text| text.contains("Traffic per stand"));
-    assert!(pathways.contains("Bakery") && !pathways.contains("boulangerie"), "{pathways}");
+    assert!(
+        pathways.contains("Bakery") && !pathways.contains("boulangerie"),
+        "{pathways}"
+    );
     assert!(pathways.contains("Food trades discovery pathway"), "{pathways}");
     check(&browser, "pathways");
 
@@ -456,7 +483,9 @@ fn the_organiser_runs_the_day_from_the_console_in_chromium() {
     // Issue to Open Badge Factory from the page, progress polled until it finishes.
     browser.click("nav a[href='/console/platform']");
     browser.click("form[action='/console/platform/issue'] button");
-    let run = browser.wait_for_text("#issue-progress", "the issue to finish", |text| text.contains("Finished"));
+    let run = browser.wait_for_text("#issue-progress", "the issue to finish", |text| {
+        text.contains("Finished")
+    });
     assert!(run.contains("3 issued, 0 refused"), "{run}");
     assert_eq!(server.issued_count(OBF_BADGES[0], "ana@example.org"), 1);
     assert_eq!(server.issued_count(OBF_BADGES[0], "bo@example.org"), 1);
@@ -501,7 +530,12 @@ fn the_organiser_runs_the_day_from_the_console_in_chromium() {
     assert!(notice.contains("Kiosk hall-a revoked"), "{notice}");
     assert!(browser.text("table.fleet").contains("revoked"));
     kiosk(&["claim", &visitor_code(&event, None), "--email", "late@example.org"]);
-    let refused = hall.run(&with_id(&["sync", "--hub", &base]).iter().map(String::as_str).collect::<Vec<_>>());
+    let refused = hall.run(
+        &with_id(&["sync", "--hub", &base])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
     let said = format!(
         "{}{}",
         String::from_utf8_lossy(&refused.stdout),

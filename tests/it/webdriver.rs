@@ -242,7 +242,10 @@ impl Browser {
             if done(&text) {
                 return text;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}: {css} shows {text:?}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {css} shows {text:?}"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -268,7 +271,10 @@ impl Browser {
         use base64::Engine;
         let metrics = self.cdp("Page.getLayoutMetrics", json!({}));
         let width = metrics["cssContentSize"]["width"].as_f64().unwrap_or(1280.0);
-        let height = metrics["cssContentSize"]["height"].as_f64().unwrap_or(800.0).min(3000.0);
+        let height = metrics["cssContentSize"]["height"]
+            .as_f64()
+            .unwrap_or(800.0)
+            .min(3000.0);
         let shot = self.cdp(
             "Page.captureScreenshot",
             json!({"format": "png", "captureBeyondViewport": true,
@@ -308,9 +314,12 @@ impl Browser {
 
 /// axe-core's source from tests/browser (installed by `npm ci --prefix tests/browser`).
 pub fn axe_source() -> String {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests/browser/node_modules/axe-core/axe.min.js"]
-        .iter()
-        .collect();
+    let path: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "tests/browser/node_modules/axe-core/axe.min.js",
+    ]
+    .iter()
+    .collect();
     std::fs::read_to_string(&path).unwrap_or_else(|_| {
         panic!(
             "{} is missing: run `npm ci --prefix tests/browser` (scripts/test does)",

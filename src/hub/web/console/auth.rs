@@ -262,7 +262,10 @@ mod tests {
     fn a_password_is_stored_hashed_private_and_verified() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(stored_hash(dir.path()).unwrap(), None);
-        assert!(matches!(set_password(dir.path(), "short"), Err(PasswordError::TooShort)));
+        assert!(matches!(
+            set_password(dir.path(), "short"),
+            Err(PasswordError::TooShort)
+        ));
         let path = set_password(dir.path(), "correct horse battery\n").unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("$argon2id$"), "{text}");
@@ -312,10 +315,22 @@ mod tests {
     #[test]
     fn hosts_are_the_hubs_names_or_ip_literals() {
         let allowed = vec!["hub.venue.lan".to_owned()];
-        for good in ["127.0.0.1:8787", "[::1]:8787", "10.0.0.2", "localhost:8787", "HUB.venue.lan:8787", "hub.venue.lan."] {
+        for good in [
+            "127.0.0.1:8787",
+            "[::1]:8787",
+            "10.0.0.2",
+            "localhost:8787",
+            "HUB.venue.lan:8787",
+            "hub.venue.lan.",
+        ] {
             assert!(host_allowed(Some(good), &allowed), "{good}");
         }
-        for bad in ["evil.example:8787", "hub.venue.lan.evil.example", "", "127.0.0.1.nip.io"] {
+        for bad in [
+            "evil.example:8787",
+            "hub.venue.lan.evil.example",
+            "",
+            "127.0.0.1.nip.io",
+        ] {
             assert!(!host_allowed(Some(bad), &allowed), "{bad}");
         }
         assert!(!host_allowed(None, &allowed));

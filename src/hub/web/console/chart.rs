@@ -98,7 +98,7 @@ pub fn stacked_by_hour(
     let plot_height = height - top - bottom;
     let scale = plot_height / top_value as f64;
     let slot = (width - left) / shown as f64;
-    let bar_width = (slot * 0.7).max(1.0);
+    let bar_width = (slot * 0.7).clamp(1.0, 56.0);
     let mut bars = Vec::new();
     for i in 0..shown {
         let hour = start + i as i64 * hour_ms;
@@ -166,7 +166,10 @@ mod tests {
         let chart = stacked_by_hour(&counts, H, |h| format!("{}h", h / H), |_, _, n| n.to_string());
         assert_eq!(chart.bars.len(), 3);
         // Hour 11 has no award: three slots, the middle one empty.
-        assert_eq!(chart.x_labels.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(), ["10h", "11h", "12h"]);
+        assert_eq!(
+            chart.x_labels.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(),
+            ["10h", "11h", "12h"]
+        );
         let bottom = chart.height - 28.0;
         for bar in &chart.bars {
             assert!(bar.y >= 12.0 - 0.1 && bar.y + bar.h <= bottom + 0.1, "{bar:?}");

@@ -90,7 +90,10 @@ impl IssueRuns {
         let event = match hub.store.lock() {
             Ok(store) => store.event.clone(),
             Err(_) => {
-                finish(&latest, RunEnd::Failed("the hub database is unavailable: restart the hub".into()));
+                finish(
+                    &latest,
+                    RunEnd::Failed("the hub database is unavailable: restart the hub".into()),
+                );
                 return Ok(());
             }
         };
@@ -139,7 +142,12 @@ async fn run(
     match issue_from_hub(&store, &mut client, &issuer.settings, Some(progress)).await {
         Ok(report) => {
             let counts = report.counts;
-            let figures = (counts.confirmed, counts.failed, counts.queued + counts.sending, counts.needs_email);
+            let figures = (
+                counts.confirmed,
+                counts.failed,
+                counts.queued + counts.sending,
+                counts.needs_email,
+            );
             match report.stopped {
                 None => RunEnd::Done(figures.0, figures.1, figures.2, figures.3),
                 Some(reason) => RunEnd::Stopped(reason.to_string(), figures.0, figures.1, figures.2, figures.3),

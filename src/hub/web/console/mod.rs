@@ -280,10 +280,9 @@ async fn require_session(State(hub): State<SharedHub>, mut request: Request, nex
         let target = format!("/login?next={}", percent_encode(&next_path));
         return Redirect::to(&target).into_response();
     };
-    request.extensions_mut().insert(SessionContext {
-        id,
-        csrf: session.csrf,
-    });
+    request
+        .extensions_mut()
+        .insert(SessionContext { id, csrf: session.csrf });
     next.run(request).await
 }
 
@@ -451,7 +450,10 @@ mod tests {
     #[test]
     fn posts_from_another_origin_are_refused() {
         let mut headers = HeaderMap::new();
-        assert!(same_origin(&headers, Some("10.0.0.2:8787")), "no Origin header: SameSite and the token decide");
+        assert!(
+            same_origin(&headers, Some("10.0.0.2:8787")),
+            "no Origin header: SameSite and the token decide"
+        );
         headers.insert(header::ORIGIN, HeaderValue::from_static("http://10.0.0.2:8787"));
         assert!(same_origin(&headers, Some("10.0.0.2:8787")));
         assert!(!same_origin(&headers, Some("10.0.0.3:8787")));

@@ -174,7 +174,11 @@ async fn login_view(hub: &SharedHub, language: Language, next: &str, error: Opti
         t,
         lang: language.code(),
         other_lang: language.other().code(),
-        switch_href: format!("/login?lang={}&next={}", language.other().code(), super::percent_encode(next)),
+        switch_href: format!(
+            "/login?lang={}&next={}",
+            language.other().code(),
+            super::percent_encode(next)
+        ),
         event_name,
         heading,
         error,
@@ -221,7 +225,13 @@ pub async fn login(
     let address = peer.ip();
     if let Some(until) = hub.console.login_limiter.blocked_until(address, now) {
         let minutes = ((until - now).max(0) + 59_999) / 60_000;
-        let page = login_view(&hub, language, &next, Some(fill(t.too_many_attempts, &[("minutes", &minutes)]))).await;
+        let page = login_view(
+            &hub,
+            language,
+            &next,
+            Some(fill(t.too_many_attempts, &[("minutes", &minutes)])),
+        )
+        .await;
         return render_with(StatusCode::TOO_MANY_REQUESTS, &page);
     }
     let checked = {
@@ -421,7 +431,11 @@ fn overview_view(store: &HubStore, now: i64, language: Language) -> Result<Overv
                 .as_deref()
                 .map_or_else(String::new, |stand| stand_name(store, language, stand)),
             ago: ago(t, now, sync.last_seen_ms),
-            status_class: if now - sync.last_seen_ms > QUIET_AFTER_MS { "quiet" } else { "ok" },
+            status_class: if now - sync.last_seen_ms > QUIET_AFTER_MS {
+                "quiet"
+            } else {
+                "ok"
+            },
             records: sync.records,
             kiosk: sync.kiosk_id,
         })
@@ -556,7 +570,13 @@ fn kiosks_view(store: &HubStore, now: i64, language: Language) -> Result<KiosksV
                 revoked_reason: kiosk
                     .revoked
                     .as_ref()
-                    .map(|revocation| format!("{} · {}", revocation.reason, local_time(revocation.at_ms, "%d/%m %H:%M")))
+                    .map(|revocation| {
+                        format!(
+                            "{} · {}",
+                            revocation.reason,
+                            local_time(revocation.at_ms, "%d/%m %H:%M")
+                        )
+                    })
                     .unwrap_or_default(),
                 last_seen: format!(
                     "{} ({})",
@@ -575,7 +595,12 @@ fn kiosks_view(store: &HubStore, now: i64, language: Language) -> Result<KiosksV
     Ok(KiosksView {
         summary: fill(
             t.fleet_summary,
-            &[("total", &rows.len()), ("ok", &ok), ("quiet", &quiet), ("revoked", &revoked)],
+            &[
+                ("total", &rows.len()),
+                ("ok", &ok),
+                ("quiet", &quiet),
+                ("revoked", &revoked),
+            ],
         ),
         rows,
     })
@@ -637,7 +662,13 @@ pub async fn revoke_kiosk(
     }
     let reason = form.reason.trim().chars().take(200).collect::<String>();
     if reason.is_empty() {
-        return kiosks_page(&hub, language, &session, vec![Notice::error(t.reason_needed.to_owned())]).await;
+        return kiosks_page(
+            &hub,
+            language,
+            &session,
+            vec![Notice::error(t.reason_needed.to_owned())],
+        )
+        .await;
     }
     let kiosk = form.kiosk_id.clone();
     let revoked = with_store(&hub, move |store, now| store.revoke_kiosk(&kiosk, &reason, now)).await;
@@ -700,7 +731,13 @@ pub async fn enrol(
         .and_then(|n| n.trim().parse::<i64>().ok())
         .filter(|n| ENROL_MINUTES.contains(n));
     let (Some(kiosks), Some(minutes)) = (kiosks, minutes) else {
-        return kiosks_page(&hub, language, &session, vec![Notice::error(t.enrol_bad_request.to_owned())]).await;
+        return kiosks_page(
+            &hub,
+            language,
+            &session,
+            vec![Notice::error(t.enrol_bad_request.to_owned())],
+        )
+        .await;
     };
     // `new_enrolment_code` takes the store's lock itself: called outside `with_store`.
     let state = hub.clone();
@@ -803,7 +840,10 @@ fn pathways_view(store: &HubStore, language: Language) -> Result<PathwaysView, H
                 .badge(&reach.badge_id)
                 .and_then(|badge| badge.pathway.clone());
             let mut rule_text = rule.as_ref().map_or_else(String::new, |rule| {
-                fill(t.pathway_rule, &[("needed", &rule.needed), ("stands", &rule.stands.len())])
+                fill(
+                    t.pathway_rule,
+                    &[("needed", &rule.needed), ("stands", &rule.stands.len())],
+                )
             });
             if let Some(rule) = rule.as_ref().filter(|rule| !rule.required.is_empty()) {
                 let names: Vec<String> = rule
@@ -915,7 +955,12 @@ fn console_platform(hub: &SharedHub) -> (Platform, bool) {
     }
 }
 
-fn platform_view(store: &HubStore, language: Language, platform: Platform, configured: bool) -> Result<PlatformView, HubError> {
+fn platform_view(
+    store: &HubStore,
+    language: Language,
+    platform: Platform,
+    configured: bool,
+) -> Result<PlatformView, HubError> {
     let t = Texts::of(language);
     let issues = issue::award_issues(store.connection(), platform)?;
     let mut rows: BTreeMap<usize, PlatformBadgeRow> = store
@@ -943,7 +988,10 @@ fn platform_view(store: &HubStore, language: Language, platform: Platform, confi
     let mut refused = Vec::new();
     let mut needs_email_total = 0;
     for issue in &issues {
-        let Some(row) = index_of.get(issue.badge_id.as_str()).and_then(|index| rows.get_mut(index)) else {
+        let Some(row) = index_of
+            .get(issue.badge_id.as_str())
+            .and_then(|index| rows.get_mut(index))
+        else {
             continue;
         };
         match &issue.state {
@@ -990,7 +1038,12 @@ fn issue_run_view(run: &RunState, language: Language) -> IssueRunView {
             "done",
             fill(
                 t.issue_outcome,
-                &[("issued", issued), ("refused", refused), ("queued", queued), ("needs", needs)],
+                &[
+                    ("issued", issued),
+                    ("refused", refused),
+                    ("queued", queued),
+                    ("needs", needs),
+                ],
             ),
         ),
         Some(RunEnd::Stopped(reason, issued, refused, queued, needs)) => (
@@ -1000,7 +1053,12 @@ fn issue_run_view(run: &RunState, language: Language) -> IssueRunView {
                 "{reason} — {}",
                 fill(
                     t.issue_outcome,
-                    &[("issued", issued), ("refused", refused), ("queued", queued), ("needs", needs)],
+                    &[
+                        ("issued", issued),
+                        ("refused", refused),
+                        ("queued", queued),
+                        ("needs", needs)
+                    ],
                 )
             ),
         ),
@@ -1042,9 +1100,18 @@ struct IssueLive {
     i: Option<IssueRunView>,
 }
 
-async fn platform_page(hub: &SharedHub, language: Language, session: &SessionContext, notices: Vec<Notice>) -> Response {
+async fn platform_page(
+    hub: &SharedHub,
+    language: Language,
+    session: &SessionContext,
+    notices: Vec<Notice>,
+) -> Response {
     let (platform, configured) = console_platform(hub);
-    match event_name_and(hub, language, move |store, _| platform_view(store, language, platform, configured)).await {
+    match event_name_and(hub, language, move |store, _| {
+        platform_view(store, language, platform, configured)
+    })
+    .await
+    {
         Ok((name, pl)) => {
             let mut c = Chrome::new(language, Page::Platform, &name, session);
             c.notices = notices;
@@ -1052,7 +1119,11 @@ async fn platform_page(hub: &SharedHub, language: Language, session: &SessionCon
                 t: Texts::of(language),
                 c,
                 pl,
-                i: hub.console.issue_runs.latest().map(|run| issue_run_view(&run, language)),
+                i: hub
+                    .console
+                    .issue_runs
+                    .latest()
+                    .map(|run| issue_run_view(&run, language)),
             })
         }
         Err(failure) => storage_failure(language, failure),
@@ -1095,7 +1166,11 @@ pub async fn issue_live(State(hub): State<SharedHub>, headers: HeaderMap, uri: U
     let language = language(&headers, &uri);
     render(&IssueLive {
         t: Texts::of(language),
-        i: hub.console.issue_runs.latest().map(|run| issue_run_view(&run, language)),
+        i: hub
+            .console
+            .issue_runs
+            .latest()
+            .map(|run| issue_run_view(&run, language)),
     })
 }
 
@@ -1107,7 +1182,14 @@ pub async fn needs_email_csv(State(hub): State<SharedHub>, headers: HeaderMap, u
         let mut writer = csv::Writer::from_writer(Vec::new());
         let failed = |failure: csv::Error| HubError::Internal(format!("writing the CSV: {failure}"));
         writer
-            .write_record(["award", "badge_id", "badge_name", "recipient", "registration", "created_at"])
+            .write_record([
+                "award",
+                "badge_id",
+                "badge_name",
+                "recipient",
+                "registration",
+                "created_at",
+            ])
             .map_err(failed)?;
         for issue in issues.iter().filter(|issue| issue.state == IssueState::NeedsEmail) {
             let registration = issue.recipient.strip_prefix("registration:").unwrap_or("");
@@ -1213,7 +1295,11 @@ async fn registrations_page(
     import: Option<ImportResult>,
 ) -> Response {
     let mail_enabled = hub.mail.enabled.load(std::sync::atomic::Ordering::SeqCst);
-    match event_name_and(hub, language, move |store, _| registrations_view(store, language, mail_enabled)).await {
+    match event_name_and(hub, language, move |store, _| {
+        registrations_view(store, language, mail_enabled)
+    })
+    .await
+    {
         Ok((name, mut r)) => {
             r.import = import;
             let mut c = Chrome::new(language, Page::Registrations, &name, session);
@@ -1254,8 +1340,14 @@ pub async fn import_registrations(
                 let name = field.name().unwrap_or("").to_owned();
                 let file_name = field.file_name().unwrap_or("registrations.csv").to_owned();
                 let Ok(bytes) = field.bytes().await else {
-                    return registrations_page(&hub, language, &session, vec![Notice::error(t.import_no_file.to_owned())], None)
-                        .await;
+                    return registrations_page(
+                        &hub,
+                        language,
+                        &session,
+                        vec![Notice::error(t.import_no_file.to_owned())],
+                        None,
+                    )
+                    .await;
                 };
                 match name.as_str() {
                     "csrf" => csrf = String::from_utf8_lossy(&bytes).into_owned(),
@@ -1265,8 +1357,14 @@ pub async fn import_registrations(
             }
             Ok(None) => break,
             Err(_) => {
-                return registrations_page(&hub, language, &session, vec![Notice::error(t.import_no_file.to_owned())], None)
-                    .await
+                return registrations_page(
+                    &hub,
+                    language,
+                    &session,
+                    vec![Notice::error(t.import_no_file.to_owned())],
+                    None,
+                )
+                .await
             }
         }
     }
@@ -1274,7 +1372,14 @@ pub async fn import_registrations(
         return expired_form(language);
     }
     let Some((file_name, bytes)) = file.filter(|(_, bytes)| !bytes.is_empty()) else {
-        return registrations_page(&hub, language, &session, vec![Notice::error(t.import_no_file.to_owned())], None).await;
+        return registrations_page(
+            &hub,
+            language,
+            &session,
+            vec![Notice::error(t.import_no_file.to_owned())],
+            None,
+        )
+        .await;
     };
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
