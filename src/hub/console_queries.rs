@@ -545,13 +545,16 @@ mod tests {
             CodeLookup::Unreadable(_)
         ));
 
-        award(&store, "attended", 9, "k1", 1, "registration:=HYPERLINK(1)", None);
+        award(&store, "attended", 9, "k1", 1, "=HYPERLINK(1)", None);
         let rows = export_rows(store.connection(), &store.event, crate::domain::event::Language::En).unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].stand.as_deref(), Some("accueil"));
         let csv = String::from_utf8(export_csv(&rows).unwrap()).unwrap();
         assert!(csv.starts_with("badge_id,badge_name,"), "{csv}");
-        assert!(!csv.contains(",registration:=HYPERLINK") || csv.contains("'"), "{csv}");
+        assert!(
+            csv.contains(",'=HYPERLINK(1),"),
+            "a formula is quoted for spreadsheets: {csv}"
+        );
         let lines = String::from_utf8(export_json_lines(&rows).unwrap()).unwrap();
         let parsed: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
         assert_eq!(parsed["code_id"], "09".repeat(10));
