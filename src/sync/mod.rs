@@ -5,6 +5,7 @@ pub mod client;
 pub mod enrol;
 pub mod plan;
 pub mod protocol;
+pub mod schedule;
 
 #[cfg(test)]
 mod model_tests;

@@ -2,5 +2,8 @@
 //! language, and the visitor's claim pages. Pages are askama templates under `templates/`,
 //! escaped automatically, with no outside resource (the venue may be offline).
 
+pub mod claim;
 pub mod console;
+pub mod images;
 pub mod lang;
+mod words;
