@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what badge-kiosk needs on Debian 12/13: system libraries for Slint (winit,
 # linuxkms), nokhwa's V4L2 bindings (libclang), ALSA for the kiosk's sounds, and, with
-# --test, the tools the test suite drives (Xvfb, xdotool, zbar, poppler, ImageMagick, libfiu and gcc for fault injection,
-# Node.js for the independent verifier).
+# --test, the tools the test suite drives (Xvfb, xdotool, zbar, poppler, ImageMagick,
+# libfiu and gcc for fault injection, Node.js for the independent verifier, Chromium and
+# chromedriver for the console's browser test).
 # Idempotent: installs only what is missing.
 set -euo pipefail
 
@@ -11,7 +12,8 @@ want_test=0
 
 runtime=(pkg-config libclang-dev clang libfontconfig1-dev libxkbcommon-dev libinput-dev
          libudev-dev libgbm-dev libdrm-dev libasound2-dev fonts-dejavu-core)
-testing=(xvfb xdotool x11-utils zbar-tools poppler-utils librsvg2-bin imagemagick sqlite3 openssl fiu-utils gcc nodejs npm)
+testing=(xvfb xdotool x11-utils zbar-tools poppler-utils librsvg2-bin imagemagick sqlite3 openssl fiu-utils gcc nodejs npm
+         chromium chromium-driver)
 
 packages=("${runtime[@]}")
 (( want_test )) && packages+=("${testing[@]}")

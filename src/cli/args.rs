@@ -174,6 +174,26 @@ pub enum HubCommand {
         /// The sender of claim emails, e.g. "Badges <badges@example.org>".
         #[arg(long, value_name = "ADDRESS", env = "BADGE_KIOSK_MAIL_FROM")]
         mail_from: Option<String>,
+        /// A host name the organiser console answers to (repeatable), besides IP addresses,
+        /// localhost and the public URL's host, e.g. hub.venue.lan.
+        #[arg(long, value_name = "NAME")]
+        console_host: Vec<String>,
+        /// The badge platform the console's "Issue now" sends to: obf or badgr.
+        #[arg(long)]
+        platform: Option<String>,
+        /// The platform credentials file (TOML) for the console's "Issue now";
+        /// BADGE_KIOSK_OBF_* / BADGE_KIOSK_BADGR_* environment variables override it.
+        #[arg(long, value_name = "FILE")]
+        credentials: Option<PathBuf>,
+        /// Do not let the platform email the recipients of the console's issues.
+        #[arg(long)]
+        no_email: bool,
+    },
+    /// Set the organiser console's password (read from standard input; stored as an
+    /// Argon2 hash in the hub's data directory).
+    Passwd {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
     },
     /// Import a bundle written by `badge-kiosk export` (idempotent).
     Import {

@@ -7,11 +7,12 @@ use anyhow::{bail, Context, Result};
 
 use super::args::{EnrolArgs, ExportArgs, HubCommand, RegistrationsCommand, SyncArgs};
 use super::commands::{open_event, open_kiosk};
+use super::hub_issue::platform_client;
 use crate::config::Config;
 use crate::hub::issue::{self, IssueState};
 use crate::hub::server::{HubState, SharedHub};
 use crate::hub::store::HubStore;
-use crate::platform::Platform;
+use crate::platform::{IssueSettings, Platform};
 use crate::plural::count;
 use crate::store::Store;
 use crate::sync::client::sync_once;
@@ -196,6 +197,10 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
             tls_key,
             smtp_url,
             mail_from,
+            console_host,
+            platform,
+            credentials,
+            no_email,
         } => {
             let settings = crate::hub::mailer::MailerSettings::default();
             let mailer = match (smtp_url, mail_from) {
@@ -207,6 +212,19 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
                 (None, _) => None,
             };
             let (store, event) = open_hub(config, &data)?;
+            let issuer = match platform {
+                Some(platform) => Some(console_issuer(
+                    Platform::parse(&platform)?,
+                    credentials.clone(),
+                    no_email,
+                    &event,
+                )?),
+                None if credentials.is_some() => {
+                    bail!("give --platform obf or --platform badgr with --credentials (the console's \"Issue now\")")
+                }
+                None => None,
+            };
+            let data = std::fs::canonicalize(&data).unwrap_or(data);
             runtime()?.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(&listen)
                     .await
@@ -214,19 +232,38 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
                 let address = listener.local_addr()?;
                 let scheme = if tls_certificate.is_some() { "https" } else { "http" };
                 let public_url = public_url.unwrap_or_else(|| guess_public_url(scheme, address));
-                let state: SharedHub = Arc::new(HubState::new(
-                    store,
-                    &event,
-                    &public_url,
-                    Box::new(|| chrono::Utc::now().timestamp_millis()),
-                )?);
+                let state: SharedHub = Arc::new(
+                    HubState::new(
+                        store,
+                        &event,
+                        &public_url,
+                        Box::new(|| chrono::Utc::now().timestamp_millis()),
+                    )?
+                    .with_console(crate::hub::web::console::ConsoleSettings {
+                        data_dir: Some(data.clone()),
+                        database: Some(data.join(HUB_DB)),
+                        https: scheme == "https",
+                        host_names: console_host,
+                        issuer,
+                    }),
+                );
                 eprintln!(
                     "hub for event {} listening on {scheme}://{address}; kiosks reach it at {public_url}",
                     event.definition.event.id,
                 );
+                eprintln!(
+                    "organiser console: {scheme}://127.0.0.1:{}/ (or this machine's address, with the organiser password)",
+                    address.port()
+                );
+                if !data.join(crate::hub::web::console::auth::PASSWORD_FILE).exists() {
+                    eprintln!(
+                        "no organiser password yet: the console stays closed until you run `badge-kiosk hub passwd --data {}`",
+                        data.display()
+                    );
+                }
                 if event.event_key.is_some() {
                     eprintln!(
-                        "enrol kiosks from this computer: {scheme}://127.0.0.1:{}/admin/enrol",
+                        "enrol kiosks from this computer: {scheme}://127.0.0.1:{}/console/kiosks",
                         address.port()
                     );
                 }
@@ -266,6 +303,7 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
                 Ok(())
             })
         }
+        HubCommand::Passwd { data } => hub_passwd(&data),
         HubCommand::Import { file, data } => {
             let (mut store, _) = open_hub(config, &data)?;
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
@@ -504,4 +542,82 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// "Issue now" in the console: the same client as `hub issue`, made again for each run
+/// (credentials edited meanwhile are read again); checked once at start.
+fn console_issuer(
+    platform: Platform,
+    credentials: Option<std::path::PathBuf>,
+    no_email: bool,
+    event: &crate::eventdir::EventDir,
+) -> Result<crate::hub::web::console::IssuerSetup> {
+    if let Some(path) = credentials.as_deref() {
+        if let Some(warning) = crate::platform::credentials::permission_warning(path) {
+            eprintln!("warning: {warning}");
+        }
+    }
+    platform_client(platform, credentials.as_deref(), no_email, event)
+        .context("the console's \"Issue now\" needs the platform credentials (--credentials FILE)")?;
+    let event = event.clone();
+    Ok(crate::hub::web::console::IssuerSetup {
+        platform,
+        client: Arc::new(move || {
+            platform_client(platform, credentials.as_deref(), no_email, &event)
+                .map_err(|failure| format!("{failure:#}"))
+        }),
+        settings: IssueSettings::default(),
+    })
+}
+
+/// `hub passwd`: the organiser console's password, from standard input (asked twice,
+/// without echo, on a terminal).
+fn hub_passwd(data: &std::path::Path) -> Result<()> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    let terminal = stdin.is_terminal();
+    let read = |prompt: &str| -> Result<String> {
+        if terminal {
+            eprint!("{prompt}");
+            let _ = std::io::stderr().flush();
+        }
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    };
+    // Hide the typing on a terminal (stty is part of every Debian system).
+    let echo_off = terminal
+        && std::process::Command::new("stty")
+            .arg("-echo")
+            .stdin(std::process::Stdio::inherit())
+            .status()
+            .is_ok_and(|status| status.success());
+    let result = (|| -> Result<String> {
+        let password = read("New organiser password (at least 10 characters): ")?;
+        if terminal {
+            eprintln!();
+            let again = read("Again: ")?;
+            eprintln!();
+            if again != password {
+                bail!("the two passwords differ: run `badge-kiosk hub passwd` again");
+            }
+        }
+        Ok(password)
+    })();
+    if echo_off {
+        let _ = std::process::Command::new("stty")
+            .arg("echo")
+            .stdin(std::process::Stdio::inherit())
+            .status();
+    }
+    let password = result?;
+    let path = crate::hub::web::console::auth::set_password(data, &password)?;
+    println!(
+        "organiser password set ({}, Argon2id hash, mode 0600): log in to the console at the hub's address",
+        path.display()
+    );
+    Ok(())
 }

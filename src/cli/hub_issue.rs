@@ -105,32 +105,7 @@ pub fn hub_issue(config: &Config, args: IssueArgs<'_>) -> Result<()> {
             eprintln!("warning: {warning}");
         }
     }
-    let credentials = PlatformCredentials::load_with_process_env(args.credentials)?;
-    let mut client = match platform {
-        Platform::Obf => {
-            let settings = ObfSettings {
-                send_email: !args.no_email,
-                event_name: Some(event.definition.event.name.get(Language::Fr).to_owned()),
-                ..ObfSettings::default()
-            };
-            PlatformClient::Obf(ObfClient::new(
-                credentials.require_obf()?,
-                settings,
-                ObfClient::default_transport(),
-            ))
-        }
-        Platform::Badgr => {
-            let settings = BadgrSettings {
-                notify: !args.no_email,
-                ..BadgrSettings::default()
-            };
-            PlatformClient::Badgr(BadgrClient::new(
-                credentials.require_badgr()?,
-                settings,
-                TransportSettings::default(),
-            ))
-        }
-    };
+    let mut client = platform_client(platform, args.credentials, args.no_email, &event)?;
     let shared = Arc::new(Mutex::new(store));
     let runtime = runtime()?;
 
@@ -287,4 +262,39 @@ mod tests {
         assert_eq!(shown(Duration::from_secs(5400)), "1h 30m");
         assert_eq!(shown(Duration::from_millis(200)), "0s");
     }
+}
+
+/// The platform client for `hub issue` and the console's "Issue now".
+pub(super) fn platform_client(
+    platform: Platform,
+    credentials: Option<&std::path::Path>,
+    no_email: bool,
+    event: &crate::eventdir::EventDir,
+) -> Result<PlatformClient> {
+    let credentials = PlatformCredentials::load_with_process_env(credentials)?;
+    Ok(match platform {
+        Platform::Obf => {
+            let settings = ObfSettings {
+                send_email: !no_email,
+                event_name: Some(event.definition.event.name.get(Language::Fr).to_owned()),
+                ..ObfSettings::default()
+            };
+            PlatformClient::Obf(ObfClient::new(
+                credentials.require_obf()?,
+                settings,
+                ObfClient::default_transport(),
+            ))
+        }
+        Platform::Badgr => {
+            let settings = BadgrSettings {
+                notify: !no_email,
+                ..BadgrSettings::default()
+            };
+            PlatformClient::Badgr(BadgrClient::new(
+                credentials.require_badgr()?,
+                settings,
+                TransportSettings::default(),
+            ))
+        }
+    })
 }

@@ -8,7 +8,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_enrolment_revocations.sql"),
     include_str!("migrations/0003_claim_emails.sql"),
     include_str!("migrations/0004_platform_issuing.sql"),
-    // 0005 is the kiosk fleet (another branch); the lead orders them when merging.
+    include_str!("migrations/0005_kiosk_fleet.sql"),
     include_str!("migrations/0006_public_badges.sql"),
 ];
 

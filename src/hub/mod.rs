@@ -1,5 +1,6 @@
 //! The event hub: the organiser's collection point for every kiosk's records.
 
+pub mod console_queries;
 pub mod issue;
 pub mod mailer;
 mod migrations;

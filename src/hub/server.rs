@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ed25519_dalek::SigningKey;
@@ -32,6 +32,8 @@ pub struct HubState {
     pub mail: MailSignal,
     /// The event's images as PNG for the claim pages and credentials, rendered once.
     pub images: super::web::images::ImageCache,
+    /// The organiser console: its settings, sessions and issue runs (see `hub::web::console`).
+    pub console: crate::hub::web::console::Console,
 }
 
 /// Shared between the claim-email form and the mailer task (see `hub::mailer`).
@@ -63,7 +65,33 @@ impl HubState {
             public_url: public_url.trim_end_matches('/').to_owned(),
             mail: MailSignal::default(),
             images: super::web::images::ImageCache::default(),
+            console: crate::hub::web::console::Console::default(),
         })
+    }
+
+    /// Sets up the organiser console (password location, HTTPS, host names, platform).
+    pub fn with_console(mut self, settings: crate::hub::web::console::ConsoleSettings) -> Self {
+        self.console = crate::hub::web::console::Console::new(settings);
+        self
+    }
+
+    /// A new enrolment code (the text to show as a QR) valid for `kiosks` devices during
+    /// `valid_for_ms`.
+    pub fn new_enrolment_code(&self, kiosks: u32, valid_for_ms: i64, now_ms: i64) -> Result<String, HubError> {
+        let event_key = self.event_key.as_ref().ok_or_else(|| {
+            HubError::BadRequest("this hub has no event key: enrol kiosks from the organiser's hub".into())
+        })?;
+        let store = self
+            .store
+            .lock()
+            .map_err(|_| HubError::Internal("hub store poisoned".into()))?;
+        let token = store.create_enrol_token(now_ms, kiosks, now_ms.saturating_add(valid_for_ms.max(0)))?;
+        Ok(EnrolmentCode {
+            hub_url: self.public_url.clone(),
+            token,
+            key_fingerprint: fingerprint(&event_key.verifying_key()),
+        }
+        .to_url())
     }
 
     /// The signed bundle every kiosk fetches: event, images, revocations, trusted time.
@@ -224,197 +252,14 @@ async fn health(State(hub): State<SharedHub>) -> Response {
     Json(serde_json::json!({"status": "ok", "time_ms": (hub.clock)()})).into_response()
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-async fn dashboard(State(hub): State<SharedHub>) -> Response {
-    let mail_enabled = hub.mail.enabled.load(std::sync::atomic::Ordering::SeqCst);
-    match blocking(&hub, |store, _| {
-        Ok((
-            store.counts()?,
-            store.claim_rate()?,
-            store.event.clone(),
-            store.outbox_counts()?,
-        ))
-    })
-    .await
-    {
-        Ok((counts, (with_links, claimed), event, outbox)) => {
-            let mut page = format!(
-                "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>{0} — hub</title>\
-                 <style>body{{font-family:sans-serif;margin:2rem;max-width:60rem}}td,th{{padding:.3rem .8rem;text-align:left}}</style></head>\
-                 <body><h1>{0}</h1><h2>Badges attribués · Awards</h2><table>",
-                escape(&event.event.name.fr)
-            );
-            for (badge, count) in &counts.awards_by_badge {
-                let name = event.badge(badge).map_or(badge.as_str(), |b| b.name.fr.as_str());
-                page.push_str(&format!("<tr><td>{}</td><td>{count}</td></tr>", escape(name)));
-            }
-            page.push_str("</table><h2>Stands · Steps</h2><table>");
-            for (stand, count) in &counts.steps_by_stand {
-                page.push_str(&format!("<tr><td>{}</td><td>{count}</td></tr>", escape(stand)));
-            }
-            page.push_str("</table><h2>Bornes · Kiosks</h2><table>");
-            for (kiosk, count) in &counts.records_by_kiosk {
-                page.push_str(&format!("<tr><td>{}</td><td>{count} records</td></tr>", escape(kiosk)));
-            }
-            page.push_str(&format!(
-                "</table><p>Doublons entre bornes · cross-kiosk duplicates: {}</p>",
-                counts.duplicates
-            ));
-            let rate = if with_links == 0 {
-                "—".to_owned()
-            } else {
-                format!("{:.0} %", claimed as f64 * 100.0 / with_links as f64)
-            };
-            page.push_str(&format!(
-                "<h2>Récupération · Claim rate</h2><p>{claimed} / {with_links} badges récupérés sur téléphone · \
-                 taken on a phone: <strong>{rate}</strong></p>\
-                 <p><a href=\"/admin/enrol\">Enrôler une borne · Enrol a kiosk</a> (depuis cet ordinateur · from this computer)</p>"
-            ));
-            page.push_str(&outbox_section(&outbox, mail_enabled));
-            if !counts.warnings.is_empty() {
-                page.push_str("<h2>Alertes · Warnings</h2><ul>");
-                for (kiosk, message) in &counts.warnings {
-                    page.push_str(&format!("<li>{}: {}</li>", escape(kiosk), escape(message)));
-                }
-                page.push_str("</ul>");
-            }
-            page.push_str("</body></html>");
-            Html(page).into_response()
-        }
-        Err(response) => response,
-    }
-}
-
-/// The dashboard's claim-email section: counts, what to do when nothing can be sent,
-/// and the messages the mail server refused, with its reason.
-fn outbox_section(outbox: &super::outbox::OutboxCounts, mail_enabled: bool) -> String {
-    if outbox.queued + outbox.sent + outbox.failed == 0 {
-        return String::new();
-    }
-    let mut section = format!(
-        "<h2>Courriels · Emails</h2><p id=\"emails\">En attente · queued: <strong>{}</strong> · \
-         envoyés · sent: <strong>{}</strong> · refusés · failed: <strong>{}</strong></p>",
-        outbox.queued, outbox.sent, outbox.failed
-    );
-    if outbox.queued > 0 && !mail_enabled {
-        section.push_str(&format!(
-            "<p><strong>{0} courriel(s) en attente : démarrez le hub avec --smtp-url · \
-             {0} emails waiting: start the hub with --smtp-url</strong> (and --mail-from)</p>",
-            outbox.queued
-        ));
-    }
-    if let (true, Some(last)) = (outbox.queued > 0 && mail_enabled, &outbox.last_transient_error) {
-        section.push_str(&format!(
-            "<p>Dernière erreur, nouvel essai automatique · last error, retried automatically: {}</p>",
-            escape(last)
-        ));
-    }
-    if !outbox.failures.is_empty() {
-        section.push_str(
-            "<p>Refusés par le serveur de courriel (le visiteur peut réessayer depuis son lien) · \
-             refused by the mail server (the visitor may try again from the claim link):</p><table>",
-        );
-        for (hint, reason, at_ms) in &outbox.failures {
-            let at = chrono::DateTime::from_timestamp_millis(*at_ms)
-                .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
-                .unwrap_or_default();
-            section.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(hint),
-                escape(reason),
-                at
-            ));
-        }
-        section.push_str("</table>");
-    }
-    section
-}
-
-/// The enrolment page is for the organiser at the hub's own keyboard: anyone who can
-/// read an enrolment code can enrol a kiosk, so it is never served to the venue network.
-async fn admin_enrol(State(hub): State<SharedHub>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
-    if !peer.ip().is_loopback() {
-        return error(
-            StatusCode::FORBIDDEN,
-            "the enrolment page opens only on the hub's own computer (http://127.0.0.1…)",
-        );
-    }
-    let Some(event_key) = hub.event_key.clone() else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "this hub has no event key: enrol kiosks from the organiser's hub",
-        );
-    };
-    let state = Arc::clone(&hub);
-    let result = blocking(&hub, move |store, now| {
-        let expires = now + ENROL_PAGE_VALIDITY_MS;
-        let token = store.create_enrol_token(now, ENROL_PAGE_KIOSKS, expires)?;
-        Ok(EnrolmentCode {
-            hub_url: state.public_url.clone(),
-            token,
-            key_fingerprint: fingerprint(&event_key.verifying_key()),
-        })
-    })
-    .await;
-    let code = match result {
-        Ok(code) => code,
-        Err(response) => return response,
-    };
-    let url = code.to_url();
-    let svg = qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M)
-        .map(|qr| {
-            qr.render::<qrcode::render::svg::Color<'_>>()
-                .min_dimensions(420, 420)
-                .quiet_zone(true)
-                .build()
-        })
-        .unwrap_or_default();
-    Html(format!(
-        "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Enrôler une borne · Enrol a kiosk</title></head>\
-         <body style=\"font-family:sans-serif;margin:2rem;text-align:center\">\
-         <h1>Enrôler une borne · Enrol a kiosk</h1>\
-         <p>Montrez ce code à la caméra de la borne (écran « Scannez le code d'enrôlement »).<br>\
-         Show this code to the kiosk's camera (the \"Scan the enrolment code\" screen).</p>{svg}\
-         <p>Valable {minutes} minutes pour {kiosks} bornes · Valid {minutes} minutes for {kiosks} kiosks.<br>\
-         Clé de l'événement · Event key: <code>{fingerprint}</code></p>\
-         <p style=\"color:#555;font-size:.85rem\">{url}</p></body></html>",
-        minutes = ENROL_PAGE_VALIDITY_MS / 60_000,
-        kiosks = ENROL_PAGE_KIOSKS,
-        fingerprint = escape(&code.key_fingerprint),
-        url = escape(&url),
-    ))
-    .into_response()
-}
-
-/// A phone that scanned an enrolment code by mistake lands here.
-async fn enrol_info() -> Html<&'static str> {
-    Html(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"></head>\
-         <body style=\"font-family:sans-serif;margin:2rem\"><h1>Code d'enrôlement · Enrolment code</h1>\
-         <p>Ce code sert à installer une borne badge-kiosk : montrez-le à la caméra de la borne, pas à un téléphone.<br>\
-         This code sets up a badge-kiosk terminal: show it to the kiosk's camera, not to a phone.</p></body></html>",
-    )
-}
-
-const ENROL_PAGE_VALIDITY_MS: i64 = 30 * 60 * 1000;
-const ENROL_PAGE_KIOSKS: u32 = 50;
-
 pub fn router(hub: SharedHub) -> Router {
     Router::new()
         .route(UPLOAD_PATH, post(upload))
         .route(BUNDLE_PATH, get(bundle))
         .route(ENROL_PATH, post(enrol))
         .route(HEALTH_PATH, get(health))
-        .route("/", get(dashboard))
-        .route("/admin/enrol", get(admin_enrol))
-        .route("/enrol/{token}", get(enrol_info))
         .merge(super::web::claim::routes())
+        .merge(crate::hub::web::console::routes(Arc::clone(&hub)))
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
         .with_state(hub)
 }

@@ -39,6 +39,33 @@ pub type AwardRow = (String, String, String, String, Option<String>);
 /// What a claim link points at: the badge id and, for kiosk awards, the record's bytes.
 pub type ClaimedAward = (String, Option<Vec<u8>>);
 
+/// Why and when the organiser revoked a kiosk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    pub reason: String,
+    pub at_ms: i64,
+}
+
+/// One kiosk of the fleet, as the hub last heard from it (`hub kiosk list`, the console).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KioskStatus {
+    pub kiosk_id: String,
+    /// The device key's fingerprint, as `keys::fingerprint` gives it.
+    pub fingerprint: String,
+    pub certificate_issued_ms: Option<i64>,
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+    /// Records received from this kiosk.
+    pub records: u64,
+    /// Records still queued on the kiosk at its last sync.
+    pub queue_waiting: Option<u64>,
+    /// The kiosk's clock minus the hub's clock at its last sync.
+    pub clock_offset_ms: Option<i64>,
+    pub software_version: Option<String>,
+    pub stand: Option<String>,
+    pub revoked: Option<Revocation>,
+}
+
 pub struct HubStore {
     connection: Connection,
     pub event: EventDefinition,
@@ -346,6 +373,66 @@ impl HubStore {
             .prepare_cached("SELECT code_id FROM revoked_codes ORDER BY code_id")?;
         let rows = statement.query_map([], |row| row.get::<_, Vec<u8>>(0))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+impl HubStore {
+    /// Every kiosk the hub knows, ordered by id.
+    pub fn kiosk_fleet(&self) -> Result<Vec<KioskStatus>, HubError> {
+        let mut statement = self.connection.prepare(
+            "SELECT k.kiosk_id, k.device_key, k.certificate_issued_ms, k.first_seen_ms, k.last_seen_ms,
+                    (SELECT COUNT(*) FROM records r WHERE r.kiosk_id = k.kiosk_id),
+                    k.queue_waiting, k.clock_offset_ms, k.software_version, k.stand,
+                    k.revoked, k.revoked_reason, k.revoked_ms
+             FROM kiosks k ORDER BY k.kiosk_id",
+        )?;
+        let rows = statement.query_map([], |row| {
+            let device_key: Vec<u8> = row.get(1)?;
+            let fingerprint = <[u8; 32]>::try_from(device_key.as_slice())
+                .ok()
+                .and_then(|bytes| VerifyingKey::from_bytes(&bytes).ok())
+                .map_or_else(|| "?".to_owned(), |key| crate::domain::keys::fingerprint(&key));
+            let revoked = row.get::<_, i64>(10)? != 0;
+            Ok(KioskStatus {
+                kiosk_id: row.get(0)?,
+                fingerprint,
+                certificate_issued_ms: row.get(2)?,
+                first_seen_ms: row.get(3)?,
+                last_seen_ms: row.get(4)?,
+                records: u64::try_from(row.get::<_, i64>(5)?).unwrap_or(0),
+                queue_waiting: row.get::<_, Option<i64>>(6)?.and_then(|n| u64::try_from(n).ok()),
+                clock_offset_ms: row.get(7)?,
+                software_version: row.get(8)?,
+                stand: row.get(9)?,
+                revoked: revoked
+                    .then(|| -> Result<Revocation, rusqlite::Error> {
+                        Ok(Revocation {
+                            reason: row.get::<_, Option<String>>(11)?.unwrap_or_default(),
+                            at_ms: row.get::<_, Option<i64>>(12)?.unwrap_or(0),
+                        })
+                    })
+                    .transpose()?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Revokes a kiosk: its later uploads are refused with `reason`; what it sent before
+    /// stays. False when the hub never heard of `kiosk_id`. Revoking twice keeps the first
+    /// reason and time.
+    pub fn revoke_kiosk(&self, kiosk_id: &str, reason: &str, now_ms: i64) -> Result<bool, HubError> {
+        let known = self
+            .connection
+            .query_row("SELECT 1 FROM kiosks WHERE kiosk_id = ?1", [kiosk_id], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if known {
+            self.connection.execute(
+                "UPDATE kiosks SET revoked = 1, revoked_reason = ?2, revoked_ms = ?3 WHERE kiosk_id = ?1 AND revoked = 0",
+                params![kiosk_id, reason, now_ms],
+            )?;
+        }
+        Ok(known)
     }
 }
 

@@ -118,6 +118,25 @@ pub fn start_hub(
     LoopbackHub { address, state, stop }
 }
 
+/// A page of `hub`'s organiser console as a logged-in organiser (a session opened in the
+/// hub directly, as `POST /login` does): (status, body).
+pub fn console_page(runtime: &tokio::runtime::Runtime, hub: &LoopbackHub, path: &str) -> (u16, String) {
+    let (session, _) = hub.state.console.sessions.open((hub.state.clock)());
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", hub.url()))
+            .header(
+                "cookie",
+                format!("{}={session}", badge_kiosk::hub::web::console::auth::SESSION_COOKIE),
+            )
+            .send()
+            .await
+            .expect("the console answers");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("the console's page"))
+    })
+}
+
 /// A visitor's code signed with the event's key and valid at any time, carrying the
 /// registration reference `holder` when given.
 pub fn visitor_code(event: &badge_kiosk::eventdir::EventDir, holder: Option<&str>) -> String {

@@ -27,7 +27,7 @@ use crate::helpers::{runtime, start_hub, visitor_code, LoopbackHub, TestKiosk};
 use crate::platform::{fast, transport};
 use crate::platform_contract::{ContractServer, Endpoint, Fault, RandomFaults, ServerConfig};
 
-const OBF_BADGES: [&str; 2] = ["VISIT2026", "PATHWAY2026"];
+pub(crate) const OBF_BADGES: [&str; 2] = ["VISIT2026", "PATHWAY2026"];
 const BADGR_BADGES: [&str; 2] = ["K829IK8RS6ercwkpeFOn-Q", "iOMWsaF1QbmMCofM54JlUg"];
 const NOW_MS: i64 = 1_795_000_000_000;
 
@@ -39,7 +39,7 @@ impl Clock for FixedClock {
 }
 
 /// The demo event with platform ids on both badge classes.
-fn event_with_platform_ids(dir: &Path) -> EventDir {
+pub(crate) fn event_with_platform_ids(dir: &Path) -> EventDir {
     let demo = EventDir::demo(dir).unwrap();
     let path = demo.dir.join("event.toml");
     let text = std::fs::read_to_string(&path).unwrap();

@@ -3,6 +3,7 @@
 
 mod claim_email;
 mod cli;
+mod console_browser;
 mod credential_dcc;
 mod enrol;
 mod fuzz_corpus;
@@ -15,3 +16,4 @@ mod platform_contract;
 mod power_cut;
 mod sync;
 mod ui_e2e;
+mod webdriver;

@@ -3,6 +3,7 @@
 //! escaped automatically, with no outside resource (the venue may be offline).
 
 pub mod claim;
+pub mod console;
 pub mod images;
 pub mod lang;
 mod words;

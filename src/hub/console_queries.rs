@@ -1,0 +1,564 @@
+//! Read-only queries behind the organiser console's pages (src/hub/web/console): counts by
+//! badge and hour, the claim funnel, pathway progress, stand traffic, the export rows.
+//! Pure SQL over the hub's database plus small pure folds, tested on an in-memory hub.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rusqlite::{params, Connection};
+
+use super::store::HubError;
+use crate::domain::award::Recipient;
+use crate::domain::event::EventDefinition;
+use crate::domain::pathway::PathwayProgress;
+
+/// One hour in milliseconds: the chart's bucket.
+pub const HOUR_MS: i64 = 3_600_000;
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// The claim funnel: codes scanned → badges claimed → reached the visitor (email known or
+/// sent, or taken on a phone) → issued to the badge platform.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Funnel {
+    /// Distinct visitor codes in the records kiosks sent.
+    pub codes_scanned: u64,
+    /// Awards (one per badge and code).
+    pub badges_claimed: u64,
+    /// Awards whose visitor has the badge or will get it by email: claim link taken on a
+    /// phone, claim email sent, or an email known (typed at the kiosk or registered).
+    pub reached: u64,
+    /// Of `reached`: claim link taken on a phone.
+    pub taken_on_phone: u64,
+    /// Of `reached`: with an email (typed, registered, or sent from the claim page).
+    pub with_email: u64,
+    /// Awards the badge platform confirmed (any platform).
+    pub issued: u64,
+}
+
+pub fn funnel(connection: &Connection) -> Result<Funnel, HubError> {
+    let codes_scanned: i64 =
+        connection.query_row("SELECT COUNT(DISTINCT code_id) FROM records", [], |row| row.get(0))?;
+    // Claim tokens whose email was sent from the claim page (base32 in the outbox, the
+    // recipient's description in awards).
+    let mut statement =
+        connection.prepare("SELECT DISTINCT claim_token FROM claim_emails WHERE sent_ms IS NOT NULL")?;
+    let sent: BTreeSet<String> = statement
+        .query_map([], |row| row.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .filter_map(|token| claim_description(&token))
+        .collect();
+    let mut statement = connection.prepare(
+        "SELECT a.claim_token, a.claimed_ms IS NOT NULL,
+                (re.kiosk_id IS NOT NULL OR rg.reference IS NOT NULL),
+                EXISTS (SELECT 1 FROM platform_issues p
+                        WHERE p.state = 'confirmed' AND p.award_key = a.badge_id || '/' || lower(hex(a.code_id)))
+         FROM awards a
+         LEFT JOIN record_emails re ON re.kiosk_id = a.source_kiosk AND re.sequence = a.source_sequence
+         LEFT JOIN registrations rg ON a.recipient LIKE 'registration:%' AND rg.reference = substr(a.recipient, 14)",
+    )?;
+    let mut funnel = Funnel {
+        codes_scanned: count(codes_scanned),
+        ..Funnel::default()
+    };
+    let rows = statement.query_map([], |row| {
+        Ok((
+            row.get::<_, Option<String>>(0)?,
+            row.get::<_, bool>(1)?,
+            row.get::<_, bool>(2)?,
+            row.get::<_, bool>(3)?,
+        ))
+    })?;
+    for row in rows {
+        let (token, taken, email_known, issued) = row?;
+        funnel.badges_claimed += 1;
+        let emailed = email_known || token.as_ref().is_some_and(|token| sent.contains(token));
+        if taken || emailed {
+            funnel.reached += 1;
+        }
+        funnel.taken_on_phone += u64::from(taken);
+        funnel.with_email += u64::from(emailed);
+        funnel.issued += u64::from(issued);
+    }
+    Ok(funnel)
+}
+
+/// `claim-token:HEX` for a claim link's base32 token, as awards record it.
+fn claim_description(token_base32: &str) -> Option<String> {
+    let token = crate::domain::base32::decode(token_base32).ok()?;
+    Some(Recipient::ClaimToken(token.try_into().ok()?).describe())
+}
+
+/// Awards per badge and per hour of the kiosk's clock when the visitor claimed it:
+/// (hour start in ms since the epoch, badge id, awards), ordered by hour then badge.
+pub fn awards_by_hour(connection: &Connection) -> Result<Vec<(i64, String, u64)>, HubError> {
+    let mut statement = connection.prepare(
+        "SELECT (created_at_ms / ?1) * ?1 AS hour, badge_id, COUNT(*) FROM awards
+         GROUP BY hour, badge_id ORDER BY hour, badge_id",
+    )?;
+    let rows = statement.query_map([HOUR_MS], |row| {
+        Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, count(row.get(2)?)))
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// When each kiosk last synced and how many records it sent, most recent first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastSync {
+    pub kiosk_id: String,
+    pub last_seen_ms: i64,
+    pub records: u64,
+    /// The stand of the kiosk's latest record, if it sent any.
+    pub stand: Option<String>,
+}
+
+pub fn last_syncs(connection: &Connection) -> Result<Vec<LastSync>, HubError> {
+    let mut statement = connection.prepare(
+        "SELECT k.kiosk_id, k.last_seen_ms,
+                (SELECT COUNT(*) FROM records r WHERE r.kiosk_id = k.kiosk_id),
+                (SELECT r.stand FROM records r WHERE r.kiosk_id = k.kiosk_id ORDER BY r.sequence DESC LIMIT 1)
+         FROM kiosks k ORDER BY k.last_seen_ms DESC, k.kiosk_id",
+    )?;
+    let rows = statement.query_map([], |row| {
+        Ok(LastSync {
+            kiosk_id: row.get(0)?,
+            last_seen_ms: row.get(1)?,
+            records: count(row.get(2)?),
+            stand: row.get::<_, Option<String>>(3)?.filter(|stand| !stand.is_empty()),
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// How far visitors went on one pathway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathwayReach {
+    pub badge_id: String,
+    /// `reached[k]`: visitors who visited exactly k + 1 of the pathway's stands.
+    pub reached: Vec<u64>,
+    /// Visitors who started it (visited at least one of its stands).
+    pub started: u64,
+    /// Pathway awards (completed, at one kiosk or merged by the hub across kiosks).
+    pub completed: u64,
+}
+
+/// For every pathway badge of the event: visitors by number of its stands visited, and
+/// how many completed it.
+pub fn pathway_reach(connection: &Connection, event: &EventDefinition) -> Result<Vec<PathwayReach>, HubError> {
+    let mut reaches = Vec::new();
+    for (badge, rule) in event.pathway_badges() {
+        let mut statement =
+            connection.prepare("SELECT DISTINCT code_id, stand FROM records WHERE kind = 'step' AND badge_id = ?1")?;
+        let mut stands_by_code: BTreeMap<Vec<u8>, BTreeSet<String>> = BTreeMap::new();
+        let rows = statement.query_map([&badge.id], |row| {
+            Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (code, stand) = row?;
+            if PathwayProgress::relevant(rule, &stand) {
+                stands_by_code.entry(code).or_default().insert(stand);
+            }
+        }
+        let most = rule.stands.len().max(rule.needed).max(1);
+        let mut reached = vec![0u64; most];
+        for stands in stands_by_code.values() {
+            let index = stands.len().clamp(1, most) - 1;
+            if let Some(slot) = reached.get_mut(index) {
+                *slot += 1;
+            }
+        }
+        let completed: i64 = connection.query_row(
+            "SELECT COUNT(*) FROM awards WHERE badge_id = ?1",
+            params![badge.id],
+            |row| row.get(0),
+        )?;
+        reaches.push(PathwayReach {
+            badge_id: badge.id.clone(),
+            reached,
+            started: stands_by_code.len() as u64,
+            completed: count(completed),
+        });
+    }
+    Ok(reaches)
+}
+
+/// Traffic per stand: distinct visitors and records, busiest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandTraffic {
+    pub stand: String,
+    pub visitors: u64,
+    pub records: u64,
+}
+
+pub fn stand_traffic(connection: &Connection) -> Result<Vec<StandTraffic>, HubError> {
+    let mut statement = connection.prepare(
+        "SELECT stand, COUNT(DISTINCT code_id), COUNT(*) FROM records WHERE stand <> ''
+         GROUP BY stand ORDER BY 2 DESC, stand",
+    )?;
+    let rows = statement.query_map([], |row| {
+        Ok(StandTraffic {
+            stand: row.get(0)?,
+            visitors: count(row.get(1)?),
+            records: count(row.get(2)?),
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Codes the organiser revoked: (code id, reason, when), newest first.
+pub fn revoked_codes(connection: &Connection) -> Result<Vec<(Vec<u8>, String, i64)>, HubError> {
+    let mut statement =
+        connection.prepare("SELECT code_id, reason, at_ms FROM revoked_codes ORDER BY at_ms DESC LIMIT 200")?;
+    let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Why a code typed by the organiser could not be resolved to one code id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeLookup {
+    Found(Vec<u8>),
+    /// A short id (e.g. `7KQ2-M9PD`) no record carries: the hub cannot know the full id.
+    UnknownShortId,
+    /// Several codes share this short id.
+    Ambiguous(usize),
+    /// Neither a code's text, its hex id nor a short id.
+    Unreadable(String),
+}
+
+/// Resolves what the organiser typed: the code's text (`BK…`), its id in hex, or the
+/// short id the kiosk shows (`7KQ2-M9PD`), looked up among the codes kiosks sent.
+pub fn resolve_code(connection: &Connection, typed: &str) -> Result<CodeLookup, HubError> {
+    use crate::domain::code::{AttendanceCode, CodeId};
+    let typed = typed.trim();
+    if let Some(id) = CodeId::from_hex(typed) {
+        return Ok(CodeLookup::Found(id.0.to_vec()));
+    }
+    let compact: String = typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect::<String>()
+        .to_ascii_uppercase();
+    if compact.len() == 8 && compact.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        let mut statement = connection.prepare("SELECT DISTINCT code_id FROM records")?;
+        let matches: Vec<Vec<u8>> = statement
+            .query_map([], |row| row.get::<_, Vec<u8>>(0))?
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter(|id| {
+                <[u8; 10]>::try_from(id.as_slice())
+                    .map(|bytes| CodeId(bytes).short().replace('-', "") == compact)
+                    .unwrap_or(false)
+            })
+            .collect();
+        return Ok(match matches.len() {
+            0 => CodeLookup::UnknownShortId,
+            1 => CodeLookup::Found(matches.into_iter().next().unwrap_or_default()),
+            n => CodeLookup::Ambiguous(n),
+        });
+    }
+    match AttendanceCode::parse(typed) {
+        Ok(code) => Ok(CodeLookup::Found(code.claims.code_id.0.to_vec())),
+        Err(refusal) => Ok(CodeLookup::Unreadable(refusal.to_string())),
+    }
+}
+
+/// One award as the export writes it (CSV and JSON Lines).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ExportRow {
+    pub badge_id: String,
+    pub badge_name: String,
+    pub code_id: String,
+    pub kind: String,
+    /// How the kiosk recorded the recipient: `registration:R1`, `email-sha256:…`,
+    /// `claim-token:…`, or empty for a pathway the hub merged.
+    pub recipient: String,
+    pub source_kiosk: Option<String>,
+    pub stand: Option<String>,
+    pub created_at: String,
+    pub claimed_on_phone_at: Option<String>,
+    /// Per platform (obf, badgr): confirmed, failed, sending.
+    pub platform_state: Option<String>,
+    pub platform_reference: Option<String>,
+}
+
+fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|at| at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+/// Every award, oldest first, with its badge's name in `language`.
+pub fn export_rows(
+    connection: &Connection,
+    event: &EventDefinition,
+    language: crate::domain::event::Language,
+) -> Result<Vec<ExportRow>, HubError> {
+    let mut statement = connection.prepare(
+        "SELECT a.badge_id, lower(hex(a.code_id)), a.kind, a.recipient, a.source_kiosk, r.stand, a.created_at_ms,
+                a.claimed_ms,
+                (SELECT p.platform || ':' || p.state FROM platform_issues p
+                 WHERE p.award_key = a.badge_id || '/' || lower(hex(a.code_id)) ORDER BY p.updated_ms DESC LIMIT 1),
+                (SELECT COALESCE(p.platform_ref, p.reason) FROM platform_issues p
+                 WHERE p.award_key = a.badge_id || '/' || lower(hex(a.code_id)) ORDER BY p.updated_ms DESC LIMIT 1)
+         FROM awards a
+         LEFT JOIN records r ON r.kiosk_id = a.source_kiosk AND r.sequence = a.source_sequence
+         ORDER BY a.created_at_ms, a.badge_id, a.code_id",
+    )?;
+    let rows = statement.query_map([], |row| {
+        let badge_id: String = row.get(0)?;
+        Ok(ExportRow {
+            badge_name: event
+                .badge(&badge_id)
+                .map(|badge| badge.name.get(language).to_owned())
+                .unwrap_or_else(|| badge_id.clone()),
+            badge_id,
+            code_id: row.get(1)?,
+            kind: row.get(2)?,
+            recipient: row.get(3)?,
+            source_kiosk: row.get(4)?,
+            stand: row.get::<_, Option<String>>(5)?.filter(|stand| !stand.is_empty()),
+            created_at: iso(row.get(6)?),
+            claimed_on_phone_at: row.get::<_, Option<i64>>(7)?.map(iso),
+            platform_state: row.get(8)?,
+            platform_reference: row.get(9)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The export as CSV (header line first); a field a spreadsheet would run as a formula is
+/// prefixed with an apostrophe.
+pub fn export_csv(rows: &[ExportRow]) -> Result<Vec<u8>, HubError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let storage = |failure: csv::Error| HubError::Internal(format!("writing the CSV export: {failure}"));
+    writer
+        .write_record([
+            "badge_id",
+            "badge_name",
+            "code_id",
+            "kind",
+            "recipient",
+            "source_kiosk",
+            "stand",
+            "created_at",
+            "claimed_on_phone_at",
+            "platform_state",
+            "platform_reference",
+        ])
+        .map_err(storage)?;
+    for row in rows {
+        let fields = [
+            row.badge_id.as_str(),
+            row.badge_name.as_str(),
+            row.code_id.as_str(),
+            row.kind.as_str(),
+            row.recipient.as_str(),
+            row.source_kiosk.as_deref().unwrap_or(""),
+            row.stand.as_deref().unwrap_or(""),
+            row.created_at.as_str(),
+            row.claimed_on_phone_at.as_deref().unwrap_or(""),
+            row.platform_state.as_deref().unwrap_or(""),
+            row.platform_reference.as_deref().unwrap_or(""),
+        ];
+        writer
+            .write_record(fields.iter().map(|field| spreadsheet_safe(field).into_owned()))
+            .map_err(storage)?;
+    }
+    writer
+        .into_inner()
+        .map_err(|failure| HubError::Internal(format!("writing the CSV export: {failure}")))
+}
+
+/// Text a spreadsheet would evaluate (`=`, `+`, `-`, `@` first) gets a leading apostrophe.
+pub fn spreadsheet_safe(field: &str) -> std::borrow::Cow<'_, str> {
+    if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{field}"))
+    } else {
+        std::borrow::Cow::Borrowed(field)
+    }
+}
+
+/// The export as JSON Lines: one award per line.
+pub fn export_json_lines(rows: &[ExportRow]) -> Result<Vec<u8>, HubError> {
+    let mut out = Vec::new();
+    for row in rows {
+        serde_json::to_writer(&mut out, row)
+            .map_err(|failure| HubError::Internal(format!("writing the JSON Lines export: {failure}")))?;
+        out.push(b'\n');
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::store::HubStore;
+
+    fn store() -> HubStore {
+        let dir = tempfile::tempdir().unwrap();
+        let event = crate::eventdir::EventDir::demo(dir.path()).unwrap().definition;
+        HubStore::open_in_memory(event).unwrap()
+    }
+
+    fn record(store: &HubStore, kiosk: &str, sequence: i64, kind: &str, badge: &str, code: u8, stand: &str) {
+        store
+            .connection()
+            .execute(
+                "INSERT INTO records (kiosk_id, sequence, record_hash, previous_hash, kind, badge_id, code_id, stand,
+                                      recipient, created_at_ms, received_ms, outcome, signed_bytes)
+                 VALUES (?1, ?2, x'00', x'00', ?3, ?4, ?5, ?6, '', ?7, 0, 'accepted', x'00')",
+                params![
+                    kiosk,
+                    sequence,
+                    kind,
+                    badge,
+                    vec![code; 10],
+                    stand,
+                    sequence * HOUR_MS / 2
+                ],
+            )
+            .unwrap();
+    }
+
+    fn award(
+        store: &HubStore,
+        badge: &str,
+        code: u8,
+        kiosk: &str,
+        sequence: i64,
+        recipient: &str,
+        token: Option<&str>,
+    ) {
+        store
+            .connection()
+            .execute(
+                "INSERT INTO awards (badge_id, code_id, kind, recipient, source_kiosk, source_sequence, created_at_ms, claim_token)
+                 VALUES (?1, ?2, 'attendance', ?3, ?4, ?5, ?6, ?7)",
+                params![badge, vec![code; 10], recipient, kiosk, sequence, sequence * HOUR_MS / 2, token],
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn the_funnel_counts_each_stage_once() {
+        let store = store();
+        let token = [7u8; 16];
+        let token_b32 = crate::domain::base32::encode(&token);
+        let described = Recipient::ClaimToken(token).describe();
+        for code in 1..=4 {
+            record(&store, "k1", i64::from(code), "attendance", "attended", code, "accueil");
+        }
+        // A code scanned twice counts once.
+        record(&store, "k2", 1, "attendance", "attended", 1, "accueil");
+        award(&store, "attended", 1, "k1", 1, "email-sha256:00", None);
+        award(&store, "attended", 2, "k1", 2, "registration:R2", None);
+        award(&store, "attended", 3, "k1", 3, &described, Some(&described));
+        let connection = store.connection();
+        connection
+            .execute(
+                "INSERT INTO record_emails (kiosk_id, sequence, email, received_ms) VALUES ('k1', 1, 'a@b.fr', 0)",
+                [],
+            )
+            .unwrap();
+        connection
+            .execute(
+                "INSERT INTO claim_emails (claim_token, email_sha256, email_hint, requested_ms, sent_ms)
+                 VALUES (?1, x'00', 'v…@b.fr', 0, 1)",
+                [&token_b32],
+            )
+            .unwrap();
+        connection
+            .execute("UPDATE awards SET claimed_ms = 5 WHERE claim_token IS NOT NULL", [])
+            .unwrap();
+        connection
+            .execute(
+                "INSERT INTO platform_issues (platform, award_key, state, updated_ms) VALUES ('obf', ?1, 'confirmed', 0)",
+                [crate::hub::issue::award_key("attended", &[1; 10])],
+            )
+            .unwrap();
+        let funnel = funnel(connection).unwrap();
+        assert_eq!(
+            funnel,
+            Funnel {
+                codes_scanned: 4,
+                badges_claimed: 3,
+                // R2 is not registered: not reached yet.
+                reached: 2,
+                taken_on_phone: 1,
+                with_email: 2,
+                issued: 1,
+            }
+        );
+    }
+
+    #[test]
+    fn awards_fall_in_their_hour_and_pathways_count_relevant_stands() {
+        let store = store();
+        let event = store.event.clone();
+        let (pathway, rule) = event.pathway_badges().next().unwrap();
+        let stands: Vec<&String> = rule.stands.iter().collect();
+        // Visitor 1 at two of the pathway's stands (twice at the first), visitor 2 at one.
+        record(&store, "k1", 1, "step", &pathway.id, 1, stands[0]);
+        record(&store, "k1", 2, "step", &pathway.id, 1, stands[0]);
+        record(&store, "k2", 1, "step", &pathway.id, 1, stands[1]);
+        record(&store, "k2", 2, "step", &pathway.id, 2, stands[1]);
+        let reach = pathway_reach(store.connection(), &event).unwrap();
+        assert_eq!(reach.len(), 1);
+        assert_eq!(&reach[0].reached[..2], &[1, 1]);
+        assert_eq!((reach[0].started, reach[0].completed), (2, 0));
+        let traffic = stand_traffic(store.connection()).unwrap();
+        assert_eq!(traffic.iter().map(|t| t.visitors).sum::<u64>(), 3);
+
+        award(&store, "attended", 1, "k1", 1, "", None);
+        award(&store, "attended", 2, "k1", 2, "", None);
+        award(&store, "attended", 3, "k1", 3, "", None);
+        let hours = awards_by_hour(store.connection()).unwrap();
+        assert_eq!(hours, vec![(0, "attended".into(), 1), (HOUR_MS, "attended".into(), 2)]);
+    }
+
+    #[test]
+    fn short_ids_resolve_among_codes_seen_and_exports_quote_formulas() {
+        use crate::domain::code::CodeId;
+        let store = store();
+        record(&store, "k1", 1, "attendance", "attended", 9, "accueil");
+        let id = CodeId([9; 10]);
+        assert_eq!(
+            resolve_code(store.connection(), &id.short()).unwrap(),
+            CodeLookup::Found(vec![9; 10])
+        );
+        assert_eq!(
+            resolve_code(store.connection(), &id.short().to_lowercase()).unwrap(),
+            CodeLookup::Found(vec![9; 10])
+        );
+        assert_eq!(
+            resolve_code(store.connection(), "ABCD-EFGH").unwrap(),
+            CodeLookup::UnknownShortId
+        );
+        assert_eq!(
+            resolve_code(store.connection(), &"0a".repeat(10)).unwrap(),
+            CodeLookup::Found(vec![10; 10])
+        );
+        assert!(matches!(
+            resolve_code(store.connection(), "BK-not-a-code").unwrap(),
+            CodeLookup::Unreadable(_)
+        ));
+
+        award(&store, "attended", 9, "k1", 1, "=HYPERLINK(1)", None);
+        let rows = export_rows(store.connection(), &store.event, crate::domain::event::Language::En).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].stand.as_deref(), Some("accueil"));
+        let csv = String::from_utf8(export_csv(&rows).unwrap()).unwrap();
+        assert!(csv.starts_with("badge_id,badge_name,"), "{csv}");
+        assert!(
+            csv.contains(",'=HYPERLINK(1),"),
+            "a formula is quoted for spreadsheets: {csv}"
+        );
+        let lines = String::from_utf8(export_json_lines(&rows).unwrap()).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+        assert_eq!(parsed["code_id"], "09".repeat(10));
+        assert_eq!(spreadsheet_safe("=1+1"), "'=1+1");
+        assert_eq!(spreadsheet_safe("ok"), "ok");
+    }
+}
