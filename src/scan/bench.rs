@@ -325,6 +325,7 @@ pub fn run_decode_bench(dirs: &[PathBuf], opts: &BenchOptions) -> Result<BenchRe
         total_pipeline: all_pipeline.figures(budget_ms),
         total_zxing,
         synthetic,
+        stress,
     })
 }
 
