@@ -781,7 +781,19 @@ impl fmt::Display for BenchReport {
         writeln!(
             f,
             "{:<14} {:<10} {:>6} {:>5} {:>4} {:>5} {:>6} {:>8} {:>8} {:>8} {:>8} {:>5} {:>8}",
-            "folder", "decoder", "images", "read", "mis", "extra", "panics", "median", "p90", "p99", "max", "over", "cpu_p99"
+            "folder",
+            "decoder",
+            "images",
+            "read",
+            "mis",
+            "extra",
+            "panics",
+            "median",
+            "p90",
+            "p99",
+            "max",
+            "over",
+            "cpu_p99"
         )?;
         let row = |f: &mut fmt::Formatter<'_>, folder: &str, decoder: &str, x: &Figures| {
             writeln!(
