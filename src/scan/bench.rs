@@ -133,6 +133,11 @@ pub struct FileOutcome {
     pub cpu_ms: f64,
     /// The pipeline attempt that decoded (pipeline only).
     pub strategy: Option<String>,
+    /// Work units the pipeline spent (deterministic for a given image and budget).
+    pub work: u64,
+    /// Every attempt that ran, with its time and work (pipeline only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trace: Vec<super::decode::AttemptTrace>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -426,6 +431,8 @@ impl Samples {
             ms,
             cpu_ms,
             strategy: outcome.strategy.map(|s| s.to_string()),
+            work: outcome.work,
+            trace: outcome.trace.clone(),
         }
     }
 

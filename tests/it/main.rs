@@ -4,6 +4,7 @@
 mod claim_email;
 mod cli;
 mod credential_dcc;
+mod decode_photos;
 mod enrol;
 mod fuzz_corpus;
 mod helpers;

@@ -100,11 +100,51 @@ pub(super) fn box_downscale(image: &GrayImage, factor: u32) -> GrayImage {
     GrayImage::from_raw(new_w as u32, new_h as u32, out).unwrap_or_else(|| image.clone())
 }
 
+/// Integer upscale with bilinear interpolation between pixel centres (edge pixels repeated):
+/// a few additions per output pixel, so that its cost stays in proportion to the pixels the
+/// attempt is charged for (a general resampling filter costs ten times more here).
 pub(super) fn upscale(image: &GrayImage, factor: u32) -> GrayImage {
-    let (width, height) = image.dimensions();
-    let new_w = width * factor;
-    let new_h = height * factor;
-    image::imageops::resize(image, new_w, new_h, image::imageops::FilterType::Triangle)
+    let factor = factor.clamp(1, 8) as usize;
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    if factor == 1 || w == 0 || h == 0 {
+        return image.clone();
+    }
+    let (new_w, new_h) = (w * factor, h * factor);
+    let source = image.as_raw();
+    // Output pixel i maps to source position (i + 0.5) / factor − 0.5, in 1/(2·factor) steps.
+    let steps = 2 * factor;
+    let taps = |i: usize, n: usize| -> (usize, usize, u32) {
+        let position = (2 * i + 1).saturating_sub(factor);
+        let (left, frac) = (position / steps, (position % steps) as u32);
+        let left = left.min(n - 1);
+        let right = (left + 1).min(n - 1);
+        let frac = if (2 * i + 1) < factor { 0 } else { frac };
+        (left, right, frac)
+    };
+    let columns: Vec<(usize, usize, u32)> = (0..new_w).map(|x| taps(x, w)).collect();
+    let steps = steps as u32;
+    let mut out = Vec::with_capacity(new_w * new_h);
+    let mut upper = vec![0u32; new_w];
+    let mut lower = vec![0u32; new_w];
+    let widen = |row: &[u8], into: &mut [u32]| {
+        for (slot, &(l, r, f)) in into.iter_mut().zip(&columns) {
+            let (a, b) = (u32::from(row.get(l).copied().unwrap_or(0)), u32::from(row.get(r).copied().unwrap_or(0)));
+            *slot = a * (steps - f) + b * f;
+        }
+    };
+    for y in 0..new_h {
+        let (top, bottom, f) = taps(y, h);
+        widen(source.get(top * w..(top + 1) * w).unwrap_or(&[]), &mut upper);
+        widen(source.get(bottom * w..(bottom + 1) * w).unwrap_or(&[]), &mut lower);
+        let scale = steps * steps;
+        out.extend(
+            upper
+                .iter()
+                .zip(&lower)
+                .map(|(&a, &b)| ((a * (steps - f) + b * f + scale / 2) / scale) as u8),
+        );
+    }
+    GrayImage::from_raw(new_w as u32, new_h as u32, out).unwrap_or_else(|| image.clone())
 }
 
 pub(super) fn invert(image: &GrayImage) -> GrayImage {
@@ -265,6 +305,18 @@ mod tests {
         let half = box_downscale(&image, 2);
         assert_eq!(half.dimensions(), (2, 1));
         assert_eq!(half.as_raw(), &vec![0, 200]);
+    }
+
+    #[test]
+    fn upscaling_interpolates_between_pixel_centres() {
+        let image = GrayImage::from_raw(2, 1, vec![0, 200]).expect("image");
+        let up = upscale(&image, 2);
+        assert_eq!(up.dimensions(), (4, 2));
+        // Centres at 0.5 and 2.5 of the 4 output pixels keep the edges; between them, a blend.
+        assert_eq!(up.as_raw(), &vec![0, 50, 150, 200, 0, 50, 150, 200]);
+        let flat = GrayImage::from_pixel(5, 3, image::Luma([77]));
+        assert!(upscale(&flat, 3).pixels().all(|p| p.0[0] == 77));
+        assert_eq!(upscale(&flat, 3).dimensions(), (15, 9));
     }
 
     #[test]

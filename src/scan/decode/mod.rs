@@ -154,7 +154,30 @@ pub struct DecodeOutcome {
     pub finder_patterns: usize,
     /// Most finder-pattern triples (possible codes) any attempt saw.
     pub finder_sets: usize,
+    /// Work units spent (see [`DecodeBudget::work`]): the same for the same frame and budget
+    /// on every machine.
+    pub work: u64,
     pub elapsed: Duration,
+    /// Every attempt that ran, in order: for tuning the plan and explaining slow frames.
+    pub trace: Vec<AttemptTrace>,
+}
+
+/// One attempt as it ran.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AttemptTrace {
+    pub strategy: Strategy,
+    /// Work units charged to this attempt.
+    pub work: u64,
+    /// Wall time of the whole attempt, and of building its image and black-and-white matrix.
+    pub micros: u64,
+    pub prepare_micros: u64,
+    pub finder_patterns: usize,
+    pub finder_sets: usize,
+    /// Finder-pattern triples sampled and error-corrected.
+    pub sets_sampled: usize,
+    /// The budget ran out inside the attempt, before every candidate was tried.
+    pub cut_short: bool,
+    pub found: bool,
 }
 
 impl DecodeOutcome {
@@ -165,11 +188,21 @@ impl DecodeOutcome {
 }
 
 /// How much work one frame may cost.
+///
+/// Two limits, both enforced between and inside attempts: `work` counts work units, so the
+/// same frame gets the same attempts on every machine (what the tests check), and `time`
+/// keeps a slow or busy machine within the frame rate. Every attempt is bounded by
+/// construction: its cost is predicted from the pixels it will touch before it starts (it
+/// does not start if that does not fit), and a running attempt checks both limits before each
+/// finder-pattern triple it samples, the only part whose count depends on the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeBudget {
-    /// No new attempt starts after this much time has passed (an attempt already running is
-    /// never interrupted, so a frame can overrun by one attempt).
+    /// Wall-clock limit. An attempt starts only if its predicted time (from the time per work
+    /// unit measured on this frame's first attempt) fits in what is left.
     pub time: Duration,
+    /// Deterministic limit, in work units: one unit is one pixel through one binarisation and
+    /// finder-pattern scan; sampling one finder-pattern triple costs [`SET_WORK`].
+    pub work: u64,
     /// Frames with a longer side are scaled down to this size first (the corners reported are
     /// still in the frame's own pixels); 1280 matches the kiosk camera, and smaller would lose
     /// the small codes of a ticket held at arm's length.
@@ -178,10 +211,23 @@ pub struct DecodeBudget {
     pub early_out: bool,
 }
 
+/// The kiosk's per-frame work: eight full passes over a 1280×720 frame. On one core of the
+/// 2-core CI machine (x86-64) a unit costs about 3 ns, so this is about 25 ms of the 30 ms
+/// frame budget; slower boards hit the time limit first.
+pub const FRAME_WORK: u64 = 8 * 1280 * 720;
+
+/// Work units charged for sampling and error-correcting one finder-pattern triple.
+pub const SET_WORK: u64 = 40_000;
+
+/// Work units charged for each finder-pattern candidate the finder search located (its
+/// cross-checks and the grouping of candidates into triples).
+pub const PATTERN_WORK: u64 = 400;
+
 impl Default for DecodeBudget {
     fn default() -> Self {
         DecodeBudget {
             time: Duration::from_millis(30),
+            work: FRAME_WORK,
             max_side: 1280,
             early_out: true,
         }
@@ -189,13 +235,60 @@ impl Default for DecodeBudget {
 }
 
 impl DecodeBudget {
-    /// No time limit and no early-out: for offline images where only the result matters.
+    /// No time or work limit and no early-out: for offline images where only the result matters.
     pub fn exhaustive() -> Self {
         DecodeBudget {
             time: Duration::from_secs(3600),
+            work: u64::MAX,
             max_side: 1280,
             early_out: false,
         }
+    }
+
+    /// The kiosk's per-frame budget without its wall-clock limit: the same attempts on every
+    /// machine, whatever its speed or load (for tests).
+    pub fn deterministic() -> Self {
+        DecodeBudget {
+            time: Duration::from_secs(3600),
+            ..DecodeBudget::default()
+        }
+    }
+}
+
+/// What a running attempt may still spend; attempts check it between finder-pattern triples.
+struct Meter {
+    deadline: Instant,
+    work_left: u64,
+    spent: u64,
+}
+
+impl Meter {
+    fn new(budget: &DecodeBudget, started: Instant) -> Self {
+        Meter {
+            deadline: started.checked_add(budget.time).unwrap_or_else(|| started + Duration::from_secs(3600)),
+            work_left: budget.work,
+            spent: 0,
+        }
+    }
+
+    /// Charges `units` if they fit in the work left and time remains; `false` (and nothing
+    /// charged) otherwise.
+    fn try_charge(&mut self, units: u64) -> bool {
+        if units > self.work_left || Instant::now() >= self.deadline {
+            return false;
+        }
+        self.charge(units);
+        true
+    }
+
+    /// Charges work already done (it may exceed what was left).
+    fn charge(&mut self, units: u64) {
+        self.work_left = self.work_left.saturating_sub(units);
+        self.spent = self.spent.saturating_add(units);
+    }
+
+    fn time_left(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
     }
 }
 
@@ -281,12 +374,6 @@ pub fn default_plan() -> Plan {
         decoder: Decoder::Rxing(binariser),
         inverted,
     };
-    let rqrr = |scale, variant, inverted| Strategy {
-        scale,
-        variant,
-        decoder: Decoder::Rqrr,
-        inverted,
-    };
     Plan {
         // Full resolution first: it reads most codes, and every code in view at once (half
         // resolution can read a big code and miss a small one beside it). Half resolution then
@@ -304,7 +391,10 @@ pub fn default_plan() -> Plan {
             rxing(Full, Plain, Hybrid, true),
             rxing(Full, Plain, LocalMean(16), false),
             rxing(Full, Stretched, Hybrid, false),
-            rqrr(Full, Plain, false),
+            // No rqrr here: its cost is per candidate triple times the code's modules squared
+            // (its perspective fit), 10–20 ms for one code on a 300-pixel photo and hundreds of
+            // milliseconds on busy scenes, with no way to bound or interrupt it; and on the
+            // labelled photos and the stress set it never read a code these attempts missed.
             rxing(Full, Padded, Hybrid, false),
             rxing(Up(2), Plain, Hybrid, false),
         ],
@@ -318,10 +408,11 @@ const EARLY_OUT_MIN_PIXELS: u64 = 640 * 480;
 
 /// Runs a plan of attempts over a frame.
 ///
-/// Stops at the first attempt that decodes. Expensive attempts whose estimated cost (from the
-/// fastest time per pixel seen so far in this frame) does not fit in what is left of the
-/// budget are skipped, so a slow machine drops the dearest attempts instead of overrunning
-/// every frame.
+/// Stops at the first attempt that decodes. An attempt whose predicted work does not fit in
+/// what is left of the work budget, or whose predicted time (from this frame's measured time
+/// per unit, with a margin) does not fit in what is left of the time budget, is skipped, so a
+/// slow machine drops the dearest attempts instead of overrunning every frame; a cheaper one
+/// later in the plan may still run.
 pub fn run_plan(frame: &GrayImage, budget: &DecodeBudget, plan: &Plan) -> DecodeOutcome {
     let started = Instant::now();
     let mut outcome = DecodeOutcome {
@@ -332,18 +423,23 @@ pub fn run_plan(frame: &GrayImage, budget: &DecodeBudget, plan: &Plan) -> Decode
         panics_caught: 0,
         finder_patterns: 0,
         finder_sets: 0,
+        work: 0,
         elapsed: Duration::ZERO,
+        trace: Vec::new(),
     };
     if frame.width() == 0 || frame.height() == 0 {
         outcome.stop = StopReason::EmptyImage;
         return outcome;
     }
+    let mut meter = Meter::new(budget, started);
     let mut views = Views::new(frame, budget.max_side);
     let work_pixels = views.work_pixels();
     let early_out = budget.early_out && work_pixels >= EARLY_OUT_MIN_PIXELS;
     let mut saw_code_shape = false;
+    // Nanoseconds per work unit of the pixel passes, the fastest seen on this frame: a
+    // preempted attempt must not make later ones look dear.
     let mut nanos_per_unit: Option<f64> = None;
-    let mut skipped_for_time = false;
+    let mut skipped = false;
     let all = plan
         .cheap
         .iter()
@@ -354,29 +450,52 @@ pub fn run_plan(frame: &GrayImage, budget: &DecodeBudget, plan: &Plan) -> Decode
             outcome.stop = StopReason::NothingInView;
             break;
         }
-        let spent = started.elapsed();
-        if spent >= budget.time {
-            skipped_for_time = true;
+        let units = attempt_work(strategy, work_pixels);
+        if units > meter.work_left {
+            skipped = true;
+            continue;
+        }
+        let time_left = meter.time_left();
+        if time_left.is_zero() {
+            skipped = true;
             break;
         }
-        let units = cost_units(strategy, work_pixels);
-        if let (false, Some(rate)) = (cheap, nanos_per_unit) {
-            let estimate = Duration::from_nanos((rate * units) as u64);
-            if spent + estimate > budget.time {
-                skipped_for_time = true;
+        if let Some(rate) = nanos_per_unit {
+            let estimate = Duration::from_nanos((rate * units as f64 * TIME_MARGIN) as u64);
+            if estimate > time_left {
+                skipped = true;
                 continue;
             }
         }
+        meter.charge(units);
         outcome.attempts += 1;
         let attempt_started = Instant::now();
-        let attempt = catch_unwind(AssertUnwindSafe(|| views.attempt(*strategy)));
-        if units > 0.0 {
-            // The fastest rate seen: a preempted attempt must not make later ones look dear.
-            let rate = attempt_started.elapsed().as_nanos() as f64 / units;
-            nanos_per_unit = Some(nanos_per_unit.map_or(rate, |known| known.min(rate)));
-        }
+        let attempt = catch_unwind(AssertUnwindSafe(|| views.attempt(*strategy, &mut meter)));
+        let micros = attempt_started.elapsed().as_micros() as u64;
+        let mut trace = AttemptTrace {
+            strategy: *strategy,
+            work: 0,
+            micros,
+            prepare_micros: 0,
+            finder_patterns: 0,
+            finder_sets: 0,
+            sets_sampled: 0,
+            cut_short: false,
+            found: false,
+        };
         match attempt {
             Ok(result) => {
+                if let (Some(pixel_time), Decoder::Rxing(_)) = (result.pixel_time, strategy.decoder) {
+                    let rate = pixel_time.as_nanos() as f64 / units.max(1) as f64;
+                    nanos_per_unit = Some(nanos_per_unit.map_or(rate, |known| known.min(rate)));
+                }
+                trace.prepare_micros = result.prepare_time.as_micros() as u64;
+                trace.finder_patterns = result.finder_patterns;
+                trace.finder_sets = result.finder_sets;
+                trace.sets_sampled = result.sets_sampled;
+                trace.cut_short = result.cut_short;
+                trace.found = !result.codes.is_empty();
+                skipped |= result.cut_short;
                 outcome.finder_patterns = outcome.finder_patterns.max(result.finder_patterns);
                 outcome.finder_sets = outcome.finder_sets.max(result.finder_sets);
                 // Noise-adapted binarisation leaves plain scenes with at most one stray
@@ -386,7 +505,6 @@ pub fn run_plan(frame: &GrayImage, budget: &DecodeBudget, plan: &Plan) -> Decode
                     outcome.codes = result.codes;
                     outcome.strategy = Some(*strategy);
                     outcome.stop = StopReason::Found;
-                    break;
                 }
             }
             Err(_) => {
@@ -395,16 +513,27 @@ pub fn run_plan(frame: &GrayImage, budget: &DecodeBudget, plan: &Plan) -> Decode
                 saw_code_shape = true;
             }
         }
+        trace.work = meter.spent - outcome.work;
+        outcome.work = meter.spent;
+        outcome.trace.push(trace);
+        if outcome.stop == StopReason::Found {
+            break;
+        }
     }
-    if outcome.stop == StopReason::AllAttemptsFailed && skipped_for_time {
+    if outcome.stop == StopReason::AllAttemptsFailed && skipped {
         outcome.stop = StopReason::BudgetSpent;
     }
     outcome.elapsed = started.elapsed();
     outcome
 }
 
-/// Relative cost of an attempt: pixels the decoder sees, weighted by decoder.
-fn cost_units(strategy: &Strategy, work_pixels: u64) -> f64 {
+/// Predicted times are stretched by this much before comparing with the time left: the rate
+/// comes from the fastest pass so far, and content makes some passes dearer per pixel.
+const TIME_MARGIN: f64 = 1.5;
+
+/// Work units an attempt is charged before it starts: the pixels its decoder sees, weighted
+/// by decoder (sampling finder-pattern triples is charged as it happens).
+fn attempt_work(strategy: &Strategy, work_pixels: u64) -> u64 {
     let pixels = work_pixels as f64
         * match strategy.scale {
             Scale::Full => 1.0,
@@ -412,13 +541,16 @@ fn cost_units(strategy: &Strategy, work_pixels: u64) -> f64 {
             Scale::Up(n) => f64::from(n.max(1)).powi(2),
         }
         * if strategy.variant == Variant::Padded { 1.45 } else { 1.0 };
-    // rqrr's flood fills and per-candidate image copies cost about eight rxing passes.
     let decoder = match strategy.decoder {
-        Decoder::Rqrr => 8.0,
+        Decoder::Rqrr => RQRR_WEIGHT,
         Decoder::Rxing(_) => 1.0,
     };
-    pixels * decoder
+    (pixels * decoder).ceil() as u64
 }
+
+/// rqrr's threshold and flood fills, in rxing passes; its perspective fit per candidate
+/// triple is not counted (which is why the kiosk's plan leaves rqrr out).
+const RQRR_WEIGHT: f64 = 8.0;
 
 struct AttemptResult {
     codes: Vec<DecodedCode>,
@@ -426,6 +558,15 @@ struct AttemptResult {
     finder_patterns: usize,
     /// Triples of finder patterns placed like the corners of one code.
     finder_sets: usize,
+    /// Triples sampled and error-corrected.
+    sets_sampled: usize,
+    /// The budget ran out before every triple was tried.
+    cut_short: bool,
+    /// Building the attempt's grey view and black-and-white matrix.
+    prepare_time: Duration,
+    /// Time of the passes whose cost is proportional to pixels (binarisation and finder
+    /// search), for predicting the next attempts; `None` when not measured separately.
+    pixel_time: Option<Duration>,
 }
 
 /// A grey image derived from the working image, and how to map its pixels back.
@@ -523,24 +664,33 @@ impl<'a> Views<'a> {
         Some(self.matrices.len() - 1)
     }
 
-    fn attempt(&mut self, strategy: Strategy) -> AttemptResult {
+    fn attempt(&mut self, strategy: Strategy, meter: &mut Meter) -> AttemptResult {
         let Strategy {
             scale,
             variant,
             decoder,
             inverted,
         } = strategy;
+        let prepare_started = Instant::now();
         let view = self.view_index(scale, variant, inverted);
         let mut result = match decoder {
             Decoder::Rqrr => match self.grays.get(view) {
                 Some((_, v)) => rqrr_read(&v.image),
                 None => AttemptResult::nothing(),
             },
-            Decoder::Rxing(binariser) => self
-                .matrix_index(scale, variant, inverted, binariser)
-                .and_then(|index| self.matrices.get(index))
-                .map(|(_, matrix)| rxing_read(matrix))
-                .unwrap_or_else(AttemptResult::nothing),
+            Decoder::Rxing(binariser) => {
+                let matrix = self.matrix_index(scale, variant, inverted, binariser);
+                let prepare_time = prepare_started.elapsed();
+                let mut result = matrix
+                    .and_then(|index| self.matrices.get(index))
+                    .map(|(_, matrix)| rxing_read(matrix, meter))
+                    .unwrap_or_else(AttemptResult::nothing);
+                result.prepare_time = prepare_time;
+                if let Some(find_time) = result.pixel_time {
+                    result.pixel_time = Some(find_time + prepare_time);
+                }
+                result
+            }
         };
         if let Some((_, v)) = self.grays.get(view) {
             let scale = v.work_per_view * self.source_per_work;
@@ -561,6 +711,10 @@ impl AttemptResult {
             codes: Vec::new(),
             finder_patterns: 0,
             finder_sets: 0,
+            sets_sampled: 0,
+            cut_short: false,
+            prepare_time: Duration::ZERO,
+            pixel_time: None,
         }
     }
 }
@@ -629,12 +783,99 @@ mod tests {
     fn without_the_early_out_every_attempt_runs() {
         let budget = DecodeBudget {
             early_out: false,
+            work: u64::MAX,
             ..patient()
         };
         let outcome = decode_frame(&synthetic_frame(1, None), &budget);
         let plan = default_plan();
         assert_eq!(outcome.stop, StopReason::AllAttemptsFailed);
         assert_eq!(outcome.attempts as usize, plan.cheap.len() + plan.expensive.len());
+    }
+
+    /// Finder patterns (7×7 modules, 1:1:3:1:1) on a regular grid: every three at the corners
+    /// of a grid square look like a code's corners, so there are far more triples to sample
+    /// than a frame can afford, and none decodes.
+    fn finder_look_alikes(columns: u32, rows: u32, module: u32) -> GrayImage {
+        let pitch = 12 * module;
+        let mut image = GrayImage::from_pixel(columns * pitch + 8 * module, rows * pitch + 8 * module, image::Luma([230]));
+        for gy in 0..rows {
+            for gx in 0..columns {
+                let (x0, y0) = (4 * module + gx * pitch, 4 * module + gy * pitch);
+                for my in 0..7 {
+                    for mx in 0..7 {
+                        let ring = mx.min(my).min(6 - mx).min(6 - my);
+                        if ring == 1 {
+                            continue;
+                        }
+                        for dy in 0..module {
+                            for dx in 0..module {
+                                image.put_pixel(x0 + mx * module + dx, y0 + my * module + dy, image::Luma([20]));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        image
+    }
+
+    #[test]
+    fn sampling_stops_when_the_work_budget_runs_out() {
+        let image = finder_look_alikes(8, 5, 4);
+        let first = default_plan().cheap[0];
+        let unlimited = decode_with_strategy(&image, first, 1280);
+        let sampled = unlimited.trace[0].sets_sampled;
+        assert!(unlimited.trace[0].finder_patterns >= 30, "{:?}", unlimited.trace[0]);
+        assert!(sampled > 20, "{sampled} triples sampled without a limit");
+        // Room for the pixel pass, the patterns found and five triples.
+        let pixels = u64::from(image.width()) * u64::from(image.height());
+        let patterns = unlimited.trace[0].finder_patterns as u64;
+        let budget = DecodeBudget {
+            work: pixels + patterns * PATTERN_WORK + 5 * SET_WORK,
+            ..DecodeBudget::deterministic()
+        };
+        let plan = Plan {
+            cheap: vec![first],
+            expensive: Vec::new(),
+        };
+        let bounded = run_plan(&image, &budget, &plan);
+        assert_eq!(bounded.trace[0].sets_sampled, 5, "{:?}", bounded.trace[0]);
+        assert!(bounded.trace[0].cut_short);
+        assert_eq!(bounded.stop, StopReason::BudgetSpent);
+        assert!(bounded.work <= budget.work, "{} > {}", bounded.work, budget.work);
+    }
+
+    #[test]
+    fn attempts_that_do_not_fit_the_work_left_are_skipped() {
+        let frame = synthetic_frame(1, None);
+        let pixels = u64::from(frame.width()) * u64::from(frame.height());
+        // Room for the first, full-resolution attempt only: the later full-resolution ones are
+        // skipped, the half-resolution ones (a quarter of the pixels) may still run.
+        let budget = DecodeBudget {
+            work: pixels + pixels / 8,
+            early_out: false,
+            ..DecodeBudget::deterministic()
+        };
+        let outcome = decode_frame(&frame, &budget);
+        assert_eq!(outcome.stop, StopReason::BudgetSpent);
+        assert!(outcome.work <= budget.work + 2 * SET_WORK, "{}", outcome.work);
+        let full = outcome.trace.iter().filter(|t| t.strategy.scale == Scale::Full).count();
+        assert_eq!(full, 1, "{:?}", outcome.trace);
+    }
+
+    #[test]
+    fn the_same_frame_gets_the_same_attempts_whatever_the_clock() {
+        let (image, text) = stress_image("glare", 2);
+        let budget = DecodeBudget::deterministic();
+        let runs: Vec<DecodeOutcome> = (0..2).map(|_| decode_frame(&image, &budget)).collect();
+        let shape = |o: &DecodeOutcome| -> Vec<(super::Strategy, u64, usize)> {
+            o.trace.iter().map(|t| (t.strategy, t.work, t.sets_sampled)).collect()
+        };
+        assert_eq!(shape(&runs[0]), shape(&runs[1]));
+        assert_eq!(runs[0].work, runs[1].work);
+        assert_eq!(runs[0].first_text(), runs[1].first_text());
+        assert!(runs[0].first_text().is_none_or(|t| t == text));
+        assert!(runs[0].work <= budget.work + SET_WORK, "{}", runs[0].work);
     }
 
     #[test]

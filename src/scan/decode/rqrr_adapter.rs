@@ -34,6 +34,8 @@ pub(super) fn rqrr_read(image: &GrayImage) -> AttemptResult {
         codes,
         finder_patterns,
         finder_sets,
+        sets_sampled: finder_sets,
+        ..AttemptResult::nothing()
     }
 }
 

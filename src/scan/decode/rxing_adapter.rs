@@ -8,7 +8,9 @@
 use image::GrayImage;
 
 use super::image_ops::{for_each_dark_pixel, histogram_valley, noise_sigma};
-use super::{AttemptResult, Binariser, CornerPoint, DecodedCode};
+use std::time::{Duration, Instant};
+
+use super::{AttemptResult, Binariser, CornerPoint, DecodedCode, Meter, PATTERN_WORK, SET_WORK};
 
 pub(super) fn binarise(image: &GrayImage, binariser: Binariser) -> Option<rxing::common::BitMatrix> {
     use rxing::Binarizer;
@@ -124,14 +126,19 @@ pub(super) fn hybrid_matrix(image: &GrayImage, min_range: u8) -> Option<rxing::c
 
 /// Runs zxing-cpp's QR reader steps (finder search, grouping, sampling, error correction) and
 /// keeps every valid symbol, so the finder count is available as the early-out's evidence.
-pub(super) fn rxing_read(matrix: &rxing::common::BitMatrix) -> AttemptResult {
+///
+/// The finder search costs time in proportion to the pixels (charged before the attempt) and
+/// the candidates it locates (charged here); sampling a triple is charged before each one, and
+/// the attempt stops when the meter says no, so an image full of finder-like texture cannot
+/// hold the frame.
+pub(super) fn rxing_read(matrix: &rxing::common::BitMatrix, meter: &mut Meter) -> AttemptResult {
     use rxing::common::cpp_essentials::ConcentricPattern;
     use rxing::common::DetectorRXingResult;
     use rxing::qrcode::cpp_port::{decoder, detector};
+    let find_started = Instant::now();
     let mut patterns = detector::FindFinderPatterns(matrix, true, 0);
     let finder_patterns = patterns.len();
-    let mut codes: Vec<DecodedCode> = Vec::new();
-    let mut used: Vec<ConcentricPattern> = Vec::new();
+    meter.charge(PATTERN_WORK.saturating_mul(finder_patterns as u64));
     let mut sets = detector::GenerateFinderPatternSets(&mut patterns);
     let finder_sets = sets.len();
     if finder_sets == 0 {
@@ -141,10 +148,20 @@ pub(super) fn rxing_read(matrix: &rxing::common::BitMatrix) -> AttemptResult {
         // whatever they sample, so looser grouping costs time, not correctness.
         sets = steep_finder_sets(&patterns);
     }
+    let find_time = find_started.elapsed();
+    let mut codes: Vec<DecodedCode> = Vec::new();
+    let mut used: Vec<ConcentricPattern> = Vec::new();
+    let mut sets_sampled = 0;
+    let mut cut_short = false;
     for set in sets {
         if used.contains(&set.bl) || used.contains(&set.tl) || used.contains(&set.tr) {
             continue;
         }
+        if !meter.try_charge(SET_WORK) {
+            cut_short = true;
+            break;
+        }
+        sets_sampled += 1;
         let Ok(detected) = detector::SampleQR(matrix, &set) else {
             continue;
         };
@@ -175,6 +192,10 @@ pub(super) fn rxing_read(matrix: &rxing::common::BitMatrix) -> AttemptResult {
         codes,
         finder_patterns,
         finder_sets,
+        sets_sampled,
+        cut_short,
+        prepare_time: Duration::ZERO,
+        pixel_time: Some(find_time),
     }
 }
 
