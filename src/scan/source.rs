@@ -584,15 +584,22 @@ mod tests {
         let slot = LatestFrameSlot::new();
         let (events, troubles) = std::sync::mpsc::channel();
         let source = FolderSource::watch(&live, 100.0);
-        let handle = spawn_capture(move || Box::new(source), slot.clone(), move |trouble| {
-            let _ = events.send(trouble.map(|error| error.to_string()));
-        })
+        let handle = spawn_capture(
+            move || Box::new(source),
+            slot.clone(),
+            move |trouble| {
+                let _ = events.send(trouble.map(|error| error.to_string()));
+            },
+        )
         .expect("thread starts");
         let patient = Duration::from_secs(30);
         assert!(slot.wait_take(patient).is_some(), "frames flow");
         std::fs::remove_dir_all(&live).expect("removed");
         let trouble = troubles.recv_timeout(patient).expect("trouble reported");
-        assert!(trouble.is_some_and(|text| text.contains("missing")), "says what is wrong");
+        assert!(
+            trouble.is_some_and(|text| text.contains("missing")),
+            "says what is wrong"
+        );
         assert!(!slot.is_closed(), "a missing folder does not end capture");
         std::fs::create_dir(&live).expect("folder created");
         write_image(&live, "b.png", 80);

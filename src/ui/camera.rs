@@ -33,6 +33,7 @@ pub fn start(camera: &str, handle: KioskHandle) -> std::io::Result<LatestFrameSl
     let slot = LatestFrameSlot::new();
     let device = camera.to_owned();
     let trouble_handle = handle.clone();
+    let last_trouble = std::cell::RefCell::new(None::<String>);
     let make_source = move || -> Box<dyn FrameSource> {
         if is_folder(&device) {
             Box::new(FolderSource::watch(&device, FOLDER_FPS))
@@ -40,20 +41,22 @@ pub fn start(camera: &str, handle: KioskHandle) -> std::io::Result<LatestFrameSl
             Box::new(crate::scan::camera::CameraSource::new(&device))
         }
     };
-    spawn_capture(
-        make_source,
-        slot.clone(),
-        move |trouble: Option<&FrameError>| match trouble {
+    spawn_capture(make_source, slot.clone(), move |trouble: Option<&FrameError>| {
+        // Sources retry on their own and report each failed try: say it once per change.
+        let was = last_trouble.replace(trouble.map(|error| error.to_string()));
+        match trouble {
             Some(error) => {
-                tracing::warn!(%error, "camera trouble");
+                if was.as_deref() != Some(error.to_string().as_str()) {
+                    tracing::warn!(%error, "camera trouble");
+                }
                 trouble_handle.set_camera_status("trouble");
             }
             None => {
                 tracing::info!("camera working again");
                 trouble_handle.set_camera_status("on");
             }
-        },
-    )?;
+        }
+    })?;
     let decoder_slot = slot.clone();
     std::thread::Builder::new()
         .name("frame-decoder".into())

@@ -95,7 +95,12 @@ impl Session {
                 .spawn()
                 .expect("the kiosk starts"),
         );
-        let said = || format!("the kiosk's log:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+        let said = || {
+            format!(
+                "the kiosk's log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        };
         let mut window = String::new();
         wait_for(
             "the kiosk window",
@@ -181,7 +186,9 @@ impl Session {
             .env("DISPLAY", &self.display)
             .output()
             .ok()?;
-        image::load_from_memory(&output.stdout).ok().map(|image| image.to_rgb8())
+        image::load_from_memory(&output.stdout)
+            .ok()
+            .map(|image| image.to_rgb8())
     }
 }
 
@@ -281,13 +288,25 @@ fn show_to_camera(folder: &std::path::Path, code: &str) {
     }
 }
 
-/// Pixels of the camera-trouble text's colour (Theme.danger, #ff6b6b) inside the camera
-/// area of the attract screen (the left part of the 800×480 layout, below the header).
-fn trouble_pixels(shot: &image::RgbImage) -> usize {
+/// Pixels of `shot` inside the rectangle (x, y, width, height) that `matches`.
+fn count_pixels(shot: &image::RgbImage, area: (u32, u32, u32, u32), matches: impl Fn([u8; 3]) -> bool) -> usize {
+    let (x0, y0, width, height) = area;
     shot.enumerate_pixels()
-        .filter(|(x, y, _)| *x < 480 && *y > 60)
-        .filter(|(_, _, p)| p.0[0] > 230 && (80..140).contains(&p.0[1]) && (80..140).contains(&p.0[2]))
+        .filter(|(x, y, p)| (x0..x0 + width).contains(x) && (y0..y0 + height).contains(y) && matches(p.0))
         .count()
+}
+
+/// The attract screen with the camera-trouble message, in the 800×480 layout: the yellow
+/// "Scan your ticket" title (Theme.accent, #ffd23f) on the left and text in Theme.danger
+/// (#ff6b6b) inside the camera area on the right, where the preview is when the camera works.
+fn shows_camera_trouble(shot: &image::RgbImage) -> bool {
+    let title = count_pixels(shot, (0, 100, 480, 140), |[r, g, b]| {
+        r > 235 && (190..=225).contains(&g) && b < 90
+    });
+    let trouble = count_pixels(shot, (480, 80, 320, 400), |[r, g, b]| {
+        r > 230 && (80..140).contains(&g) && (80..140).contains(&b)
+    });
+    title > 1000 && trouble > 300
 }
 
 #[test]
@@ -323,7 +342,7 @@ fn camera_folder_claims_survives_the_camera_going_away_and_resumes() {
         Duration::from_secs(120),
         || {
             session.log_text().contains("camera trouble")
-                && session.screenshot().is_some_and(|shot| trouble_pixels(&shot) > 200)
+                && session.screenshot().is_some_and(|shot| shows_camera_trouble(&shot))
         },
         || session.said(),
     );
@@ -331,17 +350,31 @@ fn camera_folder_claims_survives_the_camera_going_away_and_resumes() {
     let listing = session.tap_until_queued(&kiosk, 2);
     assert!(listing.contains(&wedge_short), "the scanner's visitor:\n{listing}");
 
-    // 3. The camera comes back: scanning resumes.
+    // 3. The camera comes back: scanning resumes (and the message goes).
     show_to_camera(&camera, &back_code);
     let listing = session.tap_until_queued(&kiosk, 3);
     assert!(listing.contains(&back_short), "the camera's second visitor:\n{listing}");
-    assert!(session.log_text().contains("camera working again"), "{}", session.said());
+    assert!(
+        session.log_text().contains("camera working again"),
+        "{}",
+        session.said()
+    );
+    wait_for(
+        "the camera-trouble message to go",
+        Duration::from_secs(120),
+        || session.screenshot().is_some_and(|shot| !shows_camera_trouble(&shot)),
+        || session.said(),
+    );
     let verified = kiosk
         .command()
         .args(["queue", "verify"])
         .output()
         .expect("queue verify");
-    assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stdout));
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
 }
 
 /// A kiosk board without a screen (or without the KMS driver) must say what to check,

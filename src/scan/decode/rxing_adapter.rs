@@ -157,7 +157,7 @@ pub(super) fn rxing_read(matrix: &rxing::common::BitMatrix, meter: &mut Meter) -
         if used.contains(&set.bl) || used.contains(&set.tl) || used.contains(&set.tr) {
             continue;
         }
-        if !meter.try_charge(SET_WORK) {
+        if !meter.try_charge(SET_WORK, sets_sampled == 0) {
             cut_short = true;
             break;
         }
