@@ -549,7 +549,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let live = dir.path().join("camera");
         let mut source = FolderSource::watch(&live, 0.0);
-        let gone = source.next_frame().err().expect("nothing to play yet");
+        let gone = source.next_frame().expect_err("nothing to play yet");
         assert!(matches!(gone, FrameError::SourceGone { .. }), "{gone:?}");
         assert!(gone.to_string().contains("retries on its own"), "{gone}");
         std::fs::create_dir(&live).expect("folder created");
