@@ -107,7 +107,7 @@ pub enum BenchCommand {
     /// Decode QR photographs (each NAME.png|jpg|webp beside NAME.txt) with rqrr alone, the
     /// kiosk pipeline and, with --zxing, zxing-cpp from PyPI; plus 720p frame timings.
     Decode {
-        #[arg(required = true)]
+        /// Folders of labelled photographs (optional with --stress or --frames).
         dirs: Vec<PathBuf>,
         /// Also run scripts/zxing_bench.py (pip install zxing-cpp pillow) on the same files.
         #[arg(long)]
@@ -115,6 +115,12 @@ pub enum BenchCommand {
         /// Synthetic 1280×720 frames to time, with and without a code.
         #[arg(long, default_value_t = 30)]
         frames: usize,
+        /// Images per kind of the synthetic stress set (blur, glare, perspective…; 13 kinds).
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        stress: u64,
+        /// Also list every image's time, result and winning attempt (with --json).
+        #[arg(long)]
+        per_file: bool,
         /// Write the full report as JSON too.
         #[arg(long)]
         json: Option<PathBuf>,

@@ -15,12 +15,21 @@ pub fn run(command: BenchCommand) -> Result<()> {
             dirs,
             zxing,
             frames,
+            stress,
+            per_file,
             json,
         } => {
             use crate::scan::bench::{run_decode_bench, BenchOptions, ZxingCommand};
+            if dirs.is_empty() && stress == 0 && frames == 0 {
+                anyhow::bail!(
+                    "nothing to measure: give folders of labelled photos (NAME.png beside NAME.txt), --stress N or --frames N"
+                );
+            }
             let options = BenchOptions {
                 zxing: zxing.then(ZxingCommand::default),
                 synthetic_frames: frames,
+                stress_per_kind: stress,
+                per_file,
                 ..BenchOptions::default()
             };
             let report = run_decode_bench(&dirs, &options)?;

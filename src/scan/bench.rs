@@ -45,6 +45,8 @@ pub struct BenchOptions {
     pub zxing: Option<ZxingCommand>,
     /// How many synthetic 1280×720 frames to time with and without a code (0: none).
     pub synthetic_frames: usize,
+    /// How many images of each kind of the synthetic stress set to decode (0: none).
+    pub stress_per_kind: u64,
     /// Keep each image's outcome in the report.
     pub per_file: bool,
 }
@@ -56,6 +58,7 @@ impl Default for BenchOptions {
             budget: DecodeBudget::default(),
             zxing: None,
             synthetic_frames: 30,
+            stress_per_kind: 0,
             per_file: false,
         }
     }
@@ -99,11 +102,23 @@ pub struct Figures {
     pub load_errors: usize,
     pub median_ms: f64,
     pub p90_ms: f64,
+    /// 99th percentile (nearest rank): with a hundred images, the second-slowest.
+    #[serde(default)]
+    pub p99_ms: f64,
     pub max_ms: f64,
+    /// Images whose wall time exceeded the pipeline's per-frame budget.
+    #[serde(default)]
+    pub over_budget: usize,
     /// Median CPU time of the decoding thread (64-bit Linux; equals wall time elsewhere). Unlike wall
     /// time it does not grow when other programs compete for the cores.
     #[serde(default)]
     pub cpu_median_ms: f64,
+    /// The same CPU time's 99th percentile and maximum: the worst images without the noise of
+    /// other programs taking the core.
+    #[serde(default)]
+    pub cpu_p99_ms: f64,
+    #[serde(default)]
+    pub cpu_max_ms: f64,
 }
 
 /// One image's result for one decoder.
@@ -118,6 +133,11 @@ pub struct FileOutcome {
     pub cpu_ms: f64,
     /// The pipeline attempt that decoded (pipeline only).
     pub strategy: Option<String>,
+    /// Work units the pipeline spent (deterministic for a given image and budget).
+    pub work: u64,
+    /// Every attempt that ran, with its time and work (pipeline only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trace: Vec<super::decode::AttemptTrace>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -144,6 +164,23 @@ pub struct SyntheticReport {
     pub with_code_pipeline: Figures,
 }
 
+/// The pipeline on the synthetic stress set ([`stress_image`]): 1280×720 scenes, one kind of
+/// trouble each.
+#[derive(Debug, Clone, Serialize)]
+pub struct StressReport {
+    pub per_kind: u64,
+    pub kinds: Vec<StressKindFigures>,
+    pub total: Figures,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileOutcome>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StressKindFigures {
+    pub kind: String,
+    pub figures: Figures,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
     pub max_side: u32,
@@ -153,6 +190,7 @@ pub struct BenchReport {
     pub total_pipeline: Figures,
     pub total_zxing: Option<Figures>,
     pub synthetic: Option<SyntheticReport>,
+    pub stress: Option<StressReport>,
 }
 
 impl BenchReport {
@@ -233,6 +271,7 @@ pub fn fit_dimensions(width: u32, height: u32, max_side: u32) -> (u32, u32) {
 
 /// Runs rqrr alone, the pipeline and (if asked) zxing-cpp over every folder.
 pub fn run_decode_bench(dirs: &[PathBuf], opts: &BenchOptions) -> Result<BenchReport, BenchError> {
+    let budget_ms = opts.budget.time.as_secs_f64() * 1000.0;
     let mut folders = Vec::new();
     let mut all_rqrr = Samples::default();
     let mut all_pipeline = Samples::default();
@@ -266,8 +305,8 @@ pub fn run_decode_bench(dirs: &[PathBuf], opts: &BenchOptions) -> Result<BenchRe
         folders.push(FolderReport {
             folder: folder_name(dir),
             unlabelled,
-            rqrr: rqrr.figures(),
-            pipeline: pipeline.figures(),
+            rqrr: rqrr.figures(budget_ms),
+            pipeline: pipeline.figures(budget_ms),
             zxing: None,
             rqrr_files: if opts.per_file { rqrr_files } else { Vec::new() },
             pipeline_files: if opts.per_file { pipeline_files } else { Vec::new() },
@@ -282,14 +321,16 @@ pub fn run_decode_bench(dirs: &[PathBuf], opts: &BenchOptions) -> Result<BenchRe
         total_zxing = Some(zxing.total);
     }
     let synthetic = (opts.synthetic_frames > 0).then(|| bench_synthetic(opts.synthetic_frames, &opts.budget));
+    let stress = (opts.stress_per_kind > 0).then(|| bench_stress(opts.stress_per_kind, &opts.budget, opts.per_file));
     Ok(BenchReport {
         max_side: opts.max_side,
-        budget_ms: opts.budget.time.as_secs_f64() * 1000.0,
+        budget_ms,
         folders,
-        total_rqrr: all_rqrr.figures(),
-        total_pipeline: all_pipeline.figures(),
+        total_rqrr: all_rqrr.figures(budget_ms),
+        total_pipeline: all_pipeline.figures(budget_ms),
         total_zxing,
         synthetic,
+        stress,
     })
 }
 
@@ -390,6 +431,8 @@ impl Samples {
             ms,
             cpu_ms,
             strategy: outcome.strategy.map(|s| s.to_string()),
+            work: outcome.work,
+            trace: outcome.trace.clone(),
         }
     }
 
@@ -404,7 +447,8 @@ impl Samples {
         self.cpu_millis.extend_from_slice(&other.cpu_millis);
     }
 
-    fn figures(&self) -> Figures {
+    /// Figures over the samples; `budget_ms` is the frame budget images are counted against.
+    fn figures(&self, budget_ms: f64) -> Figures {
         let mut sorted = self.millis.clone();
         sorted.sort_by(f64::total_cmp);
         let mut cpu = self.cpu_millis.clone();
@@ -418,8 +462,12 @@ impl Samples {
             load_errors: self.load_errors,
             median_ms: round3(median(&sorted)),
             p90_ms: round3(percentile(&sorted, 0.9)),
+            p99_ms: round3(percentile(&sorted, 0.99)),
             max_ms: round3(sorted.last().copied().unwrap_or(0.0)),
+            over_budget: sorted.iter().filter(|&&ms| ms > budget_ms).count(),
             cpu_median_ms: round3(median(&cpu)),
+            cpu_p99_ms: round3(percentile(&cpu, 0.99)),
+            cpu_max_ms: round3(cpu.last().copied().unwrap_or(0.0)),
         }
     }
 }
@@ -480,6 +528,7 @@ fn run_zxing(command: &ZxingCommand, dirs: &[PathBuf], max_side: u32) -> Result<
 pub const SYNTHETIC_CODE_TEXT: &str = "BKMFRGGZDFMZTWQ2LKNNWG23TPOJ2XK5TXPB4XUYJRGIZTINJWG44DSOI";
 
 fn bench_synthetic(frames: usize, budget: &DecodeBudget) -> SyntheticReport {
+    let budget_ms = budget.time.as_secs_f64() * 1000.0;
     let mut no_code_rqrr = Samples::default();
     let mut no_code_pipeline = Samples::default();
     let mut with_code_rqrr = Samples::default();
@@ -501,10 +550,40 @@ fn bench_synthetic(frames: usize, budget: &DecodeBudget) -> SyntheticReport {
     }
     SyntheticReport {
         frames,
-        no_code_rqrr: no_code_rqrr.figures(),
-        no_code_pipeline: no_code_pipeline.figures(),
-        with_code_rqrr: with_code_rqrr.figures(),
-        with_code_pipeline: with_code_pipeline.figures(),
+        no_code_rqrr: no_code_rqrr.figures(budget_ms),
+        no_code_pipeline: no_code_pipeline.figures(budget_ms),
+        with_code_rqrr: with_code_rqrr.figures(budget_ms),
+        with_code_pipeline: with_code_pipeline.figures(budget_ms),
+    }
+}
+
+/// The pipeline over `per_kind` stress images of every kind (generated, not timed).
+fn bench_stress(per_kind: u64, budget: &DecodeBudget, per_file: bool) -> StressReport {
+    let budget_ms = budget.time.as_secs_f64() * 1000.0;
+    let mut total = Samples::default();
+    let mut kinds = Vec::new();
+    let mut files = Vec::new();
+    for kind in STRESS_KINDS {
+        let mut samples = Samples::default();
+        for seed in 0..per_kind {
+            let (image, text) = stress_image(kind, seed);
+            let (outcome, took) = timed(|| decode_frame(&image, budget));
+            let file = samples.add(&format!("{kind}-{seed:02}"), text.as_bytes(), &outcome, took);
+            if per_file {
+                files.push(file);
+            }
+        }
+        total.extend(&samples);
+        kinds.push(StressKindFigures {
+            kind: kind.to_string(),
+            figures: samples.figures(budget_ms),
+        });
+    }
+    StressReport {
+        per_kind,
+        kinds,
+        total: total.figures(budget_ms),
+        files,
     }
 }
 
@@ -703,18 +782,30 @@ impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "images downscaled to ≤{} px on the longer side; pipeline budget {} ms; ms = grey conversion + decoding per image (wall; cpu_med = median CPU time of the decoding thread); mis = other text where the expected one was not read, extra = other codes beside the expected one",
+            "images downscaled to ≤{} px on the longer side; pipeline budget {} ms; ms = grey conversion + decoding per image (wall; cpu_p99 = the decoding thread's CPU time); over = images over the budget; mis = other text where the expected one was not read, extra = other codes beside the expected one",
             self.max_side, self.budget_ms
         )?;
         writeln!(
             f,
-            "{:<12} {:<10} {:>6} {:>5} {:>5} {:>5} {:>6} {:>9} {:>9} {:>9} {:>8}",
-            "folder", "decoder", "images", "read", "mis", "extra", "panics", "median_ms", "p90_ms", "max_ms", "cpu_med"
+            "{:<14} {:<10} {:>6} {:>5} {:>4} {:>5} {:>6} {:>8} {:>8} {:>8} {:>8} {:>5} {:>8}",
+            "folder",
+            "decoder",
+            "images",
+            "read",
+            "mis",
+            "extra",
+            "panics",
+            "median",
+            "p90",
+            "p99",
+            "max",
+            "over",
+            "cpu_p99"
         )?;
         let row = |f: &mut fmt::Formatter<'_>, folder: &str, decoder: &str, x: &Figures| {
             writeln!(
                 f,
-                "{:<12} {:<10} {:>6} {:>5} {:>5} {:>5} {:>6} {:>9.2} {:>9.2} {:>9.2} {:>8.2}",
+                "{:<14} {:<10} {:>6} {:>5} {:>4} {:>5} {:>6} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>5} {:>8.2}",
                 folder,
                 decoder,
                 x.images,
@@ -724,8 +815,10 @@ impl fmt::Display for BenchReport {
                 x.panics,
                 x.median_ms,
                 x.p90_ms,
+                x.p99_ms,
                 x.max_ms,
-                x.cpu_median_ms
+                x.over_budget,
+                x.cpu_p99_ms
             )
         };
         for folder in &self.folders {
@@ -737,15 +830,17 @@ impl fmt::Display for BenchReport {
             if folder.unlabelled > 0 {
                 writeln!(
                     f,
-                    "{:<12} ({} unlabelled images skipped)",
+                    "{:<14} ({} unlabelled images skipped)",
                     folder.folder, folder.unlabelled
                 )?;
             }
         }
-        row(f, "TOTAL", "rqrr", &self.total_rqrr)?;
-        row(f, "TOTAL", "pipeline", &self.total_pipeline)?;
-        if let Some(z) = &self.total_zxing {
-            row(f, "TOTAL", "zxing-cpp", z)?;
+        if !self.folders.is_empty() {
+            row(f, "TOTAL", "rqrr", &self.total_rqrr)?;
+            row(f, "TOTAL", "pipeline", &self.total_pipeline)?;
+            if let Some(z) = &self.total_zxing {
+                row(f, "TOTAL", "zxing-cpp", z)?;
+            }
         }
         if let Some(s) = &self.synthetic {
             writeln!(f, "synthetic 1280x720 frames ({} each):", s.frames)?;
@@ -753,6 +848,18 @@ impl fmt::Display for BenchReport {
             row(f, "720p-empty", "pipeline", &s.no_code_pipeline)?;
             row(f, "720p-code", "rqrr", &s.with_code_rqrr)?;
             row(f, "720p-code", "pipeline", &s.with_code_pipeline)?;
+        }
+        if let Some(s) = &self.stress {
+            writeln!(
+                f,
+                "synthetic stress set, 1280x720 ({} kinds × {} images):",
+                s.kinds.len(),
+                s.per_kind
+            )?;
+            for kind in &s.kinds {
+                row(f, &kind.kind, "pipeline", &kind.figures)?;
+            }
+            row(f, "STRESS TOTAL", "pipeline", &s.total)?;
         }
         Ok(())
     }

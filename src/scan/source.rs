@@ -36,6 +36,8 @@ pub enum FrameError {
     DeviceUnplugged { device: String },
     #[error("camera {device} is busy; close any other program using it (video call, browser tab)")]
     DeviceBusy { device: String },
+    #[error("{source_name} is missing or holds no images; put the images back — the kiosk retries on its own")]
+    SourceGone { source_name: String },
     #[error("cannot decode a frame from {origin}: {reason}; replace or remove that file, or check the camera's format setting")]
     Decode { origin: String, reason: String },
     #[error("cannot read {path}: {reason}; check that the path exists and is readable")]
@@ -117,9 +119,32 @@ pub struct FolderSource {
     files: Vec<PathBuf>,
     interval: Duration,
     looping: bool,
+    /// Live folder: listed again at each pass, and a missing or empty folder is trouble that
+    /// passes (like an unplugged camera) rather than the end.
+    watch: bool,
+    /// When a watched folder was last found missing or empty (to pace the retries).
+    last_missing: Option<Instant>,
     position: usize,
     next_seq: u64,
     next_due: Option<Instant>,
+}
+
+/// A watched folder that is missing or empty is looked at again at most this often.
+pub const FOLDER_RETRY_INTERVAL: Duration = Duration::from_millis(500);
+
+fn list_images(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                super::bench::IMAGE_EXTENSIONS
+                    .iter()
+                    .any(|known| e.eq_ignore_ascii_case(known))
+            })
+        })
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 impl FolderSource {
@@ -127,40 +152,64 @@ impl FolderSource {
     /// not finite means "as fast as the caller asks".
     pub fn open(dir: impl Into<PathBuf>, fps: f64, looping: bool) -> Result<Self, FrameError> {
         let dir = dir.into();
-        let entries = std::fs::read_dir(&dir).map_err(|e| FrameError::Io {
+        let files = list_images(&dir).map_err(|e| FrameError::Io {
             path: dir.clone(),
             reason: e.to_string(),
         })?;
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(|entry| entry.ok().map(|e| e.path()))
-            .filter(|path| {
-                path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                    super::bench::IMAGE_EXTENSIONS
-                        .iter()
-                        .any(|known| e.eq_ignore_ascii_case(known))
-                })
-            })
-            .collect();
-        files.sort();
         if files.is_empty() {
             return Err(FrameError::EndOfStream {
                 source_name: format!("folder {} (no images)", dir.display()),
             });
         }
-        let interval = if fps.is_finite() && fps > 0.0 {
-            Duration::from_secs_f64(1.0 / fps)
-        } else {
-            Duration::ZERO
-        };
         Ok(FolderSource {
             dir,
             files,
-            interval,
+            interval: interval_for(fps),
             looping,
+            watch: false,
+            last_missing: None,
             position: 0,
             next_seq: 0,
             next_due: None,
         })
+    }
+
+    /// A live folder, as a camera stand-in: replays its images in a loop, listing the folder
+    /// again at each pass (images added or removed are seen), and a folder that is missing or
+    /// empty, now or later, gives [`FrameError::SourceGone`] until images are back. Never fails
+    /// to open, as a camera that is not plugged in yet.
+    pub fn watch(dir: impl Into<PathBuf>, fps: f64) -> Self {
+        FolderSource {
+            dir: dir.into(),
+            files: Vec::new(),
+            interval: interval_for(fps),
+            looping: true,
+            watch: true,
+            last_missing: None,
+            position: 0,
+            next_seq: 0,
+            next_due: None,
+        }
+    }
+
+    /// Lists a watched folder again; `SourceGone` (after pacing) when it is missing or empty.
+    fn relist(&mut self) -> Result<(), FrameError> {
+        if let Some(at) = self.last_missing {
+            let wait = FOLDER_RETRY_INTERVAL.saturating_sub(at.elapsed());
+            if !wait.is_zero() {
+                std::thread::sleep(wait);
+            }
+        }
+        self.position = 0;
+        self.files = list_images(&self.dir).unwrap_or_default();
+        if self.files.is_empty() {
+            self.last_missing = Some(Instant::now());
+            return Err(FrameError::SourceGone {
+                source_name: format!("folder {}", self.dir.display()),
+            });
+        }
+        self.last_missing = None;
+        Ok(())
     }
 
     /// The images this source replays, in order.
@@ -169,8 +218,42 @@ impl FolderSource {
     }
 }
 
+fn interval_for(fps: f64) -> Duration {
+    if fps.is_finite() && fps > 0.0 {
+        Duration::from_secs_f64(1.0 / fps)
+    } else {
+        Duration::ZERO
+    }
+}
+
 impl FrameSource for FolderSource {
     fn next_frame(&mut self) -> Result<Frame, FrameError> {
+        if !self.watch {
+            return self.next_file();
+        }
+        // An image of a watched folder removed since the listing: list again and go on with
+        // what is there (a few times at most; then it is trouble, retried at the next call).
+        for _ in 0..3 {
+            if self.position >= self.files.len() {
+                self.relist()?;
+            }
+            match self.next_file() {
+                Err(FrameError::Io { .. }) => self.position = self.files.len(),
+                other => return other,
+            }
+        }
+        Err(FrameError::SourceGone {
+            source_name: format!("folder {}", self.dir.display()),
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.description()
+    }
+}
+
+impl FolderSource {
+    fn next_file(&mut self) -> Result<Frame, FrameError> {
         if self.position >= self.files.len() {
             if !self.looping {
                 return Err(FrameError::EndOfStream {
@@ -209,13 +292,19 @@ impl FrameSource for FolderSource {
         Ok(frame)
     }
 
-    fn describe(&self) -> String {
+    fn description(&self) -> String {
         let rate = if self.interval.is_zero() {
             "unpaced".to_string()
         } else {
             format!("{:.1} fps", 1.0 / self.interval.as_secs_f64())
         };
-        let mode = if self.looping { ", looping" } else { "" };
+        let mode = if self.watch {
+            ", watched"
+        } else if self.looping {
+            ", looping"
+        } else {
+            ""
+        };
         format!(
             "folder {} ({} images, {rate}{mode})",
             self.dir.display(),
@@ -453,6 +542,86 @@ mod tests {
         assert!(matches!(source.next_frame(), Err(FrameError::Decode { .. })));
         let frame = source.next_frame().expect("next file still plays");
         assert_eq!(frame.image.get_pixel(0, 0).0[0], 7);
+    }
+
+    #[test]
+    fn a_watched_folder_is_trouble_while_missing_and_plays_again_when_back() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let live = dir.path().join("camera");
+        let mut source = FolderSource::watch(&live, 0.0);
+        let gone = source.next_frame().expect_err("nothing to play yet");
+        assert!(matches!(gone, FrameError::SourceGone { .. }), "{gone:?}");
+        assert!(gone.to_string().contains("retries on its own"), "{gone}");
+        std::fs::create_dir(&live).expect("folder created");
+        write_image(&live, "a.png", 40);
+        let shade = |source: &mut FolderSource| source.next_frame().map(|f| f.image.get_pixel(0, 0).0[0]);
+        assert_eq!(shade(&mut source).ok(), Some(40), "images are back");
+        // Images added are seen at the next pass.
+        write_image(&live, "b.png", 50);
+        assert_eq!(shade(&mut source).ok(), Some(40));
+        assert_eq!(shade(&mut source).ok(), Some(50));
+        // One image removed mid-pass: the others go on playing, no trouble.
+        assert_eq!(shade(&mut source).ok(), Some(40));
+        std::fs::remove_file(live.join("b.png")).expect("removed");
+        assert_eq!(shade(&mut source).ok(), Some(40));
+        // The whole folder removed: trouble, again and again, until it returns.
+        std::fs::remove_dir_all(&live).expect("removed");
+        for _ in 0..2 {
+            assert!(matches!(shade(&mut source), Err(FrameError::SourceGone { .. })));
+        }
+        std::fs::create_dir(&live).expect("folder created");
+        write_image(&live, "c.png", 60);
+        assert_eq!(shade(&mut source).ok(), Some(60));
+        assert!(source.describe().contains("watched"));
+    }
+
+    #[test]
+    fn capture_from_a_watched_folder_survives_its_removal() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let live = dir.path().join("camera");
+        std::fs::create_dir(&live).expect("folder created");
+        write_image(&live, "a.png", 70);
+        let slot = LatestFrameSlot::new();
+        let (events, troubles) = std::sync::mpsc::channel();
+        let source = FolderSource::watch(&live, 100.0);
+        let handle = spawn_capture(
+            move || Box::new(source),
+            slot.clone(),
+            move |trouble| {
+                let _ = events.send(trouble.map(|error| error.to_string()));
+            },
+        )
+        .expect("thread starts");
+        let patient = Duration::from_secs(30);
+        assert!(slot.wait_take(patient).is_some(), "frames flow");
+        std::fs::remove_dir_all(&live).expect("removed");
+        let trouble = troubles.recv_timeout(patient).expect("trouble reported");
+        assert!(
+            trouble.is_some_and(|text| text.contains("missing")),
+            "says what is wrong"
+        );
+        assert!(!slot.is_closed(), "a missing folder does not end capture");
+        std::fs::create_dir(&live).expect("folder created");
+        write_image(&live, "b.png", 80);
+        // Trouble may be reported again before the folder is seen; then it clears.
+        let cleared = loop {
+            match troubles.recv_timeout(patient) {
+                Ok(None) => break true,
+                Ok(Some(_)) => continue,
+                Err(_) => break false,
+            }
+        };
+        assert!(cleared, "recovery reported");
+        let frame = loop {
+            match slot.wait_take(patient) {
+                Some(frame) if frame.image.get_pixel(0, 0).0[0] == 80 => break Some(frame),
+                Some(_) => continue,
+                None => break None,
+            }
+        };
+        assert!(frame.is_some(), "frames of the new images flow");
+        slot.close();
+        assert!(matches!(handle.join(), Ok(None)));
     }
 
     fn frame(seq: u64) -> Frame {

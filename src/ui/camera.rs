@@ -14,33 +14,49 @@ use crate::scan::source::{spawn_capture, FolderSource, FrameError, FrameSource, 
 const PREVIEW_WIDTH: u32 = 640;
 const PREVIEW_INTERVAL: Duration = Duration::from_millis(66);
 
+/// Folder replay rate: a camera's pace, slow enough to leave the decoder idle time.
+const FOLDER_FPS: f64 = 10.0;
+
+/// Whether `--camera` names a folder of images to replay rather than a camera: an existing
+/// folder, or a path that is not a device (`/dev/…`) — a folder that is not there yet is
+/// camera trouble until it appears, as an unplugged camera is.
+pub fn is_folder(camera: &str) -> bool {
+    let path = std::path::Path::new(camera);
+    path.is_dir() || (camera.contains(std::path::MAIN_SEPARATOR) && !camera.starts_with("/dev/"))
+}
+
 /// Starts capture and decoding for `camera`: a device ("0", "/dev/video2") or a folder of
-/// images replayed at 10 fps (demos, tests). Returns the slot; closing it stops both threads.
+/// images replayed at 10 fps (demos, tests), watched like a camera: if it disappears or
+/// empties the kiosk shows camera trouble, and scanning resumes when images are back.
+/// Returns the slot; closing it stops both threads.
 pub fn start(camera: &str, handle: KioskHandle) -> std::io::Result<LatestFrameSlot> {
     let slot = LatestFrameSlot::new();
     let device = camera.to_owned();
     let trouble_handle = handle.clone();
+    let last_trouble = std::cell::RefCell::new(None::<String>);
     let make_source = move || -> Box<dyn FrameSource> {
-        let path = std::path::Path::new(&device);
-        if path.is_dir() {
-            match FolderSource::open(path, 10.0, true) {
-                Ok(source) => return Box::new(source),
-                Err(error) => tracing::warn!(%error, "cannot replay the folder"),
-            }
+        if is_folder(&device) {
+            Box::new(FolderSource::watch(&device, FOLDER_FPS))
+        } else {
+            Box::new(crate::scan::camera::CameraSource::new(&device))
         }
-        Box::new(crate::scan::camera::CameraSource::new(&device))
     };
-    spawn_capture(
-        make_source,
-        slot.clone(),
-        move |trouble: Option<&FrameError>| match trouble {
+    spawn_capture(make_source, slot.clone(), move |trouble: Option<&FrameError>| {
+        // Sources retry on their own and report each failed try: say it once per change.
+        let was = last_trouble.replace(trouble.map(|error| error.to_string()));
+        match trouble {
             Some(error) => {
-                tracing::warn!(%error, "camera trouble");
+                if was.as_deref() != Some(error.to_string().as_str()) {
+                    tracing::warn!(%error, "camera trouble");
+                }
                 trouble_handle.set_camera_status("trouble");
             }
-            None => trouble_handle.set_camera_status("on"),
-        },
-    )?;
+            None => {
+                tracing::info!("camera working again");
+                trouble_handle.set_camera_status("on");
+            }
+        }
+    })?;
     let decoder_slot = slot.clone();
     std::thread::Builder::new()
         .name("frame-decoder".into())

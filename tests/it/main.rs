@@ -5,6 +5,7 @@ mod claim_email;
 mod cli;
 mod console_browser;
 mod credential_dcc;
+mod decode_photos;
 mod enrol;
 mod fuzz_corpus;
 mod helpers;

@@ -12,6 +12,15 @@ use std::time::{Duration, Instant};
 
 use image::{DynamicImage, GrayImage};
 
+mod image_ops;
+mod rqrr_adapter;
+mod rxing_adapter;
+
+pub use image_ops::resize_to_fit;
+use image_ops::{box_blur3, box_downscale, invert, pad, stretch_levels, upscale};
+use rqrr_adapter::rqrr_read;
+use rxing_adapter::{binarise, rxing_read};
+
 /// A point in the pixel coordinates of the image handed to [`decode_frame`].
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct CornerPoint {
@@ -145,7 +154,30 @@ pub struct DecodeOutcome {
     pub finder_patterns: usize,
     /// Most finder-pattern triples (possible codes) any attempt saw.
     pub finder_sets: usize,
+    /// Work units spent (see [`DecodeBudget::work`]): the same for the same frame and budget
+    /// on every machine.
+    pub work: u64,
     pub elapsed: Duration,
+    /// Every attempt that ran, in order: for tuning the plan and explaining slow frames.
+    pub trace: Vec<AttemptTrace>,
+}
+
+/// One attempt as it ran.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AttemptTrace {
+    pub strategy: Strategy,
+    /// Work units charged to this attempt.
+    pub work: u64,
+    /// Wall time of the whole attempt, and of building its image and black-and-white matrix.
+    pub micros: u64,
+    pub prepare_micros: u64,
+    pub finder_patterns: usize,
+    pub finder_sets: usize,
+    /// Finder-pattern triples sampled and error-corrected.
+    pub sets_sampled: usize,
+    /// The budget ran out inside the attempt, before every candidate was tried.
+    pub cut_short: bool,
+    pub found: bool,
 }
 
 impl DecodeOutcome {
@@ -156,11 +188,21 @@ impl DecodeOutcome {
 }
 
 /// How much work one frame may cost.
+///
+/// Two limits, both enforced between and inside attempts: `work` counts work units, so the
+/// same frame gets the same attempts on every machine (what the tests check), and `time`
+/// keeps a slow or busy machine within the frame rate. Every attempt is bounded by
+/// construction: its cost is predicted from the pixels it will touch before it starts (it
+/// does not start if that does not fit), and a running attempt checks both limits before each
+/// finder-pattern triple it samples, the only part whose count depends on the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeBudget {
-    /// No new attempt starts after this much time has passed (an attempt already running is
-    /// never interrupted, so a frame can overrun by one attempt).
+    /// Wall-clock limit. An attempt starts only if its predicted time (from the time per work
+    /// unit measured on this frame's first attempt) fits in what is left.
     pub time: Duration,
+    /// Deterministic limit, in work units: one unit is one pixel through one binarisation and
+    /// finder-pattern scan; sampling one finder-pattern triple costs [`SET_WORK`].
+    pub work: u64,
     /// Frames with a longer side are scaled down to this size first (the corners reported are
     /// still in the frame's own pixels); 1280 matches the kiosk camera, and smaller would lose
     /// the small codes of a ticket held at arm's length.
@@ -169,10 +211,23 @@ pub struct DecodeBudget {
     pub early_out: bool,
 }
 
+/// The kiosk's per-frame work: eight full passes over a 1280×720 frame. On one core of the
+/// 2-core CI machine (x86-64) a unit costs about 3 ns, so this is about 25 ms of the 30 ms
+/// frame budget; slower boards hit the time limit first.
+pub const FRAME_WORK: u64 = 8 * 1280 * 720;
+
+/// Work units charged for sampling and error-correcting one finder-pattern triple.
+pub const SET_WORK: u64 = 40_000;
+
+/// Work units charged for each finder-pattern candidate the finder search located (its
+/// cross-checks and the grouping of candidates into triples).
+pub const PATTERN_WORK: u64 = 400;
+
 impl Default for DecodeBudget {
     fn default() -> Self {
         DecodeBudget {
             time: Duration::from_millis(30),
+            work: FRAME_WORK,
             max_side: 1280,
             early_out: true,
         }
@@ -180,13 +235,64 @@ impl Default for DecodeBudget {
 }
 
 impl DecodeBudget {
-    /// No time limit and no early-out: for offline images where only the result matters.
+    /// No time or work limit and no early-out: for offline images where only the result matters.
     pub fn exhaustive() -> Self {
         DecodeBudget {
             time: Duration::from_secs(3600),
+            work: u64::MAX,
             max_side: 1280,
             early_out: false,
         }
+    }
+
+    /// The kiosk's per-frame budget without its wall-clock limit: the same attempts on every
+    /// machine, whatever its speed or load (for tests).
+    pub fn deterministic() -> Self {
+        DecodeBudget {
+            time: Duration::from_secs(3600),
+            ..DecodeBudget::default()
+        }
+    }
+}
+
+/// What a running attempt may still spend; attempts check it between finder-pattern triples.
+struct Meter {
+    deadline: Instant,
+    work_left: u64,
+    spent: u64,
+}
+
+impl Meter {
+    fn new(budget: &DecodeBudget, started: Instant) -> Self {
+        Meter {
+            deadline: started
+                .checked_add(budget.time)
+                .unwrap_or_else(|| started + Duration::from_secs(3600)),
+            work_left: budget.work,
+            spent: 0,
+        }
+    }
+
+    /// Charges `units` if they fit in the work left and time remains; `false` (and nothing
+    /// charged) otherwise. `first` work of an attempt skips the clock: the attempt's pixel
+    /// passes are paid already, and one more step (a fraction of a millisecond) is what turns
+    /// them into a read on a machine that was slowed down while they ran.
+    fn try_charge(&mut self, units: u64, first: bool) -> bool {
+        if units > self.work_left || (!first && Instant::now() >= self.deadline) {
+            return false;
+        }
+        self.charge(units);
+        true
+    }
+
+    /// Charges work already done (it may exceed what was left).
+    fn charge(&mut self, units: u64) {
+        self.work_left = self.work_left.saturating_sub(units);
+        self.spent = self.spent.saturating_add(units);
+    }
+
+    fn time_left(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
     }
 }
 
@@ -272,12 +378,6 @@ pub fn default_plan() -> Plan {
         decoder: Decoder::Rxing(binariser),
         inverted,
     };
-    let rqrr = |scale, variant, inverted| Strategy {
-        scale,
-        variant,
-        decoder: Decoder::Rqrr,
-        inverted,
-    };
     Plan {
         // Full resolution first: it reads most codes, and every code in view at once (half
         // resolution can read a big code and miss a small one beside it). Half resolution then
@@ -295,7 +395,10 @@ pub fn default_plan() -> Plan {
             rxing(Full, Plain, Hybrid, true),
             rxing(Full, Plain, LocalMean(16), false),
             rxing(Full, Stretched, Hybrid, false),
-            rqrr(Full, Plain, false),
+            // No rqrr here: its cost is per candidate triple times the code's modules squared
+            // (its perspective fit), 10–20 ms for one code on a 300-pixel photo and hundreds of
+            // milliseconds on busy scenes, with no way to bound or interrupt it; and on the
+            // labelled photos and the stress set it never read a code these attempts missed.
             rxing(Full, Padded, Hybrid, false),
             rxing(Up(2), Plain, Hybrid, false),
         ],
@@ -309,10 +412,11 @@ const EARLY_OUT_MIN_PIXELS: u64 = 640 * 480;
 
 /// Runs a plan of attempts over a frame.
 ///
-/// Stops at the first attempt that decodes. Expensive attempts whose estimated cost (from the
-/// fastest time per pixel seen so far in this frame) does not fit in what is left of the
-/// budget are skipped, so a slow machine drops the dearest attempts instead of overrunning
-/// every frame.
+/// Stops at the first attempt that decodes. An attempt whose predicted work does not fit in
+/// what is left of the work budget, or whose predicted time (from this frame's measured time
+/// per unit, with a margin) does not fit in what is left of the time budget, is skipped, so a
+/// slow machine drops the dearest attempts instead of overrunning every frame; a cheaper one
+/// later in the plan may still run.
 pub fn run_plan(frame: &GrayImage, budget: &DecodeBudget, plan: &Plan) -> DecodeOutcome {
     let started = Instant::now();
     let mut outcome = DecodeOutcome {
@@ -323,18 +427,23 @@ pub fn run_plan(frame: &GrayImage, budget: &DecodeBudget, plan: &Plan) -> Decode
         panics_caught: 0,
         finder_patterns: 0,
         finder_sets: 0,
+        work: 0,
         elapsed: Duration::ZERO,
+        trace: Vec::new(),
     };
     if frame.width() == 0 || frame.height() == 0 {
         outcome.stop = StopReason::EmptyImage;
         return outcome;
     }
+    let mut meter = Meter::new(budget, started);
     let mut views = Views::new(frame, budget.max_side);
     let work_pixels = views.work_pixels();
     let early_out = budget.early_out && work_pixels >= EARLY_OUT_MIN_PIXELS;
     let mut saw_code_shape = false;
+    // Nanoseconds per work unit of the pixel passes, the fastest seen on this frame: a
+    // preempted attempt must not make later ones look dear.
     let mut nanos_per_unit: Option<f64> = None;
-    let mut skipped_for_time = false;
+    let mut skipped = false;
     let all = plan
         .cheap
         .iter()
@@ -345,29 +454,52 @@ pub fn run_plan(frame: &GrayImage, budget: &DecodeBudget, plan: &Plan) -> Decode
             outcome.stop = StopReason::NothingInView;
             break;
         }
-        let spent = started.elapsed();
-        if spent >= budget.time {
-            skipped_for_time = true;
+        let units = attempt_work(strategy, work_pixels);
+        if units > meter.work_left {
+            skipped = true;
+            continue;
+        }
+        let time_left = meter.time_left();
+        if time_left.is_zero() {
+            skipped = true;
             break;
         }
-        let units = cost_units(strategy, work_pixels);
-        if let (false, Some(rate)) = (cheap, nanos_per_unit) {
-            let estimate = Duration::from_nanos((rate * units) as u64);
-            if spent + estimate > budget.time {
-                skipped_for_time = true;
+        if let Some(rate) = nanos_per_unit {
+            let estimate = Duration::from_nanos((rate * units as f64 * TIME_MARGIN) as u64);
+            if estimate > time_left {
+                skipped = true;
                 continue;
             }
         }
+        meter.charge(units);
         outcome.attempts += 1;
         let attempt_started = Instant::now();
-        let attempt = catch_unwind(AssertUnwindSafe(|| views.attempt(*strategy)));
-        if units > 0.0 {
-            // The fastest rate seen: a preempted attempt must not make later ones look dear.
-            let rate = attempt_started.elapsed().as_nanos() as f64 / units;
-            nanos_per_unit = Some(nanos_per_unit.map_or(rate, |known| known.min(rate)));
-        }
+        let attempt = catch_unwind(AssertUnwindSafe(|| views.attempt(*strategy, &mut meter)));
+        let micros = attempt_started.elapsed().as_micros() as u64;
+        let mut trace = AttemptTrace {
+            strategy: *strategy,
+            work: 0,
+            micros,
+            prepare_micros: 0,
+            finder_patterns: 0,
+            finder_sets: 0,
+            sets_sampled: 0,
+            cut_short: false,
+            found: false,
+        };
         match attempt {
             Ok(result) => {
+                if let (Some(pixel_time), Decoder::Rxing(_)) = (result.pixel_time, strategy.decoder) {
+                    let rate = pixel_time.as_nanos() as f64 / units.max(1) as f64;
+                    nanos_per_unit = Some(nanos_per_unit.map_or(rate, |known| known.min(rate)));
+                }
+                trace.prepare_micros = result.prepare_time.as_micros() as u64;
+                trace.finder_patterns = result.finder_patterns;
+                trace.finder_sets = result.finder_sets;
+                trace.sets_sampled = result.sets_sampled;
+                trace.cut_short = result.cut_short;
+                trace.found = !result.codes.is_empty();
+                skipped |= result.cut_short;
                 outcome.finder_patterns = outcome.finder_patterns.max(result.finder_patterns);
                 outcome.finder_sets = outcome.finder_sets.max(result.finder_sets);
                 // Noise-adapted binarisation leaves plain scenes with at most one stray
@@ -377,7 +509,6 @@ pub fn run_plan(frame: &GrayImage, budget: &DecodeBudget, plan: &Plan) -> Decode
                     outcome.codes = result.codes;
                     outcome.strategy = Some(*strategy);
                     outcome.stop = StopReason::Found;
-                    break;
                 }
             }
             Err(_) => {
@@ -386,16 +517,27 @@ pub fn run_plan(frame: &GrayImage, budget: &DecodeBudget, plan: &Plan) -> Decode
                 saw_code_shape = true;
             }
         }
+        trace.work = meter.spent - outcome.work;
+        outcome.work = meter.spent;
+        outcome.trace.push(trace);
+        if outcome.stop == StopReason::Found {
+            break;
+        }
     }
-    if outcome.stop == StopReason::AllAttemptsFailed && skipped_for_time {
+    if outcome.stop == StopReason::AllAttemptsFailed && skipped {
         outcome.stop = StopReason::BudgetSpent;
     }
     outcome.elapsed = started.elapsed();
     outcome
 }
 
-/// Relative cost of an attempt: pixels the decoder sees, weighted by decoder.
-fn cost_units(strategy: &Strategy, work_pixels: u64) -> f64 {
+/// Predicted times are stretched by this much before comparing with the time left: the rate
+/// comes from the fastest pass so far, and content makes some passes dearer per pixel.
+const TIME_MARGIN: f64 = 1.5;
+
+/// Work units an attempt is charged before it starts: the pixels its decoder sees, weighted
+/// by decoder (sampling finder-pattern triples is charged as it happens).
+fn attempt_work(strategy: &Strategy, work_pixels: u64) -> u64 {
     let pixels = work_pixels as f64
         * match strategy.scale {
             Scale::Full => 1.0,
@@ -403,13 +545,19 @@ fn cost_units(strategy: &Strategy, work_pixels: u64) -> f64 {
             Scale::Up(n) => f64::from(n.max(1)).powi(2),
         }
         * if strategy.variant == Variant::Padded { 1.45 } else { 1.0 };
-    // rqrr's flood fills and per-candidate image copies cost about eight rxing passes.
     let decoder = match strategy.decoder {
-        Decoder::Rqrr => 8.0,
-        Decoder::Rxing(_) => 1.0,
+        Decoder::Rqrr => RQRR_WEIGHT,
+        Decoder::Rxing(Binariser::Hybrid | Binariser::Global) => 1.0,
+        // A running mean per pixel and a bit set per dark pixel: measured at 2.7× (radius 8, half
+        // resolution) and 8× (radius 16, full resolution) a hybrid pass.
+        Decoder::Rxing(Binariser::LocalMean(radius)) => 1.0 + f64::from(radius).powi(2) / 40.0,
     };
-    pixels * decoder
+    (pixels * decoder).ceil() as u64
 }
+
+/// rqrr's threshold and flood fills, in rxing passes; its perspective fit per candidate
+/// triple is not counted (which is why the kiosk's plan leaves rqrr out).
+const RQRR_WEIGHT: f64 = 8.0;
 
 struct AttemptResult {
     codes: Vec<DecodedCode>,
@@ -417,6 +565,15 @@ struct AttemptResult {
     finder_patterns: usize,
     /// Triples of finder patterns placed like the corners of one code.
     finder_sets: usize,
+    /// Triples sampled and error-corrected.
+    sets_sampled: usize,
+    /// The budget ran out before every triple was tried.
+    cut_short: bool,
+    /// Building the attempt's grey view and black-and-white matrix.
+    prepare_time: Duration,
+    /// Time of the passes whose cost is proportional to pixels (binarisation and finder
+    /// search), for predicting the next attempts; `None` when not measured separately.
+    pixel_time: Option<Duration>,
 }
 
 /// A grey image derived from the working image, and how to map its pixels back.
@@ -514,24 +671,33 @@ impl<'a> Views<'a> {
         Some(self.matrices.len() - 1)
     }
 
-    fn attempt(&mut self, strategy: Strategy) -> AttemptResult {
+    fn attempt(&mut self, strategy: Strategy, meter: &mut Meter) -> AttemptResult {
         let Strategy {
             scale,
             variant,
             decoder,
             inverted,
         } = strategy;
+        let prepare_started = Instant::now();
         let view = self.view_index(scale, variant, inverted);
         let mut result = match decoder {
             Decoder::Rqrr => match self.grays.get(view) {
                 Some((_, v)) => rqrr_read(&v.image),
                 None => AttemptResult::nothing(),
             },
-            Decoder::Rxing(binariser) => self
-                .matrix_index(scale, variant, inverted, binariser)
-                .and_then(|index| self.matrices.get(index))
-                .map(|(_, matrix)| rxing_read(matrix))
-                .unwrap_or_else(AttemptResult::nothing),
+            Decoder::Rxing(binariser) => {
+                let matrix = self.matrix_index(scale, variant, inverted, binariser);
+                let prepare_time = prepare_started.elapsed();
+                let mut result = matrix
+                    .and_then(|index| self.matrices.get(index))
+                    .map(|(_, matrix)| rxing_read(matrix, meter))
+                    .unwrap_or_else(AttemptResult::nothing);
+                result.prepare_time = prepare_time;
+                if let Some(find_time) = result.pixel_time {
+                    result.pixel_time = Some(find_time + prepare_time);
+                }
+                result
+            }
         };
         if let Some((_, v)) = self.grays.get(view) {
             let scale = v.work_per_view * self.source_per_work;
@@ -552,540 +718,12 @@ impl AttemptResult {
             codes: Vec::new(),
             finder_patterns: 0,
             finder_sets: 0,
+            sets_sampled: 0,
+            cut_short: false,
+            prepare_time: Duration::ZERO,
+            pixel_time: None,
         }
     }
-}
-
-fn rqrr_read(image: &GrayImage) -> AttemptResult {
-    let mut prepared = rqrr::PreparedImage::prepare(image.clone());
-    let grids = prepared.detect_grids();
-    let finder_sets = grids.len();
-    let finder_patterns = finder_sets * 3;
-    let mut codes: Vec<DecodedCode> = Vec::new();
-    for grid in grids {
-        let mut payload = Vec::new();
-        if grid.decode_to(&mut payload).is_err() {
-            continue;
-        }
-        let text = text_from_payload(&payload);
-        if codes.iter().any(|c| c.text == text) {
-            continue;
-        }
-        let corner = |p: rqrr::Point| CornerPoint {
-            x: p.x as f32,
-            y: p.y as f32,
-        };
-        let [a, b, c, d] = grid.bounds;
-        codes.push(DecodedCode {
-            text,
-            corners: [corner(a), corner(b), corner(c), corner(d)],
-        });
-    }
-    AttemptResult {
-        codes,
-        finder_patterns,
-        finder_sets,
-    }
-}
-
-/// rqrr returns raw payload bytes: UTF-8 for modern encoders, Shift_JIS for Kanji mode and
-/// many Japanese encoders, otherwise ISO-8859-1 (the QR default without an ECI).
-fn text_from_payload(payload: &[u8]) -> String {
-    if let Ok(text) = std::str::from_utf8(payload) {
-        return text.to_string();
-    }
-    if let Ok(text) = rxing::common::CharacterSet::Shift_JIS.decode(payload) {
-        return text;
-    }
-    payload.iter().map(|&b| char::from(b)).collect()
-}
-
-fn binarise(image: &GrayImage, binariser: Binariser) -> Option<rxing::common::BitMatrix> {
-    use rxing::Binarizer;
-    let (width, height) = image.dimensions();
-    match binariser {
-        Binariser::Hybrid => hybrid_matrix(image, flat_block_range(image)),
-        Binariser::Global => {
-            let source = rxing::Luma8Source::new_with_slice(image.as_raw(), width, height).ok()?;
-            let binarizer = rxing::common::GlobalHistogramBinarizer::new(source);
-            binarizer.get_black_matrix().ok().cloned()
-        }
-        Binariser::LocalMean(radius) => {
-            let mut matrix = rxing::common::BitMatrix::new(width, height).ok()?;
-            for_each_dark_pixel(image, u32::from(radius), |x, y| matrix.set(x, y));
-            Some(matrix)
-        }
-    }
-}
-
-/// The largest min–max range an 8×8 block of plain background can show in this image.
-///
-/// zxing's fixed 24 grey levels suit clean scans; sensor noise in a dim 720p frame easily spans
-/// more, and then every wall and sheet of paper binarises into speckle that looks like thousands
-/// of tiny finder patterns (slow, and no help in finding the code). The noise is estimated from
-/// the median difference of horizontally adjacent pixels on a sample of rows (robust to edges,
-/// which are rare); the range of 64 Gaussian samples is about 4.8 σ.
-fn flat_block_range(image: &GrayImage) -> u8 {
-    (5.5 * noise_sigma(image)).clamp(24.0, 64.0) as u8
-}
-
-/// Sensor noise σ in grey levels, from the median difference of horizontally adjacent pixels
-/// on every fourth row (edges are too rare to move the median).
-fn noise_sigma(image: &GrayImage) -> f32 {
-    let (w, h) = (image.width() as usize, image.height() as usize);
-    let mut counts = [0u32; 256];
-    let mut total = 0u32;
-    for row in image.as_raw().chunks_exact(w.max(1)).take(h).step_by(4) {
-        for pair in row.windows(2) {
-            counts[usize::from(pair[0].abs_diff(pair[1]))] += 1;
-            total += 1;
-        }
-    }
-    let mut seen = 0u32;
-    let median = counts
-        .iter()
-        .position(|&c| {
-            seen += c;
-            seen * 2 >= total
-        })
-        .unwrap_or(0) as f32;
-    // median |a − b| of two N(0, σ²) samples is 0.954 σ; +0.5 for the integer rounding.
-    (median + 0.5) / 0.954
-}
-
-/// zxing's hybrid binariser: each 8×8 block is thresholded at the mean of the 5×5 blocks
-/// around it; blocks flatter than `min_range` count as background so that paper and walls do
-/// not turn into speckle.
-fn hybrid_matrix(image: &GrayImage, min_range: u8) -> Option<rxing::common::BitMatrix> {
-    const BLOCK: usize = 8;
-    let (width, height) = image.dimensions();
-    let (w, h) = (width as usize, height as usize);
-    let mut matrix = rxing::common::BitMatrix::new(width, height).ok()?;
-    let pixels = image.as_raw();
-    if w < BLOCK * 5 || h < BLOCK * 5 {
-        // Too few blocks for a neighbourhood: one threshold for the whole image.
-        let threshold = histogram_valley(image);
-        for (y, row) in pixels.chunks_exact(w).enumerate() {
-            for (x, &p) in row.iter().enumerate() {
-                if p <= threshold {
-                    matrix.set(x as u32, y as u32);
-                }
-            }
-        }
-        return Some(matrix);
-    }
-    let (bw, bh) = (w.div_ceil(BLOCK), h.div_ceil(BLOCK));
-    // Blocks at the right and bottom edges overlap their neighbours instead of running off.
-    let block_x = |bx: usize| (bx * BLOCK).min(w - BLOCK);
-    let block_y = |by: usize| (by * BLOCK).min(h - BLOCK);
-    let mut black = vec![0u32; bw * bh];
-    for by in 0..bh {
-        let y0 = block_y(by);
-        for bx in 0..bw {
-            let x0 = block_x(bx);
-            let (mut sum, mut lo, mut hi) = (0u32, u8::MAX, u8::MIN);
-            for y in y0..y0 + BLOCK {
-                let start = y * w + x0;
-                for &p in pixels.get(start..start + BLOCK).unwrap_or(&[]) {
-                    sum += u32::from(p);
-                    lo = lo.min(p);
-                    hi = hi.max(p);
-                }
-            }
-            let mut level = sum / (BLOCK * BLOCK) as u32;
-            if hi - lo <= min_range {
-                // A flat block is taken as background: its black point sits below its darkest
-                // pixel, unless the neighbours already found a darker scene around it.
-                level = u32::from(lo) / 2;
-                if bx > 0 && by > 0 {
-                    let up = black[(by - 1) * bw + bx];
-                    let left = black[by * bw + bx - 1];
-                    let diagonal = black[(by - 1) * bw + bx - 1];
-                    let neighbours = (up + 2 * left + diagonal) / 4;
-                    if u32::from(lo) < neighbours {
-                        level = neighbours;
-                    }
-                }
-            }
-            black[by * bw + bx] = level;
-        }
-    }
-    for by in 0..bh {
-        let y0 = block_y(by);
-        let cy = by.clamp(2, bh - 3);
-        for bx in 0..bw {
-            let x0 = block_x(bx);
-            let cx = bx.clamp(2, bw - 3);
-            let mut sum = 0u32;
-            for ny in cy - 2..=cy + 2 {
-                let row = &black[ny * bw + cx - 2..ny * bw + cx + 3];
-                sum += row.iter().sum::<u32>();
-            }
-            let threshold = sum / 25;
-            for y in y0..y0 + BLOCK {
-                let start = y * w + x0;
-                let row = pixels.get(start..start + BLOCK).unwrap_or(&[]);
-                for (dx, &p) in row.iter().enumerate() {
-                    if u32::from(p) <= threshold {
-                        matrix.set((x0 + dx) as u32, y as u32);
-                    }
-                }
-            }
-        }
-    }
-    Some(matrix)
-}
-
-/// The darkest point between the two main peaks of the histogram (zxing's global estimate).
-fn histogram_valley(image: &GrayImage) -> u8 {
-    let counts = histogram(image);
-    let buckets: Vec<u32> = counts.chunks(8).map(|c| c.iter().sum()).collect();
-    let Some((first, _)) = buckets.iter().enumerate().max_by_key(|(_, c)| **c) else {
-        return 127;
-    };
-    let second = buckets
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| (i, u64::from(c) * (i.abs_diff(first) as u64).pow(2)))
-        .max_by_key(|(_, score)| *score)
-        .map(|(i, _)| i)
-        .unwrap_or(first);
-    let (lo, hi) = (first.min(second), first.max(second));
-    if hi - lo <= 1 {
-        return 127;
-    }
-    let valley = (lo + 1..hi)
-        .map(|i| {
-            let from_top = (hi - i) as i64;
-            let score = from_top
-                * from_top
-                * (i - lo) as i64
-                * (u32::MAX as i64 / 4 - i64::from(buckets.get(i).copied().unwrap_or(0)));
-            (i, score)
-        })
-        .max_by_key(|(_, score)| *score)
-        .map(|(i, _)| i)
-        .unwrap_or((lo + hi) / 2);
-    (valley * 8).min(255) as u8
-}
-
-/// Runs zxing-cpp's QR reader steps (finder search, grouping, sampling, error correction) and
-/// keeps every valid symbol, so the finder count is available as the early-out's evidence.
-fn rxing_read(matrix: &rxing::common::BitMatrix) -> AttemptResult {
-    use rxing::common::cpp_essentials::ConcentricPattern;
-    use rxing::common::DetectorRXingResult;
-    use rxing::qrcode::cpp_port::{decoder, detector};
-    let mut patterns = detector::FindFinderPatterns(matrix, true, 0);
-    let finder_patterns = patterns.len();
-    let mut codes: Vec<DecodedCode> = Vec::new();
-    let mut used: Vec<ConcentricPattern> = Vec::new();
-    let mut sets = detector::GenerateFinderPatternSets(&mut patterns);
-    let finder_sets = sets.len();
-    if finder_sets == 0 {
-        // Strong perspective (a ticket tilted away, a phone held at a slant) makes the far
-        // finder patterns much smaller and closer together than zxing's grouping allows; try
-        // the few remaining triples under looser rules. Error correction still has to accept
-        // whatever they sample, so looser grouping costs time, not correctness.
-        sets = steep_finder_sets(&patterns);
-    }
-    for set in sets {
-        if used.contains(&set.bl) || used.contains(&set.tl) || used.contains(&set.tr) {
-            continue;
-        }
-        let Ok(detected) = detector::SampleQR(matrix, &set) else {
-            continue;
-        };
-        let Ok(decoded) = decoder::Decode(detected.getBits()) else {
-            continue;
-        };
-        if !decoded.isValid() {
-            continue;
-        }
-        used.extend([set.bl, set.tl, set.tr]);
-        let text = decoded.text();
-        if codes.iter().any(|c| c.text == text) {
-            continue;
-        }
-        let points = detected.getPoints();
-        let corner = |i: usize| {
-            points
-                .get(i)
-                .map(|p| CornerPoint { x: p.x, y: p.y })
-                .unwrap_or(CornerPoint { x: 0.0, y: 0.0 })
-        };
-        codes.push(DecodedCode {
-            text,
-            corners: [corner(0), corner(1), corner(2), corner(3)],
-        });
-    }
-    AttemptResult {
-        codes,
-        finder_patterns,
-        finder_sets,
-    }
-}
-
-/// Finder-pattern triples under rules loose enough for steep perspective: sizes within 3.5×,
-/// arm lengths within 3.5×, corner angle 45°–135°. Only for a handful of patterns (the
-/// triples grow with the cube of their number).
-fn steep_finder_sets(
-    patterns: &[rxing::common::cpp_essentials::ConcentricPattern],
-) -> Vec<rxing::qrcode::cpp_port::detector::FinderPatternSet> {
-    use rxing::qrcode::cpp_port::detector::FinderPatternSet;
-    const MAX_PATTERNS: usize = 12;
-    let patterns = &patterns[..patterns.len().min(MAX_PATTERNS)];
-    let mut sets: Vec<(f32, FinderPatternSet)> = Vec::new();
-    for (i, a) in patterns.iter().enumerate() {
-        for (j, b) in patterns.iter().enumerate().skip(i + 1) {
-            for c in patterns.iter().skip(j + 1) {
-                let sizes = [a.size, b.size, c.size].map(|s| s.max(1) as f32);
-                let (small, large) = sizes
-                    .iter()
-                    .fold((f32::MAX, 0f32), |(lo, hi), &s| (lo.min(s), hi.max(s)));
-                if large > 3.5 * small {
-                    continue;
-                }
-                // The corner opposite the longest side is the top-left pattern.
-                let d = |p: &ConcentricPatternRef, q: &ConcentricPatternRef| {
-                    ((p.p.x - q.p.x).powi(2) + (p.p.y - q.p.y).powi(2)).sqrt()
-                };
-                let (ab, bc, ca) = (d(a, b), d(b, c), d(c, a));
-                let (tl, p, q, arm1, arm2, opposite) = if ca >= ab && ca >= bc {
-                    (b, a, c, ab, bc, ca)
-                } else if ab >= bc {
-                    (c, a, b, ca, bc, ab)
-                } else {
-                    (a, b, c, ab, ca, bc)
-                };
-                if arm1 <= 0.0 || arm2 <= 0.0 || arm1.max(arm2) > 3.5 * arm1.min(arm2) {
-                    continue;
-                }
-                let cos = (arm1 * arm1 + arm2 * arm2 - opposite * opposite) / (2.0 * arm1 * arm2);
-                if !(-0.71..=0.71).contains(&cos) {
-                    continue;
-                }
-                // Modules across: arm length over module size (finder pattern = 7 modules).
-                let module = (sizes.iter().sum::<f32>() / 3.0) / 7.0;
-                let modules = (arm1 + arm2) / 2.0 / module + 7.0;
-                if !(17.0..=280.0).contains(&modules) {
-                    continue;
-                }
-                let cross = (p.p.x - tl.p.x) * (q.p.y - tl.p.y) - (p.p.y - tl.p.y) * (q.p.x - tl.p.x);
-                let (bl, tr) = if cross < 0.0 { (p, q) } else { (q, p) };
-                let score = arm1 + arm2 + (arm1 - arm2).abs() + 100.0 * cos.abs();
-                sets.push((
-                    score,
-                    FinderPatternSet {
-                        bl: *bl,
-                        tl: *tl,
-                        tr: *tr,
-                    },
-                ));
-            }
-        }
-    }
-    sets.sort_by(|x, y| x.0.total_cmp(&y.0));
-    sets.into_iter().map(|(_, set)| set).collect()
-}
-
-type ConcentricPatternRef = rxing::common::cpp_essentials::ConcentricPattern;
-
-// ---------------------------------------------------------------------------------------------
-// Image operations. All return new images of the stated size and never index outside them.
-
-/// Resize (triangle filter, sizes rounded half up) so that the longer side is `max_side`.
-pub fn resize_to_fit(image: &GrayImage, max_side: u32) -> GrayImage {
-    let (width, height) = image.dimensions();
-    let long_side = width.max(height).max(1);
-    let scale = f64::from(max_side.max(1)) / f64::from(long_side);
-    let new_w = ((f64::from(width) * scale + 0.5) as u32).max(1);
-    let new_h = ((f64::from(height) * scale + 0.5) as u32).max(1);
-    // The triangle filter's cost grows with the reduction; an integer box average first
-    // (4K → 1920 → 1280) keeps big camera frames cheap at the same quality.
-    let factor = long_side / max_side.max(1);
-    let filter = image::imageops::FilterType::Triangle;
-    if factor >= 2 {
-        image::imageops::resize(&box_downscale(image, factor), new_w, new_h, filter)
-    } else {
-        image::imageops::resize(image, new_w, new_h, filter)
-    }
-}
-
-fn box_downscale(image: &GrayImage, factor: u32) -> GrayImage {
-    let factor = factor.max(1) as usize;
-    let (w, h) = (image.width() as usize, image.height() as usize);
-    let (new_w, new_h) = ((w / factor).max(1), (h / factor).max(1));
-    if w < factor || h < factor {
-        return image.clone();
-    }
-    let area = (factor * factor) as u32;
-    let mut sums = vec![0u32; new_w];
-    let mut out = Vec::with_capacity(new_w * new_h);
-    for band in image.as_raw().chunks_exact(w * factor).take(new_h) {
-        sums.iter_mut().for_each(|s| *s = 0);
-        for row in band.chunks_exact(w) {
-            for (sum, cell) in sums.iter_mut().zip(row.chunks_exact(factor)) {
-                *sum += cell.iter().map(|&p| u32::from(p)).sum::<u32>();
-            }
-        }
-        out.extend(sums.iter().map(|&s| ((s + area / 2) / area) as u8));
-    }
-    GrayImage::from_raw(new_w as u32, new_h as u32, out).unwrap_or_else(|| image.clone())
-}
-
-fn upscale(image: &GrayImage, factor: u32) -> GrayImage {
-    let (width, height) = image.dimensions();
-    let new_w = width * factor;
-    let new_h = height * factor;
-    image::imageops::resize(image, new_w, new_h, image::imageops::FilterType::Triangle)
-}
-
-fn invert(image: &GrayImage) -> GrayImage {
-    let mut out = image.clone();
-    out.iter_mut().for_each(|p| *p = 255 - *p);
-    out
-}
-
-fn histogram(image: &GrayImage) -> [u32; 256] {
-    let mut counts = [0u32; 256];
-    for &p in image.as_raw() {
-        counts[usize::from(p)] += 1;
-    }
-    counts
-}
-
-fn stretch_levels(image: &GrayImage) -> GrayImage {
-    let counts = histogram(image);
-    let total: u32 = counts.iter().sum();
-    let cut = total / 100;
-    let mut low = 0usize;
-    let mut seen = 0u32;
-    while low < 255 && seen + counts[low] <= cut {
-        seen += counts[low];
-        low += 1;
-    }
-    let mut high = 255usize;
-    seen = 0;
-    while high > 0 && seen + counts[high] <= cut {
-        seen += counts[high];
-        high -= 1;
-    }
-    if high <= low + 1 {
-        return image.clone();
-    }
-    let range = (high - low) as u32;
-    let mut lut = [0u8; 256];
-    for (value, slot) in lut.iter_mut().enumerate() {
-        let v = value.clamp(low, high) - low;
-        *slot = ((v as u32 * 255 + range / 2) / range) as u8;
-    }
-    let mut out = image.clone();
-    out.iter_mut().for_each(|p| *p = lut[usize::from(*p)]);
-    out
-}
-
-/// Calls `visit(y, sums)` for each row, where `sums[x]` is the sum over the (2r+1)² window
-/// around (x, y) clipped at the borders. Running sums along rows, then down columns, keeping
-/// only 2r+1 rows of row sums (a whole-frame buffer costs more in page faults than in adds).
-fn for_each_window_row(image: &GrayImage, radius: usize, mut visit: impl FnMut(usize, &[u32])) {
-    let (w, h) = (image.width() as usize, image.height() as usize);
-    if w == 0 || h == 0 {
-        return;
-    }
-    let ring_rows = 2 * radius + 1;
-    let mut ring = vec![0u32; ring_rows * w];
-    let mut column = vec![0u32; w];
-    let row_sums = |y: usize, out: &mut [u32]| {
-        let Some(src) = image.as_raw().get(y * w..(y + 1) * w) else {
-            return;
-        };
-        let mut sum: u32 = src.iter().take(radius).map(|&p| u32::from(p)).sum();
-        for (x, slot) in out.iter_mut().enumerate() {
-            if let Some(&entering) = src.get(x + radius) {
-                sum += u32::from(entering);
-            }
-            if x > radius {
-                sum -= src.get(x - radius - 1).map_or(0, |&p| u32::from(p));
-            }
-            *slot = sum;
-        }
-    };
-    for y in 0..radius.min(h) {
-        if let Some(slot) = ring.get_mut((y % ring_rows) * w..(y % ring_rows + 1) * w) {
-            row_sums(y, slot);
-            column.iter_mut().zip(slot.iter()).for_each(|(c, &v)| *c += v);
-        }
-    }
-    for y in 0..h {
-        if y > radius {
-            let leaving = (y - radius - 1) % ring_rows;
-            if let Some(slot) = ring.get(leaving * w..(leaving + 1) * w) {
-                column.iter_mut().zip(slot).for_each(|(c, &v)| *c -= v);
-            }
-        }
-        let entering = y + radius;
-        if entering < h {
-            let index = entering % ring_rows;
-            if let Some(slot) = ring.get_mut(index * w..(index + 1) * w) {
-                row_sums(entering, slot);
-                column.iter_mut().zip(slot.iter()).for_each(|(c, &v)| *c += v);
-            }
-        }
-        visit(y, &column);
-    }
-}
-
-/// Pixels in the clipped window of each row or column index.
-fn window_spans(n: usize, radius: usize) -> Vec<u32> {
-    (0..n)
-        .map(|i| ((i + radius + 1).min(n) - i.saturating_sub(radius)) as u32)
-        .collect()
-}
-
-/// Calls `dark(x, y)` for each pixel darker than its neighbourhood mean by a margin: 3 % of
-/// the mean, or 1.5 σ of the sensor noise if that is more, so flat paper stays white.
-fn for_each_dark_pixel(image: &GrayImage, radius: u32, mut dark: impl FnMut(u32, u32)) {
-    let (w, h) = (image.width() as usize, image.height() as usize);
-    let radius = radius.max(1) as usize;
-    let (widths, heights) = (window_spans(w, radius), window_spans(h, radius));
-    let noise_margin = (1.5 * noise_sigma(image)) as u32;
-    for_each_window_row(image, radius, |y, sums| {
-        let height = heights.get(y).copied().unwrap_or(1);
-        let pixels = image.as_raw().get(y * w..(y + 1) * w).unwrap_or(&[]);
-        for (x, ((&p, &sum), &width)) in pixels.iter().zip(sums).zip(&widths).enumerate() {
-            // p + margin < sum / count, without dividing.
-            let count = width * height;
-            let margin_times_count = (sum * 3 / 100).max(noise_margin * count);
-            if u32::from(p) * count + margin_times_count < sum {
-                dark(x as u32, y as u32);
-            }
-        }
-    });
-}
-
-fn box_blur3(image: &GrayImage) -> GrayImage {
-    let (w, h) = (image.width() as usize, image.height() as usize);
-    let (widths, heights) = (window_spans(w, 1), window_spans(h, 1));
-    let mut pixels = Vec::with_capacity(w * h);
-    for_each_window_row(image, 1, |y, sums| {
-        let height = heights.get(y).copied().unwrap_or(1);
-        pixels.extend(
-            sums.iter()
-                .zip(&widths)
-                .map(|(&sum, &width)| (sum / (width * height)) as u8),
-        );
-    });
-    GrayImage::from_raw(image.width(), image.height(), pixels).unwrap_or_else(|| image.clone())
-}
-
-fn pad(image: &GrayImage, margin: u32) -> GrayImage {
-    let mut out = GrayImage::from_pixel(
-        image.width() + 2 * margin,
-        image.height() + 2 * margin,
-        image::Luma([255]),
-    );
-    image::imageops::replace(&mut out, image, i64::from(margin), i64::from(margin));
-    out
 }
 
 #[cfg(test)]
@@ -1152,12 +790,103 @@ mod tests {
     fn without_the_early_out_every_attempt_runs() {
         let budget = DecodeBudget {
             early_out: false,
+            work: u64::MAX,
             ..patient()
         };
         let outcome = decode_frame(&synthetic_frame(1, None), &budget);
         let plan = default_plan();
         assert_eq!(outcome.stop, StopReason::AllAttemptsFailed);
         assert_eq!(outcome.attempts as usize, plan.cheap.len() + plan.expensive.len());
+    }
+
+    /// Finder patterns (7×7 modules, 1:1:3:1:1) on a regular grid: every three at the corners
+    /// of a grid square look like a code's corners, so there are far more triples to sample
+    /// than a frame can afford, and none decodes.
+    fn finder_look_alikes(columns: u32, rows: u32, module: u32) -> GrayImage {
+        let pitch = 12 * module;
+        let mut image = GrayImage::from_pixel(
+            columns * pitch + 8 * module,
+            rows * pitch + 8 * module,
+            image::Luma([230]),
+        );
+        for gy in 0..rows {
+            for gx in 0..columns {
+                let (x0, y0) = (4 * module + gx * pitch, 4 * module + gy * pitch);
+                for my in 0..7 {
+                    for mx in 0..7 {
+                        let ring = mx.min(my).min(6 - mx).min(6 - my);
+                        if ring == 1 {
+                            continue;
+                        }
+                        for dy in 0..module {
+                            for dx in 0..module {
+                                image.put_pixel(x0 + mx * module + dx, y0 + my * module + dy, image::Luma([20]));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        image
+    }
+
+    #[test]
+    fn sampling_stops_when_the_work_budget_runs_out() {
+        let image = finder_look_alikes(8, 5, 4);
+        let first = default_plan().cheap[0];
+        let unlimited = decode_with_strategy(&image, first, 1280);
+        let sampled = unlimited.trace[0].sets_sampled;
+        assert!(unlimited.trace[0].finder_patterns >= 30, "{:?}", unlimited.trace[0]);
+        assert!(sampled > 20, "{sampled} triples sampled without a limit");
+        // Room for the pixel pass, the patterns found and five triples.
+        let pixels = u64::from(image.width()) * u64::from(image.height());
+        let patterns = unlimited.trace[0].finder_patterns as u64;
+        let budget = DecodeBudget {
+            work: pixels + patterns * PATTERN_WORK + 5 * SET_WORK,
+            ..DecodeBudget::deterministic()
+        };
+        let plan = Plan {
+            cheap: vec![first],
+            expensive: Vec::new(),
+        };
+        let bounded = run_plan(&image, &budget, &plan);
+        assert_eq!(bounded.trace[0].sets_sampled, 5, "{:?}", bounded.trace[0]);
+        assert!(bounded.trace[0].cut_short);
+        assert_eq!(bounded.stop, StopReason::BudgetSpent);
+        assert!(bounded.work <= budget.work, "{} > {}", bounded.work, budget.work);
+    }
+
+    #[test]
+    fn attempts_that_do_not_fit_the_work_left_are_skipped() {
+        let frame = synthetic_frame(1, None);
+        let pixels = u64::from(frame.width()) * u64::from(frame.height());
+        // Room for the first, full-resolution attempt only: the later full-resolution ones are
+        // skipped, the half-resolution ones (a quarter of the pixels) may still run.
+        let budget = DecodeBudget {
+            work: pixels + pixels / 8,
+            early_out: false,
+            ..DecodeBudget::deterministic()
+        };
+        let outcome = decode_frame(&frame, &budget);
+        assert_eq!(outcome.stop, StopReason::BudgetSpent);
+        assert!(outcome.work <= budget.work + 2 * SET_WORK, "{}", outcome.work);
+        let full = outcome.trace.iter().filter(|t| t.strategy.scale == Scale::Full).count();
+        assert_eq!(full, 1, "{:?}", outcome.trace);
+    }
+
+    #[test]
+    fn the_same_frame_gets_the_same_attempts_whatever_the_clock() {
+        let (image, text) = stress_image("glare", 2);
+        let budget = DecodeBudget::deterministic();
+        let runs: Vec<DecodeOutcome> = (0..2).map(|_| decode_frame(&image, &budget)).collect();
+        let shape = |o: &DecodeOutcome| -> Vec<(super::Strategy, u64, usize)> {
+            o.trace.iter().map(|t| (t.strategy, t.work, t.sets_sampled)).collect()
+        };
+        assert_eq!(shape(&runs[0]), shape(&runs[1]));
+        assert_eq!(runs[0].work, runs[1].work);
+        assert_eq!(runs[0].first_text(), runs[1].first_text());
+        assert!(runs[0].first_text().is_none_or(|t| t == text));
+        assert!(runs[0].work <= budget.work + SET_WORK, "{}", runs[0].work);
     }
 
     #[test]
@@ -1313,65 +1042,6 @@ mod tests {
         let pipeline = decode_frame(&image, &DecodeBudget::exhaustive());
         assert!(pipeline.codes.is_empty());
         assert!(pipeline.attempts as usize > default_plan().cheap.len());
-    }
-
-    #[test]
-    fn rqrr_payloads_become_text() {
-        assert_eq!(text_from_payload(b"BKABC"), "BKABC");
-        assert_eq!(text_from_payload("Grüße".as_bytes()), "Grüße");
-        // Kanji mode and many Japanese encoders give Shift_JIS: 0x82A0 is あ.
-        assert_eq!(text_from_payload(&[0x82, 0xA0]), "あ");
-        // Neither UTF-8 nor Shift_JIS: ISO-8859-1, the QR default.
-        assert_eq!(text_from_payload(&[0x41, 0xFF, 0x80]), "A\u{ff}\u{80}");
-    }
-
-    #[test]
-    fn hybrid_binarisation_matches_rxing_at_zxing_settings() {
-        use rxing::Binarizer;
-        let frame = frame_with_code(4, 300.0, 200.0, 3.0, 0.5);
-        let ours = hybrid_matrix(&frame, 24).expect("matrix");
-        let source = rxing::Luma8Source::new_with_slice(frame.as_raw(), frame.width(), frame.height()).expect("source");
-        let binarizer = rxing::common::HybridBinarizer::new(source);
-        let theirs = binarizer.get_black_matrix().expect("matrix");
-        assert!(ours == *theirs);
-    }
-
-    #[test]
-    fn noisy_frames_get_a_wider_flat_block_range() {
-        let clean = GrayImage::from_pixel(200, 100, image::Luma([128]));
-        assert_eq!(flat_block_range(&clean), 24);
-        let mut state = 1u32;
-        let noisy = GrayImage::from_fn(200, 100, |_, _| {
-            state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-            image::Luma([(100 + (state >> 16) % 41) as u8])
-        });
-        assert!(flat_block_range(&noisy) > 40, "{}", flat_block_range(&noisy));
-    }
-
-    #[test]
-    fn box_downscale_averages_blocks() {
-        let image = GrayImage::from_fn(4, 2, |x, _| image::Luma([if x < 2 { 0 } else { 200 }]));
-        let half = box_downscale(&image, 2);
-        assert_eq!(half.dimensions(), (2, 1));
-        assert_eq!(half.as_raw(), &vec![0, 200]);
-    }
-
-    #[test]
-    fn window_sums_match_a_direct_count() {
-        let image = GrayImage::from_fn(9, 7, |x, y| image::Luma([(x * 7 + y * 3) as u8]));
-        let mut rows = Vec::new();
-        for_each_window_row(&image, 2, |_, sums| rows.push(sums.to_vec()));
-        for (y, row) in rows.iter().enumerate() {
-            for (x, &sum) in row.iter().enumerate() {
-                let mut direct = 0u32;
-                for yy in y.saturating_sub(2)..(y + 3).min(7) {
-                    for xx in x.saturating_sub(2)..(x + 3).min(9) {
-                        direct += u32::from(image.get_pixel(xx as u32, yy as u32).0[0]);
-                    }
-                }
-                assert_eq!(sum, direct, "({x}, {y})");
-            }
-        }
     }
 
     proptest! {
