@@ -399,6 +399,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         hub_url: "http://192.168.1.10:8787".into(),
         token: "K3M9PQ2XABCD7EFG".into(),
         key_fingerprint: key_fingerprint.clone(),
+        signed: None,
     };
     add("enrolment_code", "lan", enrolment.to_url().into_bytes());
     add(
@@ -495,6 +496,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             certificate: certificate.clone(),
             records,
             emails: Default::default(),
+            ..Default::default()
         })
         .unwrap_or_default()
     };
@@ -544,6 +546,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         ],
         hub_time_ms: NOW_SECONDS * 1000,
         chain_warnings: vec!["gap before sequence 3".into()],
+        signature: None,
     };
     add(
         "hub_answers",

@@ -109,6 +109,33 @@ impl Mailer {
     }
 }
 
+/// Refuses an SMTP URL that would send the login and the visitors' badges in clear:
+/// `smtp://` without `?tls=required` (STARTTLS that cannot be stripped), unless the
+/// organiser explicitly allowed it (`hub serve --smtp-insecure`, e.g. a relay on the same
+/// machine).
+pub fn check_transport_security(smtp_url: &str, allow_plain: bool) -> Result<(), MailerError> {
+    let Ok(parsed) = reqwest::Url::parse(smtp_url) else {
+        return Ok(()); // `Mailer::new` says what is wrong with it.
+    };
+    if parsed.scheme() != "smtp" || allow_plain {
+        return Ok(());
+    }
+    let required = parsed
+        .query_pairs()
+        .any(|(name, value)| name == "tls" && value == "required");
+    if required {
+        Ok(())
+    } else {
+        Err(MailerError::BadUrl {
+            url: redact_url(smtp_url),
+            reason: "smtp:// without ?tls=required sends the SMTP login and the visitors' badges in clear: use \
+                     smtps://host:465, or smtp://host:587?tls=required, or (a relay on this machine only) add \
+                     --smtp-insecure"
+                .into(),
+        })
+    }
+}
+
 /// `smtps://user:secret@host:465` → `smtps://***:***@host:465`.
 pub fn redact_url(url: &str) -> String {
     match reqwest::Url::parse(url) {

@@ -1,8 +1,11 @@
 //! The event hub: the organiser's collection point for every kiosk's records.
 
 pub mod issue;
+pub mod listen;
 pub mod mailer;
 mod migrations;
 pub mod outbox;
 pub mod server;
 pub mod store;
+pub mod tls;
+pub mod trust;
