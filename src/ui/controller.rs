@@ -532,8 +532,6 @@ pub fn run_worker(mut controller: Controller, inputs: Receiver<Input>, publish: 
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn pin_compare() {
         use crate::kiosk::pin::constant_time_eq;
