@@ -113,7 +113,10 @@ impl EventDir {
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
-                let mode = std::fs::metadata(&key_path).map_err(io_error(&key_path))?.permissions().mode();
+                let mode = std::fs::metadata(&key_path)
+                    .map_err(io_error(&key_path))?
+                    .permissions()
+                    .mode();
                 if mode & 0o077 != 0 {
                     return Err(EventDirError::KeyReadableByOthers {
                         path: key_path,

@@ -96,7 +96,11 @@ fn clock(config: &Config, command: super::args::ClockCommand) -> Result<()> {
         format_ms(chrono::Utc::now().timestamp_millis()),
         if floor > 0 { format_ms(floor) } else { "none".into() },
         format_ms(now.now_ms),
-        if now.clock_behind { " (the system clock is behind the floor)" } else { "" }
+        if now.clock_behind {
+            " (the system clock is behind the floor)"
+        } else {
+            ""
+        }
     );
     Ok(())
 }

@@ -191,7 +191,10 @@ fn host_of(url: &str) -> String {
     let authority = rest.split('/').next().unwrap_or_default();
     match authority.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or_default().to_owned(),
-        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host).to_owned(),
+        None => authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host)
+            .to_owned(),
     }
 }
 

@@ -187,7 +187,11 @@ fn body(
     code: Option<&[u8]>,
 ) -> Result<Vec<u8>, WireError> {
     let mut writer = Writer::new();
-    writer.u8(if code.is_some() { AWARD_VERSION_V2 } else { AWARD_VERSION });
+    writer.u8(if code.is_some() {
+        AWARD_VERSION_V2
+    } else {
+        AWARD_VERSION
+    });
     writer.short_str("kiosk id", kiosk_id)?;
     writer.u64(sequence);
     writer.raw(previous_hash);
@@ -501,7 +505,8 @@ mod tests {
     fn test_vector_award_record_v2() {
         // Frozen contract: exact bytes and signature of a v2 record (with its code).
         let record =
-            AwardRecord::sign_with_code(&device(), "kiosk-1", 1, GENESIS_HASH, content(1), Some(vector_code())).unwrap();
+            AwardRecord::sign_with_code(&device(), "kiosk-1", 1, GENESIS_HASH, content(1), Some(vector_code()))
+                .unwrap();
         let expected = include_str!("testdata/award_v2.hex");
         let mut lines = expected.lines();
         assert_eq!(
@@ -523,7 +528,10 @@ mod tests {
         // Dropping the code (downgrading to v1) breaks the signature.
         let mut downgraded = record.clone();
         downgraded.code = None;
-        assert_eq!(downgraded.verify(&device().verifying_key()), Err(RecordError::BadSignature));
+        assert_eq!(
+            downgraded.verify(&device().verifying_key()),
+            Err(RecordError::BadSignature)
+        );
     }
 
     #[test]

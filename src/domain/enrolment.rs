@@ -253,7 +253,8 @@ mod tests {
         }
         assert_eq!(repinned.verify(), Err(EnrolmentCodeError::BadSignature));
         // Re-signed by another key under the genuine fingerprint: refused.
-        let mut forged = EnrolmentCode::sign(&code.hub_url, &code.token, None, &SigningKey::from_bytes(&[8; 32])).unwrap();
+        let mut forged =
+            EnrolmentCode::sign(&code.hub_url, &code.token, None, &SigningKey::from_bytes(&[8; 32])).unwrap();
         forged.key_fingerprint = code.key_fingerprint.clone();
         assert_eq!(forged.verify(), Err(EnrolmentCodeError::BadSignature));
         // The unsigned v1 form parses but is not trusted.

@@ -79,13 +79,11 @@ pub async fn serve(
         tokio::spawn(async move {
             let _permit = permit;
             match acceptor {
-                Some(acceptor) => {
-                    match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => serve_connection(stream, service, peer, &limits, stopped).await,
-                        Ok(Err(error)) => tracing::debug!("TLS handshake with {peer} failed: {error}"),
-                        Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
-                    }
-                }
+                Some(acceptor) => match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => serve_connection(stream, service, peer, &limits, stopped).await,
+                    Ok(Err(error)) => tracing::debug!("TLS handshake with {peer} failed: {error}"),
+                    Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
+                },
                 None => serve_connection(stream, service, peer, &limits, stopped).await,
             }
         });

@@ -315,9 +315,14 @@ async fn enrol(
             }
             Err(refusal) => return Err(HubError::Unenrolled(refusal.to_string())),
         };
-        let certificate =
-            KioskCertificate::issue(&event_key, &store.event.event.id, &request.kiosk_id, device_key, issued_at)
-                .map_err(|error| HubError::BadRequest(error.to_string()))?;
+        let certificate = KioskCertificate::issue(
+            &event_key,
+            &store.event.event.id,
+            &request.kiosk_id,
+            device_key,
+            issued_at,
+        )
+        .map_err(|error| HubError::BadRequest(error.to_string()))?;
         let certificate = certificate
             .to_bytes()
             .map_err(|error| HubError::BadRequest(error.to_string()))?;

@@ -37,7 +37,9 @@ pub enum HubError {
 /// Why the hub refuses an enrolment.
 #[derive(Debug, Error)]
 pub enum EnrolRefusal {
-    #[error("a kiosk id is 1 to 32 lower-case letters, digits or dashes (e.g. hall-a): choose another with --kiosk-id")]
+    #[error(
+        "a kiosk id is 1 to 32 lower-case letters, digits or dashes (e.g. hall-a): choose another with --kiosk-id"
+    )]
     BadKioskId,
     #[error("unknown, expired or used-up enrolment code: show a new one from the hub (`badge-kiosk hub enrol-token`)")]
     TokenUsed,
@@ -238,8 +240,14 @@ impl HubStore {
                 now_ms,
                 request.queue_waiting.and_then(|n| i64::try_from(n).ok()),
                 request.kiosk_clock_ms.map(|clock| clock.saturating_sub(now_ms)),
-                request.software_version.as_deref().map(|v| crate::hub::trust::printable(&truncate(v, 64))),
-                request.stand.as_deref().map(|v| crate::hub::trust::printable(&truncate(v, 64))),
+                request
+                    .software_version
+                    .as_deref()
+                    .map(|v| crate::hub::trust::printable(&truncate(v, 64))),
+                request
+                    .stand
+                    .as_deref()
+                    .map(|v| crate::hub::trust::printable(&truncate(v, 64))),
             ],
         )?;
         let mut answers = Vec::with_capacity(request.records.len());
@@ -586,13 +594,14 @@ impl HubStore {
                 clock_offset_ms: row.get(7)?,
                 software_version: row.get(8)?,
                 stand: row.get(9)?,
-                revoked: revoked.then(|| -> Result<Revocation, rusqlite::Error> {
-                    Ok(Revocation {
-                        reason: row.get::<_, Option<String>>(11)?.unwrap_or_default(),
-                        at_ms: row.get::<_, Option<i64>>(12)?.unwrap_or(0),
+                revoked: revoked
+                    .then(|| -> Result<Revocation, rusqlite::Error> {
+                        Ok(Revocation {
+                            reason: row.get::<_, Option<String>>(11)?.unwrap_or_default(),
+                            at_ms: row.get::<_, Option<i64>>(12)?.unwrap_or(0),
+                        })
                     })
-                })
-                .transpose()?,
+                    .transpose()?,
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -916,8 +925,13 @@ fn prove_award(event: &EventDefinition, record: &AwardRecord) -> Result<bool, St
     let Some(code) = record.code.as_deref().filter(|code| !code.is_empty()) else {
         return Ok(false);
     };
-    let text = format!("{}{}", crate::domain::code::CODE_PREFIX, crate::domain::base32::encode(code));
-    let parsed = AttendanceCode::parse(&text).map_err(|refusal| format!("the record's code is unreadable: {refusal}"))?;
+    let text = format!(
+        "{}{}",
+        crate::domain::code::CODE_PREFIX,
+        crate::domain::base32::encode(code)
+    );
+    let parsed =
+        AttendanceCode::parse(&text).map_err(|refusal| format!("the record's code is unreadable: {refusal}"))?;
     let verifier = CodeVerifier::new(&event.event.id, event.public_keys(), Default::default());
     // The window is checked below with the kiosk clock's slack; here only the signature.
     let verified = verifier
@@ -934,7 +948,8 @@ fn prove_award(event: &EventDefinition, record: &AwardRecord) -> Result<bool, St
         ));
     }
     let at_s = record.content.created_at_ms.div_euclid(1000);
-    if at_s + VALIDITY_SLACK_S < i64::from(claims.valid_from) || at_s - VALIDITY_SLACK_S > i64::from(claims.valid_until) {
+    if at_s + VALIDITY_SLACK_S < i64::from(claims.valid_from) || at_s - VALIDITY_SLACK_S > i64::from(claims.valid_until)
+    {
         return Err("the record was made outside the code's validity window".into());
     }
     if let Recipient::Registration(reference) = &record.content.recipient {

@@ -38,7 +38,9 @@ pub struct HubIdentity {
 
 impl std::fmt::Debug for HubIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HubIdentity").field("pin", &hex::encode(self.pin)).finish()
+        f.debug_struct("HubIdentity")
+            .field("pin", &hex::encode(self.pin))
+            .finish()
     }
 }
 

@@ -8,7 +8,10 @@ use std::sync::Mutex;
 /// Kiosk ids are short, lower-case names (`hall-a`, `stand-12`): printable everywhere,
 /// never a terminal escape or a path.
 pub fn is_valid_kiosk_id(id: &str) -> bool {
-    (1..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    (1..=32).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Text from the network, safe to print on a terminal: control characters are shown

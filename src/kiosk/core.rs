@@ -503,12 +503,7 @@ impl KioskCore {
         Ok(outcome)
     }
 
-    fn append(
-        &mut self,
-        content: AwardContent,
-        email: Option<&str>,
-        code: &[u8],
-    ) -> Result<AppendOutcome, KioskError> {
+    fn append(&mut self, content: AwardContent, email: Option<&str>, code: &[u8]) -> Result<AppendOutcome, KioskError> {
         Ok(self
             .store
             .append_with_code(&self.device_key, &self.kiosk_id, content, email, Some(code.to_vec()))?)

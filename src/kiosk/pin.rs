@@ -16,7 +16,10 @@ pub const MAX_PIN_LEN: usize = 8;
 
 /// The configuration form of a hashed PIN: `sha256:…`.
 pub fn hash_pin(pin: &str) -> String {
-    let digest = Sha256::new().chain_update(PIN_DOMAIN).chain_update(pin.as_bytes()).finalize();
+    let digest = Sha256::new()
+        .chain_update(PIN_DOMAIN)
+        .chain_update(pin.as_bytes())
+        .finalize();
     format!("{HASHED_PREFIX}{}", hex::encode(digest))
 }
 

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::VerifyingKey;
 use thiserror::Error;
 
-use super::client::{read_capped, SyncError};
 use super::client::SyncSettings;
+use super::client::{read_capped, SyncError};
 use super::protocol::{
     bundle_request_message, EnrolRequest, ErrorBody, EventBundle, BUNDLE_PATH, CERTIFICATE_HEADER, ENROL_PATH,
     ENROL_TOKEN_HEADER, MAX_ANSWER_BYTES, REQUEST_SIGNATURE_HEADER, REQUEST_TIME_HEADER,

@@ -170,7 +170,10 @@ impl UploadResponse {
             .map(|bytes| ed25519_dalek::Signature::from_bytes(&bytes))
             .ok_or(AnswerError::Unsigned)?;
         let message = answer_message(event_id, kiosk_id, nonce, self)?;
-        if event_keys.iter().any(|key| key.verify_strict(&message, &signature).is_ok()) {
+        if event_keys
+            .iter()
+            .any(|key| key.verify_strict(&message, &signature).is_ok())
+        {
             Ok(())
         } else {
             Err(AnswerError::BadSignature)
@@ -272,18 +275,30 @@ mod tests {
         response.sign("e", "k", &[1; 32], &key).unwrap();
         response.verify("e", "k", &[1; 32], &keys).unwrap();
         // Replayed onto another upload, another kiosk, or edited: refused.
-        assert_eq!(response.verify("e", "k", &[2; 32], &keys), Err(AnswerError::BadSignature));
-        assert_eq!(response.verify("e", "other", &[1; 32], &keys), Err(AnswerError::BadSignature));
+        assert_eq!(
+            response.verify("e", "k", &[2; 32], &keys),
+            Err(AnswerError::BadSignature)
+        );
+        assert_eq!(
+            response.verify("e", "other", &[1; 32], &keys),
+            Err(AnswerError::BadSignature)
+        );
         let mut later = response.clone();
         later.hub_time_ms = 2_208_988_800_000;
         assert_eq!(later.verify("e", "k", &[1; 32], &keys), Err(AnswerError::BadSignature));
         let mut rejected = response.clone();
         rejected.answers[0].email_received = false;
-        assert_eq!(rejected.verify("e", "k", &[1; 32], &keys), Err(AnswerError::BadSignature));
+        assert_eq!(
+            rejected.verify("e", "k", &[1; 32], &keys),
+            Err(AnswerError::BadSignature)
+        );
         // Frozen: the signed bytes of this answer.
         let message = answer_message("e", "k", &[1; 32], &response).unwrap();
         assert_eq!(
-            hex::encode(sha2::Digest::finalize(sha2::Digest::chain_update(sha2::Sha256::default(), &message))),
+            hex::encode(sha2::Digest::finalize(sha2::Digest::chain_update(
+                sha2::Sha256::default(),
+                &message
+            ))),
             include_str!("../domain/testdata/upload_answer_v1.sha256").trim()
         );
     }

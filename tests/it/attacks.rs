@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use badge_kiosk::domain::award::{AwardContent, AwardRecord, RecordKind, Recipient, GENESIS_HASH};
+use badge_kiosk::domain::award::{AwardContent, AwardRecord, Recipient, RecordKind, GENESIS_HASH};
 use badge_kiosk::domain::clock::Clock;
 use badge_kiosk::domain::keys::KioskCertificate;
 use badge_kiosk::eventdir::EventDir;
@@ -19,7 +19,9 @@ use badge_kiosk::sync::client::{sync_once, SyncError, SyncSettings};
 use badge_kiosk::sync::protocol::{EnrolRequest, UploadRequest, UploadResponse};
 use ed25519_dalek::SigningKey;
 
-use crate::helpers::{binary, kiosk_sync_settings, runtime, signed_code_bytes, start_hub_tls, visitor_code, LoopbackHub};
+use crate::helpers::{
+    binary, kiosk_sync_settings, runtime, signed_code_bytes, start_hub_tls, visitor_code, LoopbackHub,
+};
 
 const NOW_MS: i64 = 1_795_000_000_000;
 const WAIT: Duration = Duration::from_secs(60);
@@ -114,7 +116,12 @@ fn finding_1_enrolment_replay_and_kiosk_id_takeover_are_refused() {
     let token_for_one = hub.enrolment_code(1, 1);
     let kiosk_dir = dir.path().join("hall-a");
     runtime
-        .block_on(badge_kiosk::sync::enrol::enrol(None, &token_for_one, &kiosk_dir, Some("hall-a")))
+        .block_on(badge_kiosk::sync::enrol::enrol(
+            None,
+            &token_for_one,
+            &kiosk_dir,
+            Some("hall-a"),
+        ))
         .expect("the genuine kiosk enrols");
     clock.fetch_add(2 * 60_000, Ordering::SeqCst);
 
@@ -127,17 +134,32 @@ fn finding_1_enrolment_replay_and_kiosk_id_takeover_are_refused() {
     };
     let enrol_url = format!("{}/api/v1/enrol", hub.url());
     // The replay after expiry, with another device key: refused, no certificate.
-    let (status, body) = runtime.block_on(post_json(&client, enrol_url.clone(), &as_attacker(&token_for_one.token, "hall-a")));
+    let (status, body) = runtime.block_on(post_json(
+        &client,
+        enrol_url.clone(),
+        &as_attacker(&token_for_one.token, "hall-a"),
+    ));
     assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED, "{body}");
     let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert!(answer.get("certificate").is_none() && answer.get("bundle").is_none(), "{body}");
+    assert!(
+        answer.get("certificate").is_none() && answer.get("bundle").is_none(),
+        "{body}"
+    );
     // A fresh, valid token cannot take over hall-a either.
     let fresh = hub.enrolment_code(5, 30);
-    let (status, body) = runtime.block_on(post_json(&client, enrol_url.clone(), &as_attacker(&fresh.token, "hall-a")));
+    let (status, body) = runtime.block_on(post_json(
+        &client,
+        enrol_url.clone(),
+        &as_attacker(&fresh.token, "hall-a"),
+    ));
     assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED, "{body}");
     assert!(body.contains("already enrolled"), "{body}");
     // Kiosk ids are [a-z0-9-]{1,32}.
-    let (status, body) = runtime.block_on(post_json(&client, enrol_url.clone(), &as_attacker(&fresh.token, "hall\u{1b}[2J")));
+    let (status, body) = runtime.block_on(post_json(
+        &client,
+        enrol_url.clone(),
+        &as_attacker(&fresh.token, "hall\u{1b}[2J"),
+    ));
     assert_eq!(status, reqwest::StatusCode::BAD_REQUEST, "{body}");
 
     // Nothing lost: the real kiosk's repeat (its answer was lost) still works after expiry,
@@ -168,7 +190,12 @@ fn finding_1_enrolment_replay_and_kiosk_id_takeover_are_refused() {
     };
     claim_by_email(&mut kiosk.core, &event, "ada@example.org");
     let summary = runtime
-        .block_on(sync_once(&kiosk.store, &kiosk.settings, &pinned_client(&hub), |_, _| {}))
+        .block_on(sync_once(
+            &kiosk.store,
+            &kiosk.settings,
+            &pinned_client(&hub),
+            |_, _| {},
+        ))
         .unwrap();
     assert_eq!(summary.synced, 1, "{summary:?}");
     let awards = hub.state.store.lock().unwrap().awards().unwrap();
@@ -233,7 +260,9 @@ fn finding_2_awards_need_a_code_the_organiser_signed_and_kiosks_can_be_revoked()
             &event_key,
             CodeClaims {
                 code_id: CodeId([5; 10]),
-                role: Role::Staff { stand: "cuisine".into() },
+                role: Role::Staff {
+                    stand: "cuisine".into(),
+                },
                 holder: None,
                 valid_from: 0,
                 valid_until: u32::MAX,
@@ -246,7 +275,10 @@ fn finding_2_awards_need_a_code_the_organiser_signed_and_kiosks_can_be_revoked()
     let attempts = vec![
         // v1: no code at all, the claim token a rogue would mint.
         (
-            content(hex::decode("deadbeefdeadbeef0001").unwrap(), Recipient::ClaimToken(claim_token)),
+            content(
+                hex::decode("deadbeefdeadbeef0001").unwrap(),
+                Recipient::ClaimToken(claim_token),
+            ),
             None,
         ),
         // v2 with a code signed by another key.
@@ -262,7 +294,8 @@ fn finding_2_awards_need_a_code_the_organiser_signed_and_kiosks_can_be_revoked()
     let mut previous = GENESIS_HASH;
     let mut records = Vec::new();
     for (index, (content, code)) in attempts.into_iter().enumerate() {
-        let record = AwardRecord::sign_with_code(&rogue_key, "rogue", index as u64 + 1, previous, content, code).unwrap();
+        let record =
+            AwardRecord::sign_with_code(&rogue_key, "rogue", index as u64 + 1, previous, content, code).unwrap();
         previous = record.hash().unwrap();
         records.push(hex::encode(record.to_bytes().unwrap()));
     }
@@ -276,12 +309,27 @@ fn finding_2_awards_need_a_code_the_organiser_signed_and_kiosks_can_be_revoked()
     assert_eq!(status, reqwest::StatusCode::OK, "{body}");
     let answer: UploadResponse = serde_json::from_str(&body).unwrap();
     let statuses: Vec<_> = answer.answers.iter().map(|a| (a.status, a.reason.clone())).collect();
-    assert_eq!(statuses[0].0, badge_kiosk::sync::protocol::RecordStatus::Accepted, "kept as evidence");
-    assert!(statuses[0].1.as_deref().unwrap_or("").contains("not awarded"), "{statuses:?}");
+    assert_eq!(
+        statuses[0].0,
+        badge_kiosk::sync::protocol::RecordStatus::Accepted,
+        "kept as evidence"
+    );
+    assert!(
+        statuses[0].1.as_deref().unwrap_or("").contains("not awarded"),
+        "{statuses:?}"
+    );
     for (status, reason) in &statuses[1..] {
-        assert_eq!(*status, badge_kiosk::sync::protocol::RecordStatus::Rejected, "{reason:?}");
+        assert_eq!(
+            *status,
+            badge_kiosk::sync::protocol::RecordStatus::Rejected,
+            "{reason:?}"
+        );
     }
-    assert_eq!(hub.state.store.lock().unwrap().award_count().unwrap(), 0, "no award minted");
+    assert_eq!(
+        hub.state.store.lock().unwrap().award_count().unwrap(),
+        0,
+        "no award minted"
+    );
     let token = badge_kiosk::domain::base32::encode(&claim_token);
     let credential = runtime.block_on(async {
         client
@@ -291,7 +339,11 @@ fn finding_2_awards_need_a_code_the_organiser_signed_and_kiosks_can_be_revoked()
             .unwrap()
             .status()
     });
-    assert_eq!(credential, reqwest::StatusCode::NOT_FOUND, "no credential for a code never issued");
+    assert_eq!(
+        credential,
+        reqwest::StatusCode::NOT_FOUND,
+        "no credential for a code never issued"
+    );
 
     // An older certificate for hall-a with another device key cannot take the id over.
     let stale = KioskCertificate::issue(&event_key, &event_id, "hall-a", rogue_key.verifying_key(), 1_000).unwrap();
@@ -318,7 +370,15 @@ fn finding_2_awards_need_a_code_the_organiser_signed_and_kiosks_can_be_revoked()
         .env_remove("BADGE_KIOSK_CONFIG")
         .arg("--event")
         .arg(&event.dir)
-        .args(["hub", "kiosk", "revoke", "hall-a", "--reason", "stolen from stand 4", "--data"])
+        .args([
+            "hub",
+            "kiosk",
+            "revoke",
+            "hall-a",
+            "--reason",
+            "stolen from stand 4",
+            "--data",
+        ])
         .arg(&hub_data)
         .output()
         .unwrap();
@@ -333,9 +393,15 @@ fn finding_2_awards_need_a_code_the_organiser_signed_and_kiosks_can_be_revoked()
     let fleet = hub.state.store.lock().unwrap().kiosk_fleet().unwrap();
     let hall_a = fleet.iter().find(|kiosk| kiosk.kiosk_id == "hall-a").unwrap();
     assert_eq!(hall_a.records, 2);
-    assert_eq!(hall_a.revoked.as_ref().map(|r| r.reason.as_str()), Some("stolen from stand 4"));
+    assert_eq!(
+        hall_a.revoked.as_ref().map(|r| r.reason.as_str()),
+        Some("stolen from stand 4")
+    );
     assert_eq!(hub.state.store.lock().unwrap().award_count().unwrap(), 2);
-    assert_eq!(pending_emails(&genuine.store), vec![Some("cleo@example.org".to_owned())]);
+    assert_eq!(
+        pending_emails(&genuine.store),
+        vec![Some("cleo@example.org".to_owned())]
+    );
     let listed = std::process::Command::new(binary())
         .env_remove("BADGE_KIOSK_CONFIG")
         .arg("--event")
@@ -389,7 +455,10 @@ fn finding_3_hub_serves_https_and_kiosks_talk_only_to_the_pinned_hub() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(data.join("tls").join("hub-key.pem")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(data.join("tls").join("hub-key.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     let plain = runtime.block_on(async {
@@ -420,15 +489,22 @@ fn finding_3_hub_serves_https_and_kiosks_talk_only_to_the_pinned_hub() {
     let failure = runtime
         .block_on(sync_once(&kiosk.store, &misdirected, &http, |_, _| {}))
         .unwrap_err();
-    assert!(failure.to_string().contains("not the one its enrolment code named"), "{failure}");
+    assert!(
+        failure.to_string().contains("not the one its enrolment code named"),
+        "{failure}"
+    );
     let hostile_records = hostile.state.store.lock().unwrap().counts().unwrap().records_by_kiosk;
     assert!(hostile_records.is_empty(), "the hostile server received nothing");
     assert!(
-        hostile.state.store.lock().unwrap().connection().query_row(
-            "SELECT COUNT(*) FROM record_emails",
-            [],
-            |row| row.get::<_, i64>(0)
-        ).unwrap() == 0
+        hostile
+            .state
+            .store
+            .lock()
+            .unwrap()
+            .connection()
+            .query_row("SELECT COUNT(*) FROM record_emails", [], |row| row.get::<_, i64>(0))
+            .unwrap()
+            == 0
     );
     // Nothing lost: the record waits with its email, and reaches the real hub.
     assert_eq!(pending_emails(&kiosk.store), vec![Some("ada@example.org".to_owned())]);
@@ -461,7 +537,12 @@ fn finding_4_forged_answers_change_nothing_and_the_clock_moves_only_by_signed_bo
     });
     let mut wrongly_signed: UploadResponse = serde_json::from_value(unsigned.clone()).unwrap();
     wrongly_signed
-        .sign(&event.definition.event.id, "hall-a", &[0; 32], &SigningKey::generate(&mut rand::rngs::OsRng))
+        .sign(
+            &event.definition.event.id,
+            "hall-a",
+            &[0; 32],
+            &SigningKey::generate(&mut rand::rngs::OsRng),
+        )
         .unwrap();
     for forged in [unsigned, serde_json::to_value(&wrongly_signed).unwrap()] {
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
@@ -479,9 +560,17 @@ fn finding_4_forged_answers_change_nothing_and_the_clock_moves_only_by_signed_bo
         settings.hub_url = format!("http://{address}");
         settings.tls_pin = None;
         let failure = runtime
-            .block_on(sync_once(&kiosk.store, &settings, &settings.http_client().unwrap(), |_, _| {}))
+            .block_on(sync_once(
+                &kiosk.store,
+                &settings,
+                &settings.http_client().unwrap(),
+                |_, _| {},
+            ))
             .unwrap_err();
-        assert!(failure.to_string().contains("nothing was marked as synced"), "{failure}");
+        assert!(
+            failure.to_string().contains("nothing was marked as synced"),
+            "{failure}"
+        );
         server.abort();
         // Nothing changed: still queued, email kept, clock floor where it was.
         assert_eq!(pending_emails(&kiosk.store), vec![Some("ada@example.org".to_owned())]);
@@ -517,7 +606,8 @@ fn finding_5_slow_clients_cannot_hold_the_hub_and_the_bundle_is_for_enrolled_kio
     let runtime = runtime();
     let dir = tempfile::tempdir().unwrap();
     let event = EventDir::demo(&dir.path().join("organiser")).unwrap();
-    let store = badge_kiosk::hub::store::HubStore::open(&dir.path().join("hub.sqlite"), event.definition.clone()).unwrap();
+    let store =
+        badge_kiosk::hub::store::HubStore::open(&dir.path().join("hub.sqlite"), event.definition.clone()).unwrap();
     let state = Arc::new(
         badge_kiosk::hub::server::HubState::new(store, &event, "http://127.0.0.1", Box::new(|| NOW_MS)).unwrap(),
     );
@@ -575,7 +665,10 @@ fn finding_5_slow_clients_cannot_hold_the_hub_and_the_bundle_is_for_enrolled_kio
     });
     // The bundle (event.toml, revocations) is not for anyone who asks.
     let anonymous = runtime.block_on(async {
-        reqwest::get(format!("http://{address}/api/v1/bundle")).await.unwrap().status()
+        reqwest::get(format!("http://{address}/api/v1/bundle"))
+            .await
+            .unwrap()
+            .status()
     });
     assert_eq!(anonymous, reqwest::StatusCode::UNAUTHORIZED);
 }
@@ -597,14 +690,29 @@ fn finding_6_low_findings() {
     let code = hub.enrolment_code(1, 30);
     let mut swapped = code.clone();
     swapped.hub_url = "https://10.66.66.66:8787".into();
-    let refused = runtime.block_on(badge_kiosk::sync::enrol::enrol(None, &swapped, &dir.path().join("k1"), Some("hall-a")));
+    let refused = runtime.block_on(badge_kiosk::sync::enrol::enrol(
+        None,
+        &swapped,
+        &dir.path().join("k1"),
+        Some("hall-a"),
+    ));
     assert!(refused.unwrap_err().to_string().contains("signature"));
     let mut unsigned = code.clone();
     unsigned.signed = None;
-    let refused = runtime.block_on(badge_kiosk::sync::enrol::enrol(None, &unsigned, &dir.path().join("k1"), Some("hall-a")));
+    let refused = runtime.block_on(badge_kiosk::sync::enrol::enrol(
+        None,
+        &unsigned,
+        &dir.path().join("k1"),
+        Some("hall-a"),
+    ));
     assert!(refused.unwrap_err().to_string().contains("not signed"));
     runtime
-        .block_on(badge_kiosk::sync::enrol::enrol(None, &code, &dir.path().join("k1"), Some("hall-a")))
+        .block_on(badge_kiosk::sync::enrol::enrol(
+            None,
+            &code,
+            &dir.path().join("k1"),
+            Some("hall-a"),
+        ))
         .expect("the genuine code still enrols");
 
     // An older signed bundle cannot be replayed onto the kiosk.
@@ -626,15 +734,32 @@ fn finding_6_low_findings() {
         })
     };
     let live = hub.enrolment_code(5, 600);
-    let older = fetch(&live.token).bundle.verify(&event.definition.public_keys(), None).unwrap();
+    let older = fetch(&live.token)
+        .bundle
+        .verify(&event.definition.public_keys(), None)
+        .unwrap();
     clock.fetch_add(60_000, Ordering::SeqCst);
-    hub.state.store.lock().unwrap().revoke_code(&[3; 10], "lost", NOW_MS).unwrap();
-    let newer = fetch(&live.token).bundle.verify(&event.definition.public_keys(), None).unwrap();
+    hub.state
+        .store
+        .lock()
+        .unwrap()
+        .revoke_code(&[3; 10], "lost", NOW_MS)
+        .unwrap();
+    let newer = fetch(&live.token)
+        .bundle
+        .verify(&event.definition.public_keys(), None)
+        .unwrap();
     let queue = Store::open(&dir.path().join("queue.sqlite")).unwrap();
     badge_kiosk::sync::enrol::apply_to_store(&queue, &newer).unwrap();
     let replay = badge_kiosk::sync::enrol::apply_to_store(&queue, &older);
-    assert!(matches!(replay, Err(badge_kiosk::sync::enrol::EnrolError::OlderBundle { .. })));
-    assert!(queue.is_revoked(&[3; 10]).unwrap(), "the newer bundle's revocation stays");
+    assert!(matches!(
+        replay,
+        Err(badge_kiosk::sync::enrol::EnrolError::OlderBundle { .. })
+    ));
+    assert!(
+        queue.is_revoked(&[3; 10]).unwrap(),
+        "the newer bundle's revocation stays"
+    );
 
     // Terminal escapes in a kiosk id (a stand-alone kiosk certifies itself) are shown escaped.
     let evil = "evil\u{1b}[2J\u{1b}]0;pwned\u{7}";
@@ -689,9 +814,16 @@ fn finding_6_low_findings() {
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&output.stdout);
-        assert!(output.status.success(), "{command:?}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{command:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         assert!(text.contains("evil"), "{command:?}: {text}");
-        assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "{command:?}: {text:?}");
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{command:?}: {text:?}"
+        );
     }
 
     // Queues, hub databases and exports are private; a readable event key is refused.
@@ -730,7 +862,10 @@ fn finding_6_low_findings() {
         .unwrap();
     assert!(!smtp.status.success());
     let message = String::from_utf8_lossy(&smtp.stderr);
-    assert!(message.contains("tls=required") && !message.contains("secret"), "{message}");
+    assert!(
+        message.contains("tls=required") && !message.contains("secret"),
+        "{message}"
+    );
 
     // A real event refuses the demo PINs; the demo keeps them.
     assert!(badge_kiosk::kiosk::pin::demo_pin_in_use("1234", "2468").is_some());
