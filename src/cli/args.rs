@@ -69,6 +69,9 @@ pub enum Command {
     /// The kiosk's trusted clock: show it, or reset it after a hub gave a wrong time.
     #[command(subcommand)]
     Clock(ClockCommand),
+    /// Read a staff or organiser PIN from standard input and print the form to put in the
+    /// configuration (`staff_pin = "sha256:…"`), so the file does not hold it in clear.
+    PinHash,
     /// Run or feed the event hub (the organiser's collection point).
     #[command(subcommand)]
     Hub(HubCommand),

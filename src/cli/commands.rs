@@ -130,6 +130,18 @@ pub fn run(cli: Cli, run_ui: impl FnOnce(Config, RunArgs) -> Result<()>) -> Resu
         Some(Command::Step(args)) => step(&config, args),
         Some(Command::Queue(command)) => queue(&config, command),
         Some(Command::Clock(command)) => clock(&config, command),
+        Some(Command::PinHash) => {
+            let mut pin = String::new();
+            std::io::stdin()
+                .read_line(&mut pin)
+                .context("reading the PIN from standard input")?;
+            let pin = pin.trim();
+            if !crate::kiosk::pin::is_valid_setting(pin) || pin.starts_with(crate::kiosk::pin::HASHED_PREFIX) {
+                bail!("a PIN is 4 to 8 digits: type it, then Enter");
+            }
+            println!("{}", crate::kiosk::pin::hash_pin(pin));
+            Ok(())
+        }
         Some(Command::Tickets(args)) => {
             let mut kiosk = open_kiosk(&config)?;
             let data = std::fs::read(&args.csv).with_context(|| format!("reading {}", args.csv.display()))?;

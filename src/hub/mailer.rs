@@ -480,6 +480,19 @@ fn escape_html(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn smtp_without_tls_is_refused_unless_allowed() {
+        assert!(super::check_transport_security("smtp://u:secret@relay:587", false).is_err());
+        assert!(super::check_transport_security("smtp://relay:587?tls=opportunistic", false).is_err());
+        assert!(super::check_transport_security("smtp://u:p@relay:587?tls=required", false).is_ok());
+        assert!(super::check_transport_security("smtps://u:p@relay:465", false).is_ok());
+        assert!(super::check_transport_security("smtp://127.0.0.1:25", true).is_ok());
+        let message = super::check_transport_security("smtp://u:secret@relay:587", false)
+            .unwrap_err()
+            .to_string();
+        assert!(!message.contains("secret"), "{message}");
+    }
+
     use super::*;
 
     #[test]

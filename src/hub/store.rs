@@ -70,6 +70,11 @@ fn archive_kiosk_records(transaction: &Connection, kiosk_id: &str, old_key: &[u8
     Ok(())
 }
 
+/// A known kiosk at upload: device key, certificate issue time, revoked, revocation reason.
+type KnownKiosk = (Vec<u8>, Option<i64>, bool, Option<String>);
+/// A kiosk's device key and, when revoked, the organiser's reason.
+pub type KioskDevice = (Vec<u8>, Option<String>);
+
 /// An award as the hub reports it: (badge, code id hex, kind, recipient, source kiosk).
 pub type AwardRow = (String, String, String, String, Option<String>);
 /// What a claim link points at: the badge id and, for kiosk awards, the record's bytes.
@@ -172,7 +177,7 @@ impl HubStore {
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let known: Option<(Vec<u8>, Option<i64>, bool, Option<String>)> = transaction
+        let known: Option<KnownKiosk> = transaction
             .query_row(
                 "SELECT device_key, certificate_issued_ms, revoked, revoked_reason FROM kiosks WHERE kiosk_id = ?1",
                 [&certificate.kiosk_id],
@@ -504,7 +509,7 @@ impl HubStore {
     }
 
     /// The device key the hub knows for `kiosk_id`, and whether it was revoked (reason).
-    pub fn kiosk_device(&self, kiosk_id: &str) -> Result<Option<(Vec<u8>, Option<String>)>, HubError> {
+    pub fn kiosk_device(&self, kiosk_id: &str) -> Result<Option<KioskDevice>, HubError> {
         Ok(self
             .connection
             .query_row(
