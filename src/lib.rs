@@ -13,6 +13,7 @@ pub mod eventdir;
 pub mod fuzzing;
 pub mod hub;
 pub mod kiosk;
+pub mod migrate;
 pub mod platform;
 pub mod printing;
 pub mod printing_output;

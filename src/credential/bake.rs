@@ -129,29 +129,9 @@ fn skip_nul_terminated(bytes: &[u8]) -> Option<&[u8]> {
     bytes.get(end + 1..)
 }
 
-/// CRC-32 as PNG defines it (ISO 3309, polynomial 0xEDB88320, reflected).
+/// CRC-32 as PNG defines it (ISO 3309, the same as zlib's).
 fn crc32(bytes: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut table = [0u32; 256];
-        let mut n = 0;
-        while n < 256 {
-            let mut c = n as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 == 1 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
-                k += 1;
-            }
-            table[n] = c;
-            n += 1;
-        }
-        table
-    };
-    let mut crc = 0xFFFF_FFFFu32;
-    for &byte in bytes {
-        let index = usize::from((crc as u8) ^ byte);
-        crc = TABLE.get(index).copied().unwrap_or_default() ^ (crc >> 8);
-    }
-    crc ^ 0xFFFF_FFFF
+    crc32fast::hash(bytes)
 }
 
 /// A copy of `svg` carrying `credential`.

@@ -1,5 +1,5 @@
-//! The hub's numbered migrations, applied in order inside one transaction (like the
-//! kiosk's queue). Never edit one that shipped: add the next number.
+//! The hub's numbered migrations (the runner, shared with the kiosk's queue, is
+//! `crate::migrate`). Never edit one that shipped: add the next number.
 
 use rusqlite::Connection;
 
@@ -14,30 +14,5 @@ const MIGRATIONS: &[&str] = &[
 
 /// Returns `Err(found)` when the database was written by a newer hub.
 pub fn apply(connection: &Connection) -> Result<Result<(), i64>, rusqlite::Error> {
-    let current: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
-    if current > known {
-        return Ok(Err(current));
-    }
-    let pending: Vec<(usize, &str)> = MIGRATIONS
-        .iter()
-        .enumerate()
-        .skip(usize::try_from(current).unwrap_or(0))
-        .map(|(index, sql)| (index, *sql))
-        .collect();
-    if pending.is_empty() {
-        return Ok(Ok(()));
-    }
-    connection.execute_batch("BEGIN IMMEDIATE")?;
-    let outcome = pending.iter().try_for_each(|(index, sql)| {
-        connection.execute_batch(sql)?;
-        connection.pragma_update(None, "user_version", i64::try_from(index + 1).unwrap_or(i64::MAX))
-    });
-    match outcome {
-        Ok(()) => connection.execute_batch("COMMIT").map(Ok),
-        Err(error) => {
-            let _ = connection.execute_batch("ROLLBACK");
-            Err(error)
-        }
-    }
+    Ok(crate::migrate::apply(connection, MIGRATIONS)?.map_err(|newer| newer.found))
 }

@@ -1,18 +1,40 @@
 //! The fuzz targets' short run in CI (issue #8): every committed input under fuzz/seeds,
-//! fuzz/corpus and fuzz/regressions goes through the same library function its
-//! `cargo fuzz` target calls (`badge_kiosk::fuzzing`), on the stable toolchain. Any panic
-//! fails the test and names the file.
+//! fuzz/regressions and the minimised corpus (one archive, fuzz/corpus.tar.xz, so that a
+//! re-minimisation replaces one file rather than churning ten thousand) goes through the
+//! same library function its `cargo fuzz` target calls (`badge_kiosk::fuzzing`), on the
+//! stable toolchain. Any panic fails the test and names the file.
 //!
 //! `BADGE_KIOSK_WRITE_FUZZ_SEEDS=1 cargo test --test it fuzz_corpus` rewrites fuzz/seeds
 //! from `fuzzing::seeds()` (inputs signed with the demo event key).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use badge_kiosk::fuzzing::{seeds, TARGETS};
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
+}
+
+/// The directory holding `corpus/TARGET/…`, unpacked once per test run from the archive.
+fn corpus_root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("fuzz-corpus-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let archive = fuzz_dir().join("corpus.tar.xz");
+        let status = std::process::Command::new("tar")
+            .arg("-xJf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(&root)
+            .status()
+            .expect("tar is missing: install the Debian packages tar and xz-utils");
+        assert!(status.success(), "could not unpack {}", archive.display());
+        root
+    })
 }
 
 /// Runs one input; the panic message if it panicked.
@@ -32,7 +54,8 @@ fn fuzz_corpus_replays_without_a_panic() {
     let mut replayed = 0;
     for (name, target) in TARGETS {
         for kind in ["seeds", "corpus", "regressions"] {
-            let dir = fuzz_dir().join(kind).join(name);
+            let base = if kind == "corpus" { corpus_root() } else { &fuzz_dir() };
+            let dir = base.join(kind).join(name);
             let Ok(entries) = std::fs::read_dir(&dir) else { continue };
             let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
             files.sort();
@@ -71,11 +94,10 @@ fn fuzz_corpus_covers_every_target() {
             "{}",
             target_file.display()
         );
-        let corpus = fuzz_dir().join("corpus").join(name);
+        let corpus = corpus_root().join("corpus").join(name);
         assert!(
             std::fs::read_dir(&corpus).is_ok_and(|mut entries| entries.next().is_some()),
-            "no committed corpus in {}: run scripts/fuzz",
-            corpus.display()
+            "no corpus for {name} in fuzz/corpus.tar.xz: run scripts/fuzz"
         );
     }
 }

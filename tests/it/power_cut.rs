@@ -1,9 +1,15 @@
-//! Power cuts. The kiosk process is killed with SIGKILL at random moments while claiming
+//! Power cuts. The kiosk process is killed with SIGKILL at a random point while claiming
 //! or syncing, and then, as a real power cut would, the disk is rolled back to what the
 //! process had made durable: `tests/power/powerloss.c`, preloaded into the kiosk,
 //! journals every write and fsync to the data directory, and `lose_unsynced_writes`
-//! rebuilds each file keeping only what an fsync confirmed (the worst the kernel allows).
-//! SIGKILL alone would not do: the kernel's page cache survives a killed process.
+//! rebuilds each file keeping only what an fsync confirmed: every write after the last
+//! fsync of its file is lost (this model does not tear single writes, nor lose renames or
+//! directory entries). SIGKILL alone would not do: the kernel's page cache survives a
+//! killed process.
+//!
+//! The cut point is an operation count, not a moment: the preloaded library kills the
+//! process just before its N-th disk operation, N drawn at random below the count a whole
+//! run takes. So every cut lands inside the work on any machine, fast or loaded.
 //!
 //! With the product's `synchronous=FULL`, whatever the kiosk printed as saved must survive,
 //! the hash chain must verify and `PRAGMA integrity_check` must pass after every cut; after
@@ -110,9 +116,10 @@ impl PowerCutKiosk {
         command
     }
 
-    /// Cuts the power: what was not fsynced is gone.
-    fn cut(&self) {
-        lose_unsynced_writes(&self.snapshot, &self.data_dir, &self.journal);
+    /// Cuts the power: what was not fsynced is gone. Returns how many disk operations the
+    /// command made before the cut.
+    fn cut(&self) -> u64 {
+        lose_unsynced_writes(&self.snapshot, &self.data_dir, &self.journal)
     }
 
     fn store(&self) -> Store {
@@ -126,25 +133,43 @@ impl PowerCutKiosk {
     }
 }
 
+/// How long a stuck kiosk is given before the harness gives up on it. Only a hang reaches it.
+const STUCK: Duration = Duration::from_secs(180);
+
+/// Claims per cycle: one scanner burst.
+const STREAM: usize = 25;
+
 /// Outcome of claim cycles.
 #[derive(Default, Debug)]
 struct ClaimCuts {
     cycles: usize,
-    killed_mid_run: usize,
+    /// The power went before the burst's last claim was saved.
+    cut_mid_stream: usize,
+    /// The power went after the whole burst was saved (the harness's own kill).
+    cut_after_stream: usize,
     reported_saved: usize,
     lost: usize,
 }
 
+/// Power cuts while a burst of claims is processed. The first cycle runs the whole burst
+/// and learns how many disk operations it takes; every later cycle cuts the power just
+/// before a random one of them (`POWERLOSS_CUT_AT`), so the cut lands mid-burst by
+/// construction, whatever the machine's speed.
 fn claim_cycles(kiosk: &PowerCutKiosk, cycles: usize, seed: u64) -> ClaimCuts {
     let mut random = Xorshift(seed);
     let mut outcome = ClaimCuts {
         cycles,
         ..ClaimCuts::default()
     };
+    let mut operations_per_burst: Option<u64> = None;
     for _ in 0..cycles {
-        let codes = kiosk.visitor_codes(25).join("\n") + "\n";
-        let mut child = kiosk
-            .command(&["claim", "-", "--phone"])
+        let cut_at = operations_per_burst.map(|operations| 1 + random.next() % operations.max(1));
+        let codes = kiosk.visitor_codes(STREAM).join("\n") + "\n";
+        let mut command = kiosk.command(&["claim", "-", "--phone"]);
+        if let Some(cut_at) = cut_at {
+            command.env("POWERLOSS_CUT_AT", cut_at.to_string());
+        }
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -168,21 +193,48 @@ fn claim_cycles(kiosk: &PowerCutKiosk, cycles: usize, seed: u64) -> ClaimCuts {
                 }
             }
         });
-        std::thread::sleep(Duration::from_millis(random.next() % 300));
-        let mut saved: Vec<u64> = saved_rx.try_iter().collect();
-        // At least one award on screen before the cut, so every cycle can show a loss.
-        if saved.is_empty() {
-            saved.extend(saved_rx.recv_timeout(Duration::from_secs(20)).ok());
+        // Until the kiosk cuts its own power (its output ends) or saves the whole burst.
+        let started = std::time::Instant::now();
+        let mut saved = Vec::new();
+        let mut killed_by_harness = false;
+        loop {
+            match saved_rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(sequence) => {
+                    saved.push(sequence);
+                    if saved.len() == STREAM {
+                        let _ = child.kill();
+                        killed_by_harness = true;
+                        break;
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    assert!(
+                        started.elapsed() < STUCK,
+                        "the kiosk saved {} claims, then hung",
+                        saved.len()
+                    );
+                }
+            }
         }
-        if saved.len() < 25 {
-            outcome.killed_mid_run += 1;
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+        let status = child.wait().unwrap();
         drop(stdin);
         reader.join().unwrap();
         saved.extend(saved_rx.try_iter());
-        kiosk.cut();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9),
+            "the kiosk must die only by the power cut, not {status}"
+        );
+        if killed_by_harness {
+            outcome.cut_after_stream += 1;
+        } else {
+            outcome.cut_mid_stream += 1;
+        }
+        let operations = kiosk.cut();
+        if cut_at.is_none() {
+            operations_per_burst = Some(operations);
+        }
 
         let store = kiosk.store();
         assert_eq!(store.integrity_check().unwrap(), "ok");
@@ -202,10 +254,13 @@ fn power_cuts_during_claims_lose_nothing_reported_saved() {
     let kiosk = PowerCutKiosk::new(false);
     let outcome = claim_cycles(&kiosk, cycles(40), 0x5eed);
     eprintln!(
-        "power cuts during claims (synchronous=FULL): {} cycles, {} cut mid-run, {} awards reported saved, {} lost",
-        outcome.cycles, outcome.killed_mid_run, outcome.reported_saved, outcome.lost
+        "power cuts during claims (synchronous=FULL): {} cycles, {} cut mid-burst, {} after the burst, {} awards reported saved, {} lost",
+        outcome.cycles, outcome.cut_mid_stream, outcome.cut_after_stream, outcome.reported_saved, outcome.lost
     );
-    assert!(outcome.killed_mid_run > 0, "the harness must actually interrupt claims");
+    assert!(
+        outcome.cut_mid_stream > 0,
+        "the harness must actually interrupt claims: {outcome:?}"
+    );
     assert!(outcome.reported_saved > 0);
     assert_eq!(outcome.lost, 0, "awards reported saved were lost: {outcome:?}");
 }
@@ -224,6 +279,10 @@ fn with_synchronous_normal_the_harness_finds_the_loss() {
     );
 }
 
+/// Power cuts while syncing. As for claims, the first sync runs whole and tells how many
+/// disk operations a sync takes; later syncs lose power just before a random one of them:
+/// while reading the queue, after the hub answered but before the kiosk recorded the
+/// answer, or while it stores the new event bundle.
 #[test]
 fn power_cuts_during_sync_deliver_each_record_once() {
     let kiosk = PowerCutKiosk::new(false);
@@ -231,13 +290,22 @@ fn power_cuts_during_sync_deliver_each_record_once() {
     let hub_db = kiosk.kiosk.dir.path().join("hub.sqlite");
     let hub = start_hub(&runtime, &hub_db, &kiosk.event, || 1_795_000_000_000);
     let hub_url = hub.url();
+    let hub_records = || {
+        let hub = badge_kiosk::hub::store::HubStore::open(&hub_db, kiosk.event.definition.clone()).unwrap();
+        let records: i64 = hub
+            .connection()
+            .query_row("SELECT COUNT(*) FROM records", [], |row| row.get(0))
+            .unwrap();
+        records as u64
+    };
 
     let mut random = Xorshift(0x51c);
     let mut cuts = 0;
-    let mut typical_sync = Duration::from_millis(300);
+    let mut answers_lost = 0;
+    let mut operations_per_sync: Option<(u64, u64)> = None;
     let cycles = cycles(15);
     for _ in 0..cycles {
-        // New awards (this run completes), then a sync that loses power at a random moment.
+        // New awards (this run completes), then a sync that may lose power.
         let codes = kiosk.visitor_codes(40).join("\n") + "\n";
         let mut claim = kiosk
             .kiosk
@@ -250,35 +318,40 @@ fn power_cuts_during_sync_deliver_each_record_once() {
         claim.stdin.take().unwrap().write_all(codes.as_bytes()).unwrap();
         assert!(claim.wait().unwrap().success());
 
-        let mut sync = kiosk
-            .command(&["sync", "--hub", &hub_url])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // Anywhere from before the first request to just after the last answer: the cut
-        // falls uniformly over 1.2× the expected duration of this sync.
-        let started = std::time::Instant::now();
-        let deadline = Duration::from_millis(random.next() % (typical_sync.as_millis() as u64 * 6 / 5 + 1));
-        loop {
-            if sync.try_wait().unwrap().is_some() {
-                typical_sync = started.elapsed();
-                break;
-            }
-            if started.elapsed() >= deadline {
-                // The backlog grows while syncs are cut: so does the time a sync needs.
-                typical_sync = typical_sync * 5 / 4;
-                cuts += 1;
-                let _ = sync.kill();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(2));
+        // A sync's operations grow with the records it sends: scale the last whole sync's
+        // count to today's backlog, so the cut falls anywhere in this sync, the bundle
+        // update after the upload included.
+        let backlog = kiosk.store().counts().unwrap().queued.max(1);
+        let cut_at = operations_per_sync
+            .map(|(operations, sent)| 1 + random.next() % (operations * backlog / sent.max(1)).max(1));
+        let mut command = kiosk.command(&["sync", "--hub", &hub_url]);
+        if let Some(cut_at) = cut_at {
+            command.env("POWERLOSS_CUT_AT", cut_at.to_string());
         }
-        let _ = sync.wait();
-        kiosk.cut();
+        let mut sync = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = sync.try_wait().unwrap() {
+                break status;
+            }
+            assert!(started.elapsed() < STUCK, "the sync hung");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let cut = std::os::unix::process::ExitStatusExt::signal(&status) == Some(9);
+        assert!(cut || status.success(), "the sync failed on its own: {status}");
+        let operations = kiosk.cut();
+        if cut {
+            cuts += 1;
+        } else {
+            // A whole sync: its operation count bounds the next cut.
+            operations_per_sync = Some((operations, backlog));
+        }
         let store = kiosk.store();
         assert_eq!(store.integrity_check().unwrap(), "ok");
         assert!(store.audit(&kiosk.device_key()).unwrap().faults.is_empty());
+        if hub_records() > store.counts().unwrap().synced {
+            answers_lost += 1;
+        }
     }
     let synced_between_cuts = kiosk.store().counts().unwrap().synced;
     // The network and the power stay on: everything left goes.
@@ -303,7 +376,7 @@ fn power_cuts_during_sync_deliver_each_record_once() {
         )
         .unwrap();
     eprintln!(
-        "power cuts during sync: {cycles} cycles, {cuts} cut mid-sync, {synced_between_cuts} records marked synced between cuts; hub holds {records} records ({distinct} distinct) and {} awards of {expected}",
+        "power cuts during sync: {cycles} cycles, {cuts} cut mid-sync ({answers_lost} after the hub stored a batch the kiosk had not yet marked), {synced_between_cuts} records marked synced between cuts; hub holds {records} records ({distinct} distinct) and {} awards of {expected}",
         hub.award_count().unwrap()
     );
     assert!(cuts > 0, "the harness must actually interrupt syncs");
@@ -329,13 +402,15 @@ fn copy_tree(from: &Path, to: &Path) {
 /// Rebuilds every journalled file under `data_dir` as the disk holds it after a power cut:
 /// the state of `snapshot` plus the writes, truncations and unlinks that an fsync of the
 /// same file confirmed afterwards. SQLite's shared-memory index is never durable.
-fn lose_unsynced_writes(snapshot: &Path, data_dir: &Path, journal: &Path) {
+/// Returns the number of journalled operations under `data_dir`.
+fn lose_unsynced_writes(snapshot: &Path, data_dir: &Path, journal: &Path) -> u64 {
     struct FileState {
         volatile: Option<Vec<u8>>,
         durable: Option<Vec<u8>>,
     }
     let bytes = std::fs::read(journal).unwrap_or_default();
     let mut files: HashMap<PathBuf, FileState> = HashMap::new();
+    let mut operations = 0;
     let mut at = 0;
     while at + 3 <= bytes.len() {
         let op = bytes[at];
@@ -356,6 +431,7 @@ fn lose_unsynced_writes(snapshot: &Path, data_dir: &Path, journal: &Path) {
         let Ok(relative) = path.strip_prefix(data_dir) else {
             continue;
         };
+        operations += 1;
         if relative.as_os_str().is_empty() || snapshot.join(relative).is_dir() || data_dir.join(relative).is_dir() {
             continue;
         }
@@ -397,6 +473,7 @@ fn lose_unsynced_writes(snapshot: &Path, data_dir: &Path, journal: &Path) {
         }
     }
     remove_shared_memory(data_dir);
+    operations
 }
 
 fn remove_shared_memory(dir: &Path) {

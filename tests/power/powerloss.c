@@ -11,11 +11,17 @@
  * length, path, i64 offset (or length for 'T'), u32 data length, data. Little-endian.
  * A sync is journalled only after the real call succeeded, so the journal never claims
  * more durability than the disk gave.
+ *
+ * With $POWERLOSS_CUT_AT=N the power goes at a chosen point rather than a chosen moment:
+ * the process kills itself (SIGKILL) when it is about to make its N-th watched write,
+ * truncate, sync or unlink, which it therefore never makes. Where the cut lands is then a
+ * matter of the operation count, not of how fast the machine runs.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -88,6 +94,21 @@ static void journal(char op, const char *path, int64_t offset, const void *data,
     if (written != (ssize_t)total) abort();
 }
 
+/* Cuts the power before the N-th watched operation when $POWERLOSS_CUT_AT=N. */
+static void cut_power_if_due(void) {
+    static long limit = -1;
+    static long operations;
+    if (limit < 0) {
+        const char *value = getenv("POWERLOSS_CUT_AT");
+        limit = value ? atol(value) : 0;
+    }
+    if (limit <= 0) return;
+    if (__atomic_add_fetch(&operations, 1, __ATOMIC_SEQ_CST) < limit) return;
+    syscall(SYS_kill, syscall(SYS_getpid), SIGKILL);
+    /* SIGKILL cannot be caught: this thread never reaches the operation. */
+    for (;;) pause();
+}
+
 typedef ssize_t (*write_fn)(int, const void *, size_t);
 typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
 typedef int (*truncate_fn)(int, off_t);
@@ -102,6 +123,7 @@ ssize_t write(int fd, const void *buf, size_t count) {
     REAL(write, write_fn);
     char path[PATH_MAX];
     if (!watched_path_of_fd(fd, path, sizeof path)) return real_write(fd, buf, count);
+    cut_power_if_due();
     off_t offset = lseek(fd, 0, SEEK_CUR);
     if (fcntl(fd, F_GETFL) & O_APPEND) offset = lseek(fd, 0, SEEK_END);
     ssize_t n = real_write(fd, buf, count);
@@ -112,8 +134,10 @@ ssize_t write(int fd, const void *buf, size_t count) {
 static ssize_t journalled_pwrite(pwrite_fn real, int fd, const void *buf,
                                  size_t count, off_t offset) {
     char path[PATH_MAX];
+    int watched = watched_path_of_fd(fd, path, sizeof path);
+    if (watched) cut_power_if_due();
     ssize_t n = real(fd, buf, count, offset);
-    if (n > 0 && watched_path_of_fd(fd, path, sizeof path)) journal('W', path, offset, buf, (uint32_t)n);
+    if (n > 0 && watched) journal('W', path, offset, buf, (uint32_t)n);
     return n;
 }
 
@@ -129,8 +153,10 @@ ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset) {
 
 static int journalled_truncate(truncate_fn real, int fd, off_t length) {
     char path[PATH_MAX];
+    int watched = watched_path_of_fd(fd, path, sizeof path);
+    if (watched) cut_power_if_due();
     int result = real(fd, length);
-    if (result == 0 && watched_path_of_fd(fd, path, sizeof path)) journal('T', path, length, NULL, 0);
+    if (result == 0 && watched) journal('T', path, length, NULL, 0);
     return result;
 }
 
@@ -147,6 +173,7 @@ int ftruncate64(int fd, off_t length) {
 static int journalled_sync(sync_fn real, int fd) {
     char path[PATH_MAX];
     int watched = watched_path_of_fd(fd, path, sizeof path);
+    if (watched) cut_power_if_due();
     int result = real(fd);
     if (result == 0 && watched) journal('S', path, 0, NULL, 0);
     return result;
@@ -166,6 +193,7 @@ int unlink(const char *pathname) {
     REAL(unlink, unlink_fn);
     char path[PATH_MAX];
     int watched = watched_path(pathname, path, sizeof path);
+    if (watched) cut_power_if_due();
     int result = real_unlink(pathname);
     if (result == 0 && watched) journal('U', path, 0, NULL, 0);
     return result;

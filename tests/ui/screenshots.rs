@@ -1,6 +1,7 @@
 //! Renders every screen, French and English, at the sizes a kiosk meets, into
-//! docs/screenshots/ with Slint's software renderer (no display needed). Run by
-//! `scripts/screenshots`; ignored in normal test runs because it writes files.
+//! target/screenshots/ (or $SCREENSHOT_DIR) with Slint's software renderer (no display
+//! needed). Run by `scripts/screenshots`, which copies the ones the README shows into
+//! docs/screenshots/; ignored in normal test runs because it writes files.
 
 use std::rc::Rc;
 
@@ -51,11 +52,11 @@ fn render_all(
 }
 
 #[test]
-#[ignore = "writes docs/screenshots; run scripts/screenshots"]
+#[ignore = "writes every screen into SCREENSHOT_DIR; run scripts/screenshots"]
 fn render_screenshots() {
     let out = std::path::PathBuf::from(
         std::env::var("SCREENSHOT_DIR")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/docs/screenshots").into()),
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target/screenshots").into()),
     );
     std::fs::create_dir_all(&out).expect("screenshot dir");
     let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
