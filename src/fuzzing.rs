@@ -135,8 +135,9 @@ pub fn hub_upload_body(data: &[u8]) {
                     assert_eq!(first.answers.len(), request.records.len());
                     // Idempotent: the same batch again (its answer was lost) changes nothing.
                     let counts = store.counts().ok();
-                    let Ok(again) = store.ingest(&request, now_ms + 1) else {
-                        panic!("a batch the hub took once must be taken again");
+                    let again = match store.ingest(&request, now_ms + 1) {
+                        Ok(again) => again,
+                        Err(error) => panic!("a batch the hub took once must be taken again: {error}"),
                     };
                     assert_eq!(first.answers, again.answers);
                     assert_eq!(counts, store.counts().ok());

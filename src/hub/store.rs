@@ -769,7 +769,8 @@ fn ingest_record(
             return Ok(RecordAnswer {
                 sequence,
                 status,
-                reason: None,
+                // The same answer as the first time, an unproven record's reason included.
+                reason: (outcome == "unproven").then(|| UNPROVEN_REASON.to_owned()),
                 email_received: false,
             });
         }
