@@ -153,13 +153,12 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let pin_ok = |pin: &str| (4..=8).contains(&pin.len()) && pin.chars().all(|c| c.is_ascii_digit());
         for (name, pin) in [("staff_pin", &self.staff_pin), ("organiser_pin", &self.organiser_pin)] {
-            if !pin_ok(pin) {
+            if !crate::kiosk::pin::is_valid_setting(pin) {
                 return Err(ConfigError::Env {
                     name: name.into(),
                     value: "…".into(),
-                    message: "a PIN is 4 to 8 digits".into(),
+                    message: "a PIN is 4 to 8 digits, or sha256:… as `badge-kiosk pin-hash` prints it".into(),
                 });
             }
         }

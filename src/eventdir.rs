@@ -47,6 +47,46 @@ pub enum EventDirError {
         "the event key in {path} does not match any public key listed in event.toml: add its public key to `keys`"
     )]
     KeyNotListed { path: PathBuf },
+    #[error("the event key {path} can be read by other users of this computer (mode {mode:o}): run `chmod 600 {path}`, then start again")]
+    KeyReadableByOthers { path: PathBuf, mode: u32 },
+}
+
+/// Makes `path` (a database about to be opened) a file only its owner can read and write,
+/// whatever the umask: created 0600 if missing, tightened to 0600 if it exists. SQLite
+/// gives its -wal and -shm files the database's own mode.
+pub fn ensure_private_file(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if path.as_os_str().is_empty() || path.to_str() == Some(":memory:") {
+            return Ok(());
+        }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)?;
+        let mode = file.metadata()?.permissions().mode();
+        if mode & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(mode & 0o700))?;
+        }
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            let side = PathBuf::from(side);
+            if let Ok(metadata) = std::fs::metadata(&side) {
+                let mode = metadata.permissions().mode();
+                if mode & 0o077 != 0 {
+                    std::fs::set_permissions(&side, std::fs::Permissions::from_mode(mode & 0o700))?;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> EventDirError + '_ {
@@ -70,6 +110,20 @@ impl EventDir {
         let definition = EventDefinition::load(&dir.join(EVENT_FILE))?;
         let key_path = dir.join(EVENT_KEY_FILE);
         let event_key = if key_path.exists() {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(&key_path)
+                    .map_err(io_error(&key_path))?
+                    .permissions()
+                    .mode();
+                if mode & 0o077 != 0 {
+                    return Err(EventDirError::KeyReadableByOthers {
+                        path: key_path,
+                        mode: mode & 0o777,
+                    });
+                }
+            }
             let key = read_key(&key_path)?;
             if !definition.public_keys().contains(&key.verifying_key()) {
                 return Err(EventDirError::KeyNotListed { path: key_path });

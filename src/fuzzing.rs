@@ -135,8 +135,9 @@ pub fn hub_upload_body(data: &[u8]) {
                     assert_eq!(first.answers.len(), request.records.len());
                     // Idempotent: the same batch again (its answer was lost) changes nothing.
                     let counts = store.counts().ok();
-                    let Ok(again) = store.ingest(&request, now_ms + 1) else {
-                        panic!("a batch the hub took once must be taken again");
+                    let again = match store.ingest(&request, now_ms + 1) {
+                        Ok(again) => again,
+                        Err(error) => panic!("a batch the hub took once must be taken again: {error}"),
                     };
                     assert_eq!(first.answers, again.answers);
                     assert_eq!(counts, store.counts().ok());
@@ -399,6 +400,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         hub_url: "http://192.168.1.10:8787".into(),
         token: "K3M9PQ2XABCD7EFG".into(),
         key_fingerprint: key_fingerprint.clone(),
+        signed: None,
     };
     add("enrolment_code", "lan", enrolment.to_url().into_bytes());
     add(
@@ -495,6 +497,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             certificate: certificate.clone(),
             records,
             emails: Default::default(),
+            ..Default::default()
         })
         .unwrap_or_default()
     };
@@ -544,6 +547,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         ],
         hub_time_ms: NOW_SECONDS * 1000,
         chain_warnings: vec!["gap before sequence 3".into()],
+        signature: None,
     };
     add(
         "hub_answers",

@@ -66,6 +66,12 @@ pub enum Command {
     Sync(SyncArgs),
     /// Write every record to a signed bundle file (for a USB stick when there is no network).
     Export(ExportArgs),
+    /// The kiosk's trusted clock: show it, or reset it after a hub gave a wrong time.
+    #[command(subcommand)]
+    Clock(ClockCommand),
+    /// Read a staff or organiser PIN from standard input and print the form to put in the
+    /// configuration (`staff_pin = "sha256:…"`), so the file does not hold it in clear.
+    PinHash,
     /// Run or feed the event hub (the organiser's collection point).
     #[command(subcommand)]
     Hub(HubCommand),
@@ -166,12 +172,18 @@ pub enum HubCommand {
         /// address on the network).
         #[arg(long, value_name = "URL")]
         public_url: Option<String>,
-        /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+        /// Serve HTTPS with this certificate chain (PEM, e.g. from a venue CA); needs
+        /// --tls-key. Without it the hub serves HTTPS with its own certificate, made on first
+        /// start in DIR/tls/ and pinned by kiosks through the signed enrolment code.
         #[arg(long, value_name = "PEM")]
         tls_certificate: Option<PathBuf>,
         /// The certificate's private key (PEM).
         #[arg(long, value_name = "PEM")]
         tls_key: Option<PathBuf>,
+        /// Serve plain HTTP instead of HTTPS: enrolment codes, visitors' emails and claim
+        /// links then cross the network in clear. Only behind a TLS proxy, or for a test.
+        #[arg(long)]
+        insecure_http: bool,
         /// Send the claim page's emails through this SMTP server: smtp://host:25,
         /// smtps://user:password@host:465 or smtp://user:password@host:587?tls=required.
         /// Without it, requests wait in the hub's outbox.
@@ -194,6 +206,10 @@ pub enum HubCommand {
         /// Do not let the platform email the recipients of the console's issues.
         #[arg(long)]
         no_email: bool,
+        /// Accept an smtp:// URL without ?tls=required (a mail relay on this machine):
+        /// otherwise the hub refuses to send the SMTP login in clear.
+        #[arg(long, env = "BADGE_KIOSK_SMTP_INSECURE")]
+        smtp_insecure: bool,
     },
     /// Set the organiser console's password (read from standard input; stored as an
     /// Argon2 hash in the hub's data directory).
@@ -223,7 +239,14 @@ pub enum HubCommand {
         /// Also write the code as a QR image (PNG) to show a kiosk's camera.
         #[arg(long, value_name = "FILE")]
         qr: Option<PathBuf>,
+        /// The certificate the hub serves when it is not its own (`hub serve
+        /// --tls-certificate`): kiosks pin this one.
+        #[arg(long, value_name = "PEM")]
+        tls_certificate: Option<PathBuf>,
     },
+    /// The kiosks this hub knows: list them, revoke a stolen one, let a new device replace one.
+    #[command(subcommand)]
+    Kiosk(KioskFleetCommand),
     /// Revoke a visitor code (lost or misused ticket) on every kiosk at their next sync.
     Revoke {
         /// The code's text (BK…) or its id as the kiosk shows it (e.g. 7KQ2-M9PD…) in hex.
@@ -287,6 +310,42 @@ pub enum HubCommand {
         /// from the configuration, 30); 0 erases every confirmed email now.
         #[arg(long)]
         retention_days: Option<u64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClockCommand {
+    /// The system clock, the trusted floor and the time the kiosk signs with.
+    Show,
+    /// Forget the times hubs and bundles gave this kiosk: the floor falls back to its newest
+    /// record's time (the same as "Reset the clock" on the organiser panel).
+    Reset,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KioskFleetCommand {
+    /// Every kiosk: id, device key fingerprint, certificate date, last seen, records, revoked.
+    List {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+    /// Refuse every later upload from this kiosk (stolen, lost, misbehaving); what it sent
+    /// before stays on the hub for review.
+    Revoke {
+        /// The kiosk id, as `hub kiosk list` shows it.
+        id: String,
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// Why: shown to the kiosk and in the list.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Let a new device enrol under this kiosk id (the old one broke or was stolen): its
+    /// records move to an archive id, its certificate stops being accepted.
+    Replace {
+        id: String,
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
     },
 }
 

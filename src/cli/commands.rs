@@ -51,7 +51,15 @@ pub fn sync_settings(config: &Config, kiosk: &KioskCore, hub_override: Option<St
     };
     let certificate = hex::encode(kiosk.certificate().to_bytes().map_err(|e| anyhow::anyhow!("{e}"))?);
     let definition = kiosk.definition();
-    let mut settings = SyncSettings::new(&hub, &definition.event.id, &certificate);
+    let pin = kiosk
+        .store()
+        .setting(crate::sync::enrol::HUB_TLS_PIN_SETTING)?
+        .and_then(|text| crate::sync::pinning::parse_pin(&text));
+    let mut settings = SyncSettings::new(&hub, &definition.event.id, &certificate)
+        .trusting(definition.public_keys())
+        .signing_with(kiosk.device_key().clone())
+        .pinned(pin);
+    settings.stand = config.stand.clone();
     let enrolled = crate::sync::enrol::enrolled_event_dir(&config.data_dir);
     settings.bundle = Some(crate::sync::enrol::BundleTarget {
         event_id: definition.event.id.clone(),
@@ -63,6 +71,38 @@ pub fn sync_settings(config: &Config, kiosk: &KioskCore, hub_override: Option<St
             Some(std::fs::read(path).with_context(|| format!("reading the hub CA certificate {}", path.display()))?);
     }
     Ok(Some(settings))
+}
+
+fn format_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// `clock show|reset`: the trusted floor a hub's signed time raised, and its reset.
+fn clock(config: &Config, command: super::args::ClockCommand) -> Result<()> {
+    let kiosk = open_kiosk(config)?;
+    if let super::args::ClockCommand::Reset = command {
+        let floor = kiosk.store().reset_trusted_time()?;
+        println!(
+            "trusted clock reset: the floor is now {} (the newest record's time); the next sync sets it from the hub's signed time",
+            if floor > 0 { format_ms(floor) } else { "none".into() }
+        );
+    }
+    let floor = kiosk.store().trusted_time_floor()?;
+    let now = kiosk.now()?;
+    println!(
+        "system clock {}, trusted floor {}, signing with {}{}",
+        format_ms(chrono::Utc::now().timestamp_millis()),
+        if floor > 0 { format_ms(floor) } else { "none".into() },
+        format_ms(now.now_ms),
+        if now.clock_behind {
+            " (the system clock is behind the floor)"
+        } else {
+            ""
+        }
+    );
+    Ok(())
 }
 
 /// The data directory is per event, so one machine can serve several events in turn.
@@ -89,6 +129,19 @@ pub fn run(cli: Cli, run_ui: impl FnOnce(Config, RunArgs) -> Result<()>) -> Resu
         Some(Command::Claim(args)) => claim(&config, args),
         Some(Command::Step(args)) => step(&config, args),
         Some(Command::Queue(command)) => queue(&config, command),
+        Some(Command::Clock(command)) => clock(&config, command),
+        Some(Command::PinHash) => {
+            let mut pin = String::new();
+            std::io::stdin()
+                .read_line(&mut pin)
+                .context("reading the PIN from standard input")?;
+            let pin = pin.trim();
+            if !crate::kiosk::pin::is_valid_setting(pin) || pin.starts_with(crate::kiosk::pin::HASHED_PREFIX) {
+                bail!("a PIN is 4 to 8 digits: type it, then Enter");
+            }
+            println!("{}", crate::kiosk::pin::hash_pin(pin));
+            Ok(())
+        }
         Some(Command::Tickets(args)) => {
             let mut kiosk = open_kiosk(&config)?;
             let data = std::fs::read(&args.csv).with_context(|| format!("reading {}", args.csv.display()))?;

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
 
-use super::args::{EnrolArgs, ExportArgs, HubCommand, RegistrationsCommand, SyncArgs};
+use super::args::{EnrolArgs, ExportArgs, HubCommand, KioskFleetCommand, RegistrationsCommand, SyncArgs};
 use super::commands::{open_event, open_kiosk};
 use super::hub_issue::platform_client;
 use crate::config::Config;
@@ -79,14 +79,14 @@ pub fn sync(config: &Config, args: SyncArgs) -> Result<()> {
 
 pub fn enrol(config: &Config, args: EnrolArgs) -> Result<()> {
     let code = crate::domain::enrolment::EnrolmentCode::parse(&args.code)?;
-    let mut settings = crate::sync::client::SyncSettings::new(&code.hub_url, "", "");
-    if let Some(path) = &config.hub_ca {
-        settings.hub_ca_pem =
-            Some(std::fs::read(path).with_context(|| format!("reading the hub CA certificate {}", path.display()))?);
-    }
-    let http = settings.http_client()?;
+    let hub_ca_pem = match &config.hub_ca {
+        Some(path) => {
+            Some(std::fs::read(path).with_context(|| format!("reading the hub CA certificate {}", path.display()))?)
+        }
+        None => None,
+    };
     let enrolled = runtime()?.block_on(crate::sync::enrol::enrol(
-        &http,
+        hub_ca_pem,
         &code,
         &config.data_dir,
         config.kiosk_id.as_deref(),
@@ -152,7 +152,14 @@ pub fn write_export(kiosk: &crate::kiosk::KioskCore, dir: &std::path::Path) -> R
     let temporary = path.with_extension("partial");
     let bytes = serde_json::to_vec(&request)?;
     {
-        let mut file = std::fs::File::create(&temporary).with_context(|| format!("writing {}", temporary.display()))?;
+        // The export carries typed emails in clear: 0600 whatever the umask.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options
+            .open(&temporary)
+            .with_context(|| format!("writing {}", temporary.display()))?;
         file.write_all(&bytes)?;
         file.sync_all()?;
     }
@@ -180,6 +187,94 @@ fn guess_public_url(scheme: &str, address: std::net::SocketAddr) -> String {
     format!("{scheme}://{}", std::net::SocketAddr::new(ip, address.port()))
 }
 
+/// The host part of a URL (`https://10.0.0.2:8787/x` → `10.0.0.2`), for the certificate.
+fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or_default();
+    match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default().to_owned(),
+        None => authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host)
+            .to_owned(),
+    }
+}
+
+fn format_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+/// `hub kiosk list|revoke|replace`.
+fn kiosk_fleet(config: &Config, command: KioskFleetCommand) -> Result<()> {
+    use crate::hub::trust::printable;
+    let now = chrono::Utc::now().timestamp_millis();
+    match command {
+        KioskFleetCommand::List { data } => {
+            let (store, _) = open_hub(config, &data)?;
+            let fleet = store.kiosk_fleet()?;
+            if fleet.is_empty() {
+                println!("no kiosk enrolled yet: make a code with `badge-kiosk hub enrol-token`");
+            }
+            for kiosk in fleet {
+                println!(
+                    "{}\tkey {}\tcertificate {}\tlast seen {}\t{} record(s){}{}",
+                    printable(&kiosk.kiosk_id),
+                    kiosk.fingerprint,
+                    kiosk.certificate_issued_ms.map_or_else(|| "-".into(), format_time),
+                    format_time(kiosk.last_seen_ms),
+                    kiosk.records,
+                    kiosk
+                        .queue_waiting
+                        .map(|n| format!(", {n} waiting on the kiosk"))
+                        .unwrap_or_default(),
+                    kiosk
+                        .revoked
+                        .map(|revocation| format!(
+                            "\tREVOKED {} ({})",
+                            format_time(revocation.at_ms),
+                            printable(&revocation.reason)
+                        ))
+                        .unwrap_or_default(),
+                );
+            }
+            Ok(())
+        }
+        KioskFleetCommand::Revoke { id, data, reason } => {
+            let (store, _) = open_hub(config, &data)?;
+            if !store.revoke_kiosk(&id, &reason, now)? {
+                bail!(
+                    "no kiosk {} on this hub: see the ids with `badge-kiosk hub kiosk list --data {}`",
+                    printable(&id),
+                    data.display()
+                );
+            }
+            println!(
+                "kiosk {} revoked: its next uploads are refused ({}); what it sent before stays on the hub",
+                printable(&id),
+                printable(&reason)
+            );
+            Ok(())
+        }
+        KioskFleetCommand::Replace { id, data } => {
+            let (store, _) = open_hub(config, &data)?;
+            if !store.allow_kiosk_replacement(&id)? {
+                bail!(
+                    "no kiosk {} on this hub: a new kiosk can simply enrol under that id",
+                    printable(&id)
+                );
+            }
+            println!(
+                "the next kiosk that enrols as {} replaces the old one: the old device's certificate is no longer \
+                 accepted and its records stay on the hub under an archive id",
+                printable(&id)
+            );
+            Ok(())
+        }
+    }
+}
+
 pub(super) fn open_hub(config: &Config, data: &std::path::Path) -> Result<(HubStore, crate::eventdir::EventDir)> {
     let event = open_event(config)?;
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
@@ -195,13 +290,18 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
             public_url,
             tls_certificate,
             tls_key,
+            insecure_http,
             smtp_url,
             mail_from,
             console_host,
             platform,
             credentials,
             no_email,
+            smtp_insecure,
         } => {
+            if let Some(url) = &smtp_url {
+                crate::hub::mailer::check_transport_security(url, smtp_insecure)?;
+            }
             let settings = crate::hub::mailer::MailerSettings::default();
             let mailer = match (smtp_url, mail_from) {
                 (Some(url), Some(from)) => Some(crate::hub::mailer::Mailer::new(&url, &from, settings.timeout)?),
@@ -230,23 +330,51 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
                     .await
                     .with_context(|| format!("listening on {listen}"))?;
                 let address = listener.local_addr()?;
-                let scheme = if tls_certificate.is_some() { "https" } else { "http" };
+                let scheme = if insecure_http { "http" } else { "https" };
                 let public_url = public_url.unwrap_or_else(|| guess_public_url(scheme, address));
-                let state: SharedHub = Arc::new(
-                    HubState::new(
-                        store,
-                        &event,
-                        &public_url,
-                        Box::new(|| chrono::Utc::now().timestamp_millis()),
-                    )?
-                    .with_console(crate::hub::web::console::ConsoleSettings {
-                        data_dir: Some(data.clone()),
-                        database: Some(data.join(HUB_DB)),
-                        https: scheme == "https",
-                        host_names: console_host,
-                        issuer,
-                    }),
-                );
+                let identity = match (tls_certificate, tls_key, insecure_http) {
+                    (Some(certificate), Some(key), false) => {
+                        Some(crate::hub::tls::HubIdentity::from_pem_files(&certificate, &key)?)
+                    }
+                    (None, None, false) => Some(crate::hub::tls::HubIdentity::load_or_create(
+                        &data,
+                        &[host_of(&public_url)],
+                    )?),
+                    (None, None, true) => None,
+                    (_, _, true) => bail!("--insecure-http serves plain HTTP: drop --tls-certificate and --tls-key, or drop --insecure-http"),
+                    _ => bail!("give both --tls-certificate and --tls-key, or neither (the hub then uses its own certificate)"),
+                };
+                let mut state = HubState::new(
+                    store,
+                    &event,
+                    &public_url,
+                    Box::new(|| chrono::Utc::now().timestamp_millis()),
+                )?;
+                match &identity {
+                    Some(identity) => {
+                        state = state.pinned(identity.pin);
+                        eprintln!(
+                            "serving HTTPS; kiosks pin the certificate with SHA-256 {} (in every enrolment code)",
+                            hex::encode(identity.pin)
+                        );
+                    }
+                    None => {
+                        state.plain_http = true;
+                        tracing::warn!("--insecure-http: serving plain HTTP");
+                        eprintln!(
+                            "WARNING: plain HTTP (--insecure-http): enrolment codes, visitors' emails and claim links \
+                             cross the network in clear; anyone on the venue network can read them. \
+                             Drop --insecure-http to serve HTTPS."
+                        );
+                    }
+                }
+                let state: SharedHub = Arc::new(state.with_console(crate::hub::web::console::ConsoleSettings {
+                    data_dir: Some(data.clone()),
+                    database: Some(data.join(HUB_DB)),
+                    https: scheme == "https",
+                    host_names: console_host,
+                    issuer,
+                }));
                 eprintln!(
                     "hub for event {} listening on {scheme}://{address}; kiosks reach it at {public_url}",
                     event.definition.event.id,
@@ -290,12 +418,9 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
                         } => {}
                     }
                 };
-                match (tls_certificate, tls_key) {
-                    (Some(certificate), Some(key)) => {
-                        crate::hub::server::serve_tls(listener, state, &certificate, &key, stop).await?
-                    }
-                    (None, None) => crate::hub::server::serve(listener, state, stop).await?,
-                    _ => bail!("give both --tls-certificate and --tls-key, or neither"),
+                match identity {
+                    Some(identity) => crate::hub::server::serve_tls(listener, state, &identity, stop).await?,
+                    None => crate::hub::server::serve(listener, state, stop).await?,
                 }
                 if let Some(task) = mail_task {
                     task.abort();
@@ -345,18 +470,37 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
             kiosks,
             minutes,
             qr,
+            tls_certificate,
         } => {
             let (store, event) = open_hub(config, &data)?;
             let Some(event_key) = &event.event_key else {
                 bail!("enrolment codes are made on the organiser's machine, with the event key (event.key) beside event.toml");
             };
+            let pin = if hub_url.starts_with("https://") {
+                let identity = match &tls_certificate {
+                    Some(path) => {
+                        let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                        let first = rustls::pki_types::pem::PemObject::pem_slice_iter(&pem)
+                            .next()
+                            .transpose()
+                            .ok()
+                            .flatten()
+                            .map(|der: rustls::pki_types::CertificateDer<'static>| {
+                                crate::sync::pinning::certificate_pin(der.as_ref())
+                            });
+                        first.with_context(|| format!("{} holds no PEM certificate", path.display()))?
+                    }
+                    None => crate::hub::tls::HubIdentity::load_or_create(&data, &[host_of(&hub_url)])?.pin,
+                };
+                Some(identity)
+            } else {
+                eprintln!("WARNING: {hub_url} is plain HTTP: this code is for a hub started with --insecure-http");
+                None
+            };
             let now = chrono::Utc::now().timestamp_millis();
             let token = store.create_enrol_token(now, kiosks, now + i64::from(minutes) * 60_000)?;
-            let code = crate::domain::enrolment::EnrolmentCode {
-                hub_url: hub_url.trim_end_matches('/').to_owned(),
-                token,
-                key_fingerprint: crate::domain::keys::fingerprint(&event_key.verifying_key()),
-            };
+            let code = crate::domain::enrolment::EnrolmentCode::sign(&hub_url, &token, pin, event_key)
+                .map_err(|error| anyhow::anyhow!("--hub-url {hub_url:?}: {error}"))?;
             crate::domain::enrolment::EnrolmentCode::parse(&code.to_url())
                 .map_err(|_| anyhow::anyhow!("--hub-url {hub_url:?} is not an http:// or https:// address"))?;
             println!("{}", code.to_url());
@@ -392,7 +536,7 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
                 println!("visitors at {stand}: {n}");
             }
             for (kiosk, n) in counts.records_by_kiosk {
-                println!("records from {kiosk}: {n}");
+                println!("records from {}: {n}", crate::hub::trust::printable(&kiosk));
             }
             println!("cross-kiosk duplicates: {}", counts.duplicates);
             for platform in [Platform::Obf, Platform::Badgr] {
@@ -414,6 +558,7 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
             }
             Ok(())
         }
+        HubCommand::Kiosk(command) => kiosk_fleet(config, command),
         HubCommand::Issue {
             data,
             platform,

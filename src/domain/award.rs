@@ -14,6 +14,13 @@
 //!
 //! DO NOT CHANGE the layout or the domain string: records already signed in kiosks'
 //! queues and on the hub depend on these exact bytes. Add a version 2 instead.
+//!
+//! Version 2 (frozen the same way, vectors in testdata/award_v2.hex) proves the award at
+//! the hub: version u8 = 2, then the v1 fields in the same order, then the attendance
+//! code's own bytes (u8-len; the decoded `BK…` text, signed by the event key), empty for
+//! a ticket from an imported allow-list. Signature over AWARD_DOMAIN_V2 ‖ body.
+//! The hub checks the code's signature, its id, role and validity, and takes the
+//! registration reference from it, so a kiosk key alone cannot mint an award.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
@@ -23,6 +30,8 @@ use super::wire::{Reader, WireError, Writer};
 
 const AWARD_DOMAIN: &[u8] = b"badge-kiosk/award-record/v1\0";
 const AWARD_VERSION: u8 = 1;
+const AWARD_DOMAIN_V2: &[u8] = b"badge-kiosk/award-record/v2\0";
+const AWARD_VERSION_V2: u8 = 2;
 const EMAIL_HASH_DOMAIN: &[u8] = b"badge-kiosk/email/v1\0";
 
 pub type RecordHash = [u8; 32];
@@ -154,6 +163,9 @@ pub struct AwardRecord {
     pub sequence: u64,
     pub previous_hash: RecordHash,
     pub content: AwardContent,
+    /// Version 2: the attendance code's bytes the award was made for (empty for an
+    /// allow-listed ticket). None: a version 1 record.
+    pub code: Option<Vec<u8>>,
     pub signature: Signature,
 }
 
@@ -161,7 +173,7 @@ pub struct AwardRecord {
 pub enum RecordError {
     #[error("the record is malformed: {0}")]
     Malformed(#[from] WireError),
-    #[error("the record has version {0}; this badge-kiosk reads version 1: update it")]
+    #[error("the record has version {0}; this badge-kiosk reads versions 1 and 2: update it")]
     UnknownVersion(u8),
     #[error("the record's signature does not match its content: it was edited after signing")]
     BadSignature,
@@ -172,9 +184,14 @@ fn body(
     sequence: u64,
     previous_hash: &RecordHash,
     content: &AwardContent,
+    code: Option<&[u8]>,
 ) -> Result<Vec<u8>, WireError> {
     let mut writer = Writer::new();
-    writer.u8(AWARD_VERSION);
+    writer.u8(if code.is_some() {
+        AWARD_VERSION_V2
+    } else {
+        AWARD_VERSION
+    });
     writer.short_str("kiosk id", kiosk_id)?;
     writer.u64(sequence);
     writer.raw(previous_hash);
@@ -186,11 +203,19 @@ fn body(
     writer.u8(content.recipient.tag());
     writer.short_bytes("recipient", content.recipient.bytes())?;
     writer.i64(content.created_at_ms);
+    if let Some(code) = code {
+        writer.short_bytes("code", code)?;
+    }
     Ok(writer.finish())
 }
 
 fn signed_message(body: &[u8]) -> Vec<u8> {
-    [AWARD_DOMAIN, body].concat()
+    let domain = if body.first() == Some(&AWARD_VERSION_V2) {
+        AWARD_DOMAIN_V2
+    } else {
+        AWARD_DOMAIN
+    };
+    [domain, body].concat()
 }
 
 impl AwardRecord {
@@ -201,19 +226,39 @@ impl AwardRecord {
         previous_hash: RecordHash,
         content: AwardContent,
     ) -> Result<Self, RecordError> {
-        let body = body(kiosk_id, sequence, &previous_hash, &content)?;
+        Self::sign_with_code(device_key, kiosk_id, sequence, previous_hash, content, None)
+    }
+
+    /// Signs a version 2 record when `code` is given (the attendance code's bytes, empty
+    /// for an allow-listed ticket), a version 1 record otherwise.
+    pub fn sign_with_code(
+        device_key: &SigningKey,
+        kiosk_id: &str,
+        sequence: u64,
+        previous_hash: RecordHash,
+        content: AwardContent,
+        code: Option<Vec<u8>>,
+    ) -> Result<Self, RecordError> {
+        let body = body(kiosk_id, sequence, &previous_hash, &content, code.as_deref())?;
         let signature = device_key.sign(&signed_message(&body));
         Ok(Self {
             kiosk_id: kiosk_id.to_owned(),
             sequence,
             previous_hash,
             content,
+            code,
             signature,
         })
     }
 
     pub fn body_bytes(&self) -> Result<Vec<u8>, RecordError> {
-        Ok(body(&self.kiosk_id, self.sequence, &self.previous_hash, &self.content)?)
+        Ok(body(
+            &self.kiosk_id,
+            self.sequence,
+            &self.previous_hash,
+            &self.content,
+            self.code.as_deref(),
+        )?)
     }
 
     /// Body followed by the 64-byte signature: the unit that is stored, synced and hashed.
@@ -230,7 +275,7 @@ impl AwardRecord {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, RecordError> {
         let mut reader = Reader::new(bytes);
         let version = reader.u8("version")?;
-        if version != AWARD_VERSION {
+        if version != AWARD_VERSION && version != AWARD_VERSION_V2 {
             return Err(RecordError::UnknownVersion(version));
         }
         let kiosk_id = reader.short_str("kiosk id")?.to_owned();
@@ -271,12 +316,18 @@ impl AwardRecord {
             }
         };
         let created_at_ms = reader.i64("created at")?;
+        let code = if version == AWARD_VERSION_V2 {
+            Some(reader.short_bytes("code")?.to_vec())
+        } else {
+            None
+        };
         let signature = Signature::from_bytes(&reader.array("signature")?);
         reader.finish()?;
         Ok(Self {
             kiosk_id,
             sequence,
             previous_hash,
+            code,
             content: AwardContent {
                 event_id,
                 badge_id,
@@ -430,6 +481,57 @@ mod tests {
             lines.next().unwrap_or_default()
         );
         record.verify(&device().verifying_key()).unwrap();
+    }
+
+    /// A visitor code of the test vectors' event, signed by a fixed key.
+    fn vector_code() -> Vec<u8> {
+        use crate::domain::code::{AttendanceCode, CodeClaims, CodeId, Role};
+        let code = AttendanceCode::sign(
+            "demo-event",
+            &SigningKey::from_bytes(&[1u8; 32]),
+            CodeClaims {
+                code_id: CodeId([1; 10]),
+                role: Role::Visitor,
+                holder: Some("REG-0042".into()),
+                valid_from: 1_780_000_000,
+                valid_until: 1_800_000_000,
+            },
+        )
+        .unwrap();
+        crate::domain::base32::decode(code.to_text().strip_prefix("BK").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn test_vector_award_record_v2() {
+        // Frozen contract: exact bytes and signature of a v2 record (with its code).
+        let record =
+            AwardRecord::sign_with_code(&device(), "kiosk-1", 1, GENESIS_HASH, content(1), Some(vector_code()))
+                .unwrap();
+        let expected = include_str!("testdata/award_v2.hex");
+        let mut lines = expected.lines();
+        assert_eq!(
+            hex::encode(record.body_bytes().unwrap()),
+            lines.next().unwrap_or_default()
+        );
+        assert_eq!(
+            hex::encode(record.signature.to_bytes()),
+            lines.next().unwrap_or_default()
+        );
+        record.verify(&device().verifying_key()).unwrap();
+        let parsed = AwardRecord::from_bytes(&record.to_bytes().unwrap()).unwrap();
+        assert_eq!(parsed, record);
+        // A v1 signature does not verify a v2 body (separate domains), nor the reverse.
+        let v1 = AwardRecord::sign(&device(), "kiosk-1", 1, GENESIS_HASH, content(1)).unwrap();
+        let mut mixed = record.clone();
+        mixed.signature = v1.signature;
+        assert_eq!(mixed.verify(&device().verifying_key()), Err(RecordError::BadSignature));
+        // Dropping the code (downgrading to v1) breaks the signature.
+        let mut downgraded = record.clone();
+        downgraded.code = None;
+        assert_eq!(
+            downgraded.verify(&device().verifying_key()),
+            Err(RecordError::BadSignature)
+        );
     }
 
     #[test]

@@ -110,6 +110,33 @@ impl Mailer {
     }
 }
 
+/// Refuses an SMTP URL that would send the login and the visitors' badges in clear:
+/// `smtp://` without `?tls=required` (STARTTLS that cannot be stripped), unless the
+/// organiser explicitly allowed it (`hub serve --smtp-insecure`, e.g. a relay on the same
+/// machine).
+pub fn check_transport_security(smtp_url: &str, allow_plain: bool) -> Result<(), MailerError> {
+    let Ok(parsed) = reqwest::Url::parse(smtp_url) else {
+        return Ok(()); // `Mailer::new` says what is wrong with it.
+    };
+    if parsed.scheme() != "smtp" || allow_plain {
+        return Ok(());
+    }
+    let required = parsed
+        .query_pairs()
+        .any(|(name, value)| name == "tls" && value == "required");
+    if required {
+        Ok(())
+    } else {
+        Err(MailerError::BadUrl {
+            url: redact_url(smtp_url),
+            reason: "smtp:// without ?tls=required sends the SMTP login and the visitors' badges in clear: use \
+                     smtps://host:465, or smtp://host:587?tls=required, or (a relay on this machine only) add \
+                     --smtp-insecure"
+                .into(),
+        })
+    }
+}
+
 /// `smtps://user:secret@host:465` → `smtps://***:***@host:465`.
 pub fn redact_url(url: &str) -> String {
     match reqwest::Url::parse(url) {
@@ -454,6 +481,19 @@ fn escape_html(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn smtp_without_tls_is_refused_unless_allowed() {
+        assert!(super::check_transport_security("smtp://u:secret@relay:587", false).is_err());
+        assert!(super::check_transport_security("smtp://relay:587?tls=opportunistic", false).is_err());
+        assert!(super::check_transport_security("smtp://u:p@relay:587?tls=required", false).is_ok());
+        assert!(super::check_transport_security("smtps://u:p@relay:465", false).is_ok());
+        assert!(super::check_transport_security("smtp://127.0.0.1:25", true).is_ok());
+        let message = super::check_transport_security("smtp://u:secret@relay:587", false)
+            .unwrap_err()
+            .to_string();
+        assert!(!message.contains("secret"), "{message}");
+    }
+
     use super::*;
 
     #[test]

@@ -2,9 +2,12 @@
 
 pub mod console_queries;
 pub mod issue;
+pub mod listen;
 pub mod mailer;
 mod migrations;
 pub mod outbox;
 pub mod server;
 pub mod store;
+pub mod tls;
+pub mod trust;
 pub mod web;

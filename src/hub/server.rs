@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,7 +15,7 @@ use ed25519_dalek::SigningKey;
 use super::store::{HubError, HubStore};
 use crate::domain::bundle::BundleContent;
 use crate::domain::enrolment::EnrolmentCode;
-use crate::domain::keys::{fingerprint, KioskCertificate};
+use crate::domain::keys::KioskCertificate;
 use crate::sync::protocol::*;
 
 pub struct HubState {
@@ -34,6 +34,14 @@ pub struct HubState {
     pub images: super::web::images::ImageCache,
     /// The organiser console: its settings, sessions and issue runs (see `hub::web::console`).
     pub console: crate::hub::web::console::Console,
+    /// True when the organiser chose plain HTTP (`--insecure-http`): the console and the
+    /// kiosks' organiser panel say that enrolment codes, emails and claim links cross the
+    /// network in clear.
+    pub plain_http: bool,
+    /// SHA-256 of the hub's TLS certificate, put in enrolment codes so kiosks pin it.
+    pub tls_pin: Option<[u8; 32]>,
+    /// Enrolment attempts per network address (see `trust::AttemptLimiter`).
+    pub enrol_attempts: super::trust::AttemptLimiter,
 }
 
 /// Shared between the claim-email form and the mailer task (see `hub::mailer`).
@@ -66,12 +74,23 @@ impl HubState {
             mail: MailSignal::default(),
             images: super::web::images::ImageCache::default(),
             console: crate::hub::web::console::Console::default(),
+            plain_http: !public_url.starts_with("https://"),
+            tls_pin: None,
+            enrol_attempts: super::trust::AttemptLimiter::default(),
         })
     }
 
     /// Sets up the organiser console (password location, HTTPS, host names, platform).
     pub fn with_console(mut self, settings: crate::hub::web::console::ConsoleSettings) -> Self {
         self.console = crate::hub::web::console::Console::new(settings);
+        self
+    }
+
+    /// This hub serves TLS with the certificate whose SHA-256 is `pin`: enrolment codes
+    /// carry it and kiosks accept no other.
+    pub fn pinned(mut self, pin: [u8; 32]) -> Self {
+        self.tls_pin = Some(pin);
+        self.plain_http = false;
         self
     }
 
@@ -86,12 +105,9 @@ impl HubState {
             .lock()
             .map_err(|_| HubError::Internal("hub store poisoned".into()))?;
         let token = store.create_enrol_token(now_ms, kiosks, now_ms.saturating_add(valid_for_ms.max(0)))?;
-        Ok(EnrolmentCode {
-            hub_url: self.public_url.clone(),
-            token,
-            key_fingerprint: fingerprint(&event_key.verifying_key()),
-        }
-        .to_url())
+        EnrolmentCode::sign(&self.public_url, &token, self.tls_pin, event_key)
+            .map(|code| code.to_url())
+            .map_err(|error| HubError::BadRequest(format!("cannot make an enrolment code: {error}")))
     }
 
     /// The signed bundle every kiosk fetches: event, images, revocations, trusted time.
@@ -123,7 +139,7 @@ pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response 
 fn hub_error(failure: HubError) -> Response {
     let status = match &failure {
         HubError::Unenrolled(_) => StatusCode::UNAUTHORIZED,
-        HubError::RevokedKiosk(_) => StatusCode::FORBIDDEN,
+        HubError::RevokedKiosk(..) => StatusCode::FORBIDDEN,
         HubError::OtherEvent { .. } => StatusCode::CONFLICT,
         HubError::BadRequest(_) => StatusCode::BAD_REQUEST,
         HubError::Storage(_) | HubError::NewerSchema(_) | HubError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -172,15 +188,84 @@ async fn upload(State(hub): State<SharedHub>, body: Result<Json<UploadRequest>, 
     if request.records.len() > 10_000 {
         return error(StatusCode::PAYLOAD_TOO_LARGE, "at most 10,000 records per upload");
     }
-    match blocking(&hub, move |store, now| store.ingest(&request, now)).await {
+    let nonce = request.nonce.as_deref().and_then(parse_nonce);
+    let state = Arc::clone(&hub);
+    match blocking(&hub, move |store, now| {
+        let mut response = store.ingest(&request, now)?;
+        // The answer is what makes a kiosk forget an email and raise its clock: signed by
+        // the event key for this very upload (its nonce), so no one else can forge it.
+        if let (Some(event_key), Some(nonce)) = (state.event_key.as_ref(), nonce) {
+            let kiosk_id = hex::decode(&request.certificate)
+                .ok()
+                .and_then(|bytes| KioskCertificate::from_bytes(&bytes).ok())
+                .map(|certificate| certificate.kiosk_id)
+                .unwrap_or_default();
+            response
+                .sign(&store.event.event.id, &kiosk_id, &nonce, event_key)
+                .map_err(|failure| HubError::Internal(failure.to_string()))?;
+        }
+        Ok(response)
+    })
+    .await
+    {
         Ok(response) => Json(response).into_response(),
         Err(response) => response,
     }
 }
 
-async fn bundle(State(hub): State<SharedHub>) -> Response {
+/// Who may read the bundle (event.toml, images, revocations): an enrolled kiosk that signs
+/// its request with its device key, or a kiosk holding a live enrolment code.
+fn bundle_reader(store: &HubStore, headers: &axum::http::HeaderMap, now: i64) -> Result<(), HubError> {
+    let text = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    if let Some(token) = text(ENROL_TOKEN_HEADER) {
+        return if store.enrol_token_live(token, now)? {
+            Ok(())
+        } else {
+            Err(HubError::Unenrolled(
+                "unknown, expired or used-up enrolment code: show a new one from the hub".into(),
+            ))
+        };
+    }
+    let unenrolled = |why: &str| {
+        HubError::Unenrolled(format!(
+            "the event bundle is only for enrolled kiosks ({why}): enrol this kiosk with a code from the hub"
+        ))
+    };
+    let certificate = text(CERTIFICATE_HEADER)
+        .and_then(|hex_text| hex::decode(hex_text).ok())
+        .and_then(|bytes| KioskCertificate::from_bytes(&bytes).ok())
+        .ok_or_else(|| unenrolled("no kiosk certificate"))?;
+    certificate
+        .verify(&store.event.event.id, &store.event.public_keys())
+        .map_err(|failure| unenrolled(&failure.to_string()))?;
+    let time_ms = text(REQUEST_TIME_HEADER)
+        .and_then(|value| value.parse::<i64>().ok())
+        .ok_or_else(|| unenrolled("no request time"))?;
+    let signature = text(REQUEST_SIGNATURE_HEADER)
+        .and_then(|hex_text| hex::decode(hex_text).ok())
+        .and_then(|bytes| <[u8; 64]>::try_from(bytes).ok())
+        .map(|bytes| ed25519_dalek::Signature::from_bytes(&bytes))
+        .ok_or_else(|| unenrolled("no request signature"))?;
+    let message = bundle_request_message(&certificate.event_id, &certificate.kiosk_id, time_ms)
+        .ok_or_else(|| unenrolled("unreadable request"))?;
+    certificate
+        .device_key
+        .verify_strict(&message, &signature)
+        .map_err(|_| unenrolled("the request is not signed by the kiosk's device key"))?;
+    match store.kiosk_device(&certificate.kiosk_id)? {
+        Some((_, Some(reason))) => Err(HubError::RevokedKiosk(certificate.kiosk_id.clone(), reason)),
+        Some((key, None)) if key != certificate.device_key.as_bytes() => {
+            // Stand-alone kiosks certify themselves; a newer certificate is checked at upload.
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn bundle(State(hub): State<SharedHub>, headers: axum::http::HeaderMap) -> Response {
     let state = Arc::clone(&hub);
     match blocking(&hub, move |store, now| {
+        bundle_reader(store, &headers, now)?;
         Ok(EventBundle {
             bundle: state.signed_bundle(store, now)?,
             hub_time_ms: now,
@@ -194,7 +279,20 @@ async fn bundle(State(hub): State<SharedHub>) -> Response {
     }
 }
 
-async fn enrol(State(hub): State<SharedHub>, body: Result<Json<EnrolRequest>, JsonRejection>) -> Response {
+async fn enrol(
+    State(hub): State<SharedHub>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Result<Json<EnrolRequest>, JsonRejection>,
+) -> Response {
+    if let Err(wait_ms) = hub.enrol_attempts.attempt(peer.ip(), (hub.clock)()) {
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "too many enrolment attempts from this address: wait {} min and try again",
+                (wait_ms + 59_999) / 60_000
+            ),
+        );
+    }
     let Json(request) = match body {
         Ok(body) => body,
         Err(rejection) => {
@@ -219,17 +317,20 @@ async fn enrol(State(hub): State<SharedHub>, body: Result<Json<EnrolRequest>, Js
     };
     let state = Arc::clone(&hub);
     let result = blocking(&hub, move |store, now| {
-        if !store.use_enrol_token(&request.token, &request.kiosk_id, now)? {
-            return Err(HubError::Unenrolled(
-                "unknown, expired or used-up enrolment code: show a new one from the hub's enrolment page".into(),
-            ));
-        }
+        let issued_at = match store.use_enrol_token(&request.token, &request.kiosk_id, &device_key, now) {
+            Ok(issued_at) => issued_at,
+            Err(super::store::EnrolRefusal::Storage(failure)) => return Err(HubError::Storage(failure)),
+            Err(super::store::EnrolRefusal::BadKioskId) => {
+                return Err(HubError::BadRequest(super::store::EnrolRefusal::BadKioskId.to_string()))
+            }
+            Err(refusal) => return Err(HubError::Unenrolled(refusal.to_string())),
+        };
         let certificate = KioskCertificate::issue(
             &event_key,
             &store.event.event.id,
             &request.kiosk_id,
             device_key,
-            now / 1000,
+            issued_at,
         )
         .map_err(|error| HubError::BadRequest(error.to_string()))?;
         let certificate = certificate
@@ -261,53 +362,45 @@ pub fn router(hub: SharedHub) -> Router {
         .merge(super::web::claim::routes())
         .merge(crate::hub::web::console::routes(Arc::clone(&hub)))
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
+        .layer(axum::middleware::from_fn(request_deadline))
         .with_state(hub)
 }
 
-/// Serves until `shutdown` resolves.
+/// Every request, body and answer included, finishes within the limit: a client sending
+/// its body one byte a minute gets an error, not a hub thread.
+async fn request_deadline(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let limit = super::listen::Limits::default().request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => error(
+            StatusCode::REQUEST_TIMEOUT,
+            "the request took too long: check the network and try again",
+        ),
+    }
+}
+
+/// Serves plain HTTP until `shutdown` resolves (`hub serve --insecure-http`, tests about
+/// something else than transport).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     hub: SharedHub,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(hub).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let limits = super::listen::Limits::default();
+    super::listen::serve(listener, router(hub), None, limits, shutdown).await
 }
 
-/// Serves HTTPS with the organiser's certificate (PEM chain and key) until `shutdown`.
+/// Serves HTTPS with `identity` (the hub's own certificate, or the venue CA's) until
+/// `shutdown`.
 pub async fn serve_tls(
     listener: tokio::net::TcpListener,
     hub: SharedHub,
-    certificate_pem: &std::path::Path,
-    key_pem: &std::path::Path,
+    identity: &super::tls::HubIdentity,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Several crates may link rustls; the first provider installed wins, which is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(certificate_pem, key_pem)
-        .await
-        .map_err(|failure| {
-            std::io::Error::new(
-                failure.kind(),
-                format!(
-                    "cannot use the TLS certificate {} and key {}: {failure}",
-                    certificate_pem.display(),
-                    key_pem.display()
-                ),
-            )
-        })?;
-    let handle = axum_server::Handle::new();
-    let stopper = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
-    });
-    axum_server::from_tcp_rustls(listener.into_std()?, config)
-        .handle(handle)
-        .serve(router(hub).into_make_service_with_connect_info::<SocketAddr>())
-        .await
+    let config = identity
+        .server_config()
+        .map_err(|failure| std::io::Error::new(std::io::ErrorKind::InvalidData, failure.to_string()))?;
+    let limits = super::listen::Limits::default();
+    super::listen::serve(listener, router(hub), Some(config), limits, shutdown).await
 }

@@ -22,8 +22,8 @@ pub enum HubError {
     Unenrolled(String),
     #[error("this upload is for event {found:?}, this hub serves {expected:?}")]
     OtherEvent { expected: String, found: String },
-    #[error("kiosk {0} was revoked by the organiser")]
-    RevokedKiosk(String),
+    #[error("kiosk {0} was revoked by the organiser ({1}): its records are no longer accepted; ask the organiser")]
+    RevokedKiosk(String, String),
     #[error("hub storage error: {0}")]
     Storage(#[from] rusqlite::Error),
     #[error("{0}")]
@@ -33,6 +33,47 @@ pub enum HubError {
     #[error("internal hub error: {0}; restart the hub (its data is safe in its database)")]
     Internal(String),
 }
+
+/// Why the hub refuses an enrolment.
+#[derive(Debug, Error)]
+pub enum EnrolRefusal {
+    #[error(
+        "a kiosk id is 1 to 32 lower-case letters, digits or dashes (e.g. hall-a): choose another with --kiosk-id"
+    )]
+    BadKioskId,
+    #[error("unknown, expired or used-up enrolment code: show a new one from the hub (`badge-kiosk hub enrol-token`)")]
+    TokenUsed,
+    #[error("kiosk id {0:?} is already enrolled on another device: choose another id (--kiosk-id), or, if this kiosk replaces it, run `badge-kiosk hub kiosk replace {0}` on the hub first")]
+    KioskIdTaken(String),
+    #[error("hub storage error: {0}")]
+    Storage(#[from] rusqlite::Error),
+}
+
+/// Moves a replaced device's records to `ID~FINGERPRINT`, where they stay for review, so
+/// the new device's sequence numbers start afresh without looking like a fork.
+fn archive_kiosk_records(transaction: &Connection, kiosk_id: &str, old_key: &[u8]) -> Result<(), rusqlite::Error> {
+    let archived = format!(
+        "{kiosk_id}~{}",
+        <[u8; 32]>::try_from(old_key)
+            .ok()
+            .and_then(|bytes| VerifyingKey::from_bytes(&bytes).ok())
+            .map_or_else(|| "old".to_owned(), |key| crate::domain::keys::fingerprint(&key))
+    );
+    for sql in [
+        "UPDATE records SET kiosk_id = ?2 WHERE kiosk_id = ?1",
+        "UPDATE awards SET source_kiosk = ?2 WHERE source_kiosk = ?1",
+        "UPDATE record_emails SET kiosk_id = ?2 WHERE kiosk_id = ?1",
+        "UPDATE chain_warnings SET kiosk_id = ?2 WHERE kiosk_id = ?1",
+    ] {
+        transaction.execute(sql, params![kiosk_id, archived])?;
+    }
+    Ok(())
+}
+
+/// A known kiosk at upload: device key, certificate issue time, revoked, revocation reason.
+type KnownKiosk = (Vec<u8>, Option<i64>, bool, Option<String>);
+/// A kiosk's device key and, when revoked, the organiser's reason.
+pub type KioskDevice = (Vec<u8>, Option<String>);
 
 /// An award as the hub reports it: (badge, code id hex, kind, recipient, source kiosk).
 pub type AwardRow = (String, String, String, String, Option<String>);
@@ -83,6 +124,9 @@ pub struct HubCounts {
 
 impl HubStore {
     pub fn open(path: &Path, event: EventDefinition) -> Result<Self, HubError> {
+        // Emails and claim tokens live in here: 0600 whatever the umask.
+        crate::eventdir::ensure_private_file(path)
+            .map_err(|error| HubError::Internal(format!("cannot make {} private: {error}", path.display())))?;
         let connection = Connection::open(path)?;
         Self::init(connection, event)
     }
@@ -133,37 +177,83 @@ impl HubStore {
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let known: Option<(Vec<u8>, bool)> = transaction
+        let known: Option<KnownKiosk> = transaction
             .query_row(
-                "SELECT device_key, revoked FROM kiosks WHERE kiosk_id = ?1",
+                "SELECT device_key, certificate_issued_ms, revoked, revoked_reason FROM kiosks WHERE kiosk_id = ?1",
                 [&certificate.kiosk_id],
-                |row| Ok((row.get(0)?, row.get::<_, i64>(1)? != 0)),
+                |row| Ok((row.get(0)?, row.get(1)?, row.get::<_, i64>(2)? != 0, row.get(3)?)),
             )
             .optional()?;
+        let issued_ms = certificate.issued_at.saturating_mul(1000);
         match known {
-            Some((_, true)) => return Err(HubError::RevokedKiosk(certificate.kiosk_id.clone())),
-            Some((key, false)) if key != certificate.device_key.as_bytes() => {
-                // Re-enrolled with a new device key: the newer certificate wins.
-                transaction.execute(
-                    "UPDATE kiosks SET device_key = ?2, head_sequence = 0, head_hash = NULL WHERE kiosk_id = ?1",
-                    params![certificate.kiosk_id, certificate.device_key.as_bytes().as_slice()],
-                )?;
+            Some((_, _, true, reason)) => {
+                return Err(HubError::RevokedKiosk(
+                    certificate.kiosk_id.clone(),
+                    reason.unwrap_or_else(|| "no reason given".into()),
+                ))
             }
-            Some(_) => {}
-            None => {
+            Some((key, issued, false, _)) if key != certificate.device_key.as_bytes() => {
+                // Another device key for this kiosk id: the newest certificate wins, by
+                // the issue time the event key signed, never by arrival.
+                if issued.is_some_and(|issued| issued_ms <= issued) {
+                    return Err(HubError::Unenrolled(format!(
+                        "kiosk {} has a newer certificate on this hub (another device enrolled with this id):                          enrol this kiosk again, or ask the organiser to replace it (`badge-kiosk hub kiosk replace`)",
+                        certificate.kiosk_id
+                    )));
+                }
+                archive_kiosk_records(&transaction, &certificate.kiosk_id, &key)?;
                 transaction.execute(
-                    "INSERT INTO kiosks (kiosk_id, device_key, first_seen_ms, last_seen_ms) VALUES (?1, ?2, ?3, ?3)",
+                    "UPDATE kiosks SET device_key = ?2, certificate_issued_ms = ?3, head_sequence = 0, head_hash = NULL
+                     WHERE kiosk_id = ?1",
                     params![
                         certificate.kiosk_id,
                         certificate.device_key.as_bytes().as_slice(),
-                        now_ms
+                        issued_ms
+                    ],
+                )?;
+            }
+            Some((_, issued, false, _)) => {
+                if issued.is_none() {
+                    transaction.execute(
+                        "UPDATE kiosks SET certificate_issued_ms = ?2 WHERE kiosk_id = ?1",
+                        params![certificate.kiosk_id, issued_ms],
+                    )?;
+                }
+            }
+            None => {
+                transaction.execute(
+                    "INSERT INTO kiosks (kiosk_id, device_key, first_seen_ms, last_seen_ms, certificate_issued_ms)
+                     VALUES (?1, ?2, ?3, ?3, ?4)",
+                    params![
+                        certificate.kiosk_id,
+                        certificate.device_key.as_bytes().as_slice(),
+                        now_ms,
+                        issued_ms
                     ],
                 )?;
             }
         }
         transaction.execute(
-            "UPDATE kiosks SET last_seen_ms = ?2 WHERE kiosk_id = ?1",
-            params![certificate.kiosk_id, now_ms],
+            "UPDATE kiosks SET last_seen_ms = ?2,
+                    queue_waiting = COALESCE(?3, queue_waiting),
+                    clock_offset_ms = COALESCE(?4, clock_offset_ms),
+                    software_version = COALESCE(?5, software_version),
+                    stand = COALESCE(?6, stand)
+             WHERE kiosk_id = ?1",
+            params![
+                certificate.kiosk_id,
+                now_ms,
+                request.queue_waiting.and_then(|n| i64::try_from(n).ok()),
+                request.kiosk_clock_ms.map(|clock| clock.saturating_sub(now_ms)),
+                request
+                    .software_version
+                    .as_deref()
+                    .map(|v| crate::hub::trust::printable(&truncate(v, 64))),
+                request
+                    .stand
+                    .as_deref()
+                    .map(|v| crate::hub::trust::printable(&truncate(v, 64))),
+            ],
         )?;
         let mut answers = Vec::with_capacity(request.records.len());
         let mut warnings = Vec::new();
@@ -198,6 +288,7 @@ impl HubStore {
             answers,
             hub_time_ms: now_ms,
             chain_warnings: warnings,
+            signature: None,
         })
     }
 
@@ -307,20 +398,39 @@ impl HubStore {
         Ok(token)
     }
 
-    /// Consumes one use of an enrolment token for `kiosk_id`. A kiosk that already used
-    /// it may repeat (its answer may have been lost), even after it expired or ran out.
-    pub fn use_enrol_token(&self, token: &str, kiosk_id: &str, now_ms: i64) -> Result<bool, HubError> {
+    /// Consumes one use of an enrolment token for the device `device_key` as `kiosk_id`.
+    /// A repeat (the answer was lost) is answered only for the same device key, even after
+    /// the token expired or ran out. A kiosk id already enrolled with another device key
+    /// is refused unless the organiser replaced that kiosk (`hub kiosk replace`); then the
+    /// old device's records move to an archive id (`ID~OLDFINGERPRINT`) where they stay
+    /// visible. Returns the certificate's issue time (unix seconds) to sign.
+    pub fn use_enrol_token(
+        &self,
+        token: &str,
+        kiosk_id: &str,
+        device_key: &VerifyingKey,
+        now_ms: i64,
+    ) -> Result<i64, EnrolRefusal> {
+        if !crate::hub::trust::is_valid_kiosk_id(kiosk_id) {
+            return Err(EnrolRefusal::BadKioskId);
+        }
+        let device = device_key.as_bytes().as_slice();
         let transaction = self.connection.unchecked_transaction()?;
-        let repeat = transaction
+        let repeat: Option<Option<Vec<u8>>> = transaction
             .query_row(
-                "SELECT 1 FROM enrolled_kiosks WHERE token = ?1 AND kiosk_id = ?2",
+                "SELECT device_key FROM enrolled_kiosks WHERE token = ?1 AND kiosk_id = ?2",
                 params![token, kiosk_id],
-                |_| Ok(()),
+                |row| row.get(0),
             )
-            .optional()?
-            .is_some();
-        if repeat {
-            return Ok(true);
+            .optional()?;
+        let issued_s = now_ms.div_euclid(1000);
+        match repeat {
+            Some(Some(key)) if key == device => {
+                // The same device asks again: certify it again, nothing else changes.
+                return Ok(issued_s);
+            }
+            Some(_) => return Err(EnrolRefusal::TokenUsed),
+            None => {}
         }
         let taken = transaction.execute(
             "UPDATE enrol_tokens SET uses_left = uses_left - 1, used_by = ?2
@@ -328,14 +438,99 @@ impl HubStore {
             params![token, kiosk_id, now_ms],
         )?;
         if taken == 0 {
-            return Ok(false);
+            return Err(EnrolRefusal::TokenUsed);
+        }
+        let current: Option<(Vec<u8>, bool)> = transaction
+            .query_row(
+                "SELECT device_key, replace_allowed FROM kiosks WHERE kiosk_id = ?1",
+                [kiosk_id],
+                |row| Ok((row.get(0)?, row.get::<_, i64>(1)? != 0)),
+            )
+            .optional()?;
+        let other_device_enrolled = transaction
+            .query_row(
+                "SELECT 1 FROM enrolled_kiosks WHERE kiosk_id = ?1 AND device_key IS NOT NULL AND device_key <> ?2",
+                params![kiosk_id, device],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        match current {
+            Some((key, _)) if key == device => {
+                transaction.execute(
+                    "UPDATE kiosks SET certificate_issued_ms = ?2 WHERE kiosk_id = ?1",
+                    params![kiosk_id, issued_s * 1000],
+                )?;
+            }
+            Some((old_key, true)) => {
+                archive_kiosk_records(&transaction, kiosk_id, &old_key)?;
+                transaction.execute(
+                    "UPDATE kiosks SET device_key = ?2, certificate_issued_ms = ?3, head_sequence = 0, head_hash = NULL,
+                            replace_allowed = 0, revoked = 0, revoked_reason = NULL, revoked_ms = NULL,
+                            queue_waiting = NULL, clock_offset_ms = NULL, software_version = NULL
+                     WHERE kiosk_id = ?1",
+                    params![kiosk_id, device, issued_s * 1000],
+                )?;
+                transaction.execute(
+                    "UPDATE enrolled_kiosks SET device_key = NULL WHERE kiosk_id = ?1",
+                    [kiosk_id],
+                )?;
+            }
+            Some((_, false)) => return Err(EnrolRefusal::KioskIdTaken(kiosk_id.to_owned())),
+            None if other_device_enrolled => return Err(EnrolRefusal::KioskIdTaken(kiosk_id.to_owned())),
+            None => {
+                transaction.execute(
+                    "INSERT INTO kiosks (kiosk_id, device_key, first_seen_ms, last_seen_ms, certificate_issued_ms)
+                     VALUES (?1, ?2, ?3, ?3, ?4)",
+                    params![kiosk_id, device, now_ms, issued_s * 1000],
+                )?;
+            }
         }
         transaction.execute(
-            "INSERT INTO enrolled_kiosks (token, kiosk_id, at_ms) VALUES (?1, ?2, ?3)",
-            params![token, kiosk_id, now_ms],
+            "INSERT INTO enrolled_kiosks (token, kiosk_id, at_ms, device_key) VALUES (?1, ?2, ?3, ?4)",
+            params![token, kiosk_id, now_ms, device],
         )?;
         transaction.commit()?;
-        Ok(true)
+        Ok(issued_s)
+    }
+
+    /// True while `token` may still enrol a kiosk (it lets a kiosk read the event bundle
+    /// before it is enrolled, to learn which event it joins).
+    pub fn enrol_token_live(&self, token: &str, now_ms: i64) -> Result<bool, HubError> {
+        Ok(self
+            .connection
+            .query_row(
+                "SELECT 1 FROM enrol_tokens WHERE token = ?1 AND uses_left > 0 AND (expires_ms IS NULL OR expires_ms > ?2)",
+                params![token, now_ms],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// The device key the hub knows for `kiosk_id`, and whether it was revoked (reason).
+    pub fn kiosk_device(&self, kiosk_id: &str) -> Result<Option<KioskDevice>, HubError> {
+        Ok(self
+            .connection
+            .query_row(
+                "SELECT device_key, revoked, revoked_reason FROM kiosks WHERE kiosk_id = ?1",
+                [kiosk_id],
+                |row| {
+                    let revoked = row.get::<_, i64>(1)? != 0;
+                    let reason: Option<String> = row.get(2)?;
+                    Ok((row.get(0)?, revoked.then(|| reason.unwrap_or_default())))
+                },
+            )
+            .optional()?)
+    }
+
+    /// Lets the next enrolment under `kiosk_id` certify another device (a broken or stolen
+    /// kiosk replaced by a new one). False when the hub never heard of `kiosk_id`.
+    pub fn allow_kiosk_replacement(&self, kiosk_id: &str) -> Result<bool, HubError> {
+        Ok(self
+            .connection
+            .execute("UPDATE kiosks SET replace_allowed = 1 WHERE kiosk_id = ?1", [kiosk_id])?
+            > 0)
     }
 
     /// Notes that a claim link's credential was taken (first time only).
@@ -436,6 +631,10 @@ impl HubStore {
     }
 }
 
+fn truncate(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
+
 fn claim_recipient(token_base32: &str) -> Option<String> {
     let token = crate::domain::base32::decode(token_base32).ok()?;
     Some(Recipient::ClaimToken(token.try_into().ok()?).describe())
@@ -517,6 +716,10 @@ fn ingest_record(
             format!("the event has no badge {:?}", record.content.badge_id),
         ));
     }
+    let proven = match prove_award(event, &record) {
+        Ok(proven) => proven,
+        Err(reason) => return Err(refuse(Some(sequence), reason)),
+    };
     if let Some(email) = emails.get(&sequence) {
         match &record.content.recipient {
             Recipient::EmailHash(hash) if email_hash(&record.content.event_id, email) == *hash => {}
@@ -566,7 +769,8 @@ fn ingest_record(
             return Ok(RecordAnswer {
                 sequence,
                 status,
-                reason: None,
+                // The same answer as the first time, an unproven record's reason included.
+                reason: (outcome == "unproven").then(|| UNPROVEN_REASON.to_owned()),
                 email_received: false,
             });
         }
@@ -614,6 +818,41 @@ fn ingest_record(
     }
     let content = &record.content;
     let mut status = RecordStatus::Accepted;
+    if !proven {
+        // Kept as evidence for the organiser, never an award (see `prove_award`).
+        transaction
+            .execute(
+                "INSERT INTO records (kiosk_id, sequence, record_hash, previous_hash, kind, badge_id, code_id, stand, recipient,
+                                      created_at_ms, received_ms, outcome, signed_bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'unproven', ?12)",
+                params![
+                    record.kiosk_id,
+                    sequence as i64,
+                    hash.as_slice(),
+                    record.previous_hash.as_slice(),
+                    content.kind.name(),
+                    content.badge_id,
+                    content.code_id,
+                    content.stand,
+                    content.recipient.describe(),
+                    content.created_at_ms,
+                    now_ms,
+                    bytes,
+                ],
+            )
+            .map_err(storage)?;
+        warnings.push(format!(
+            "kiosk {}: record #{sequence} carries no signed attendance code (an older kiosk, or an allow-listed \
+             ticket): kept for review, not awarded",
+            record.kiosk_id
+        ));
+        return Ok(RecordAnswer {
+            sequence,
+            status,
+            reason: Some(UNPROVEN_REASON.into()),
+            email_received: false,
+        });
+    }
     if content.kind.is_award() {
         let inserted = transaction
             .execute(
@@ -675,6 +914,58 @@ fn ingest_record(
     })
 }
 
+/// What the hub answers for a record it keeps without awarding it.
+pub const UNPROVEN_REASON: &str = "kept on the hub for the organiser's review, not awarded: the record carries no \
+     attendance code signed by the event key (update badge-kiosk on the kiosk)";
+
+/// How far a kiosk's clock may be off when the hub checks a code's validity window.
+const VALIDITY_SLACK_S: i64 = 3600;
+
+/// Proves an award at the hub (version 2 records): the code it carries was signed by the
+/// event key, is this record's code id, is a visitor's code, was valid when the record
+/// was made (give or take an hour of kiosk clock), and names the same registration.
+/// Ok(false): no code to prove it with (version 1, or an allow-listed ticket): the hub keeps
+/// the record as evidence and awards nothing for it. Err: a code that is not genuine.
+fn prove_award(event: &EventDefinition, record: &AwardRecord) -> Result<bool, String> {
+    use crate::domain::code::{AttendanceCode, CodeVerifier, Role};
+    let Some(code) = record.code.as_deref().filter(|code| !code.is_empty()) else {
+        return Ok(false);
+    };
+    let text = format!(
+        "{}{}",
+        crate::domain::code::CODE_PREFIX,
+        crate::domain::base32::encode(code)
+    );
+    let parsed =
+        AttendanceCode::parse(&text).map_err(|refusal| format!("the record's code is unreadable: {refusal}"))?;
+    let verifier = CodeVerifier::new(&event.event.id, event.public_keys(), Default::default());
+    // The window is checked below with the kiosk clock's slack; here only the signature.
+    let verified = verifier
+        .verify(&text, i64::from(parsed.claims.valid_from))
+        .map_err(|refusal| format!("the record's code was not issued by the organiser: {refusal}"))?;
+    let claims = verified.claims;
+    if claims.code_id.0.as_slice() != record.content.code_id.as_slice() {
+        return Err("the record's code id is not the id of the code it carries".into());
+    }
+    if claims.role != Role::Visitor {
+        return Err(format!(
+            "the record's code is a {} card, not a visitor's code: no badge is awarded for it",
+            claims.role.label()
+        ));
+    }
+    let at_s = record.content.created_at_ms.div_euclid(1000);
+    if at_s + VALIDITY_SLACK_S < i64::from(claims.valid_from) || at_s - VALIDITY_SLACK_S > i64::from(claims.valid_until)
+    {
+        return Err("the record was made outside the code's validity window".into());
+    }
+    if let Recipient::Registration(reference) = &record.content.recipient {
+        if claims.holder.as_deref() != Some(reference.as_str()) {
+            return Err("the record names a registration its code does not carry".into());
+        }
+    }
+    Ok(true)
+}
+
 /// Evaluates a pathway over the steps every kiosk recorded for this code; awards it once.
 fn merge_pathway(
     transaction: &rusqlite::Transaction<'_>,
@@ -687,7 +978,9 @@ fn merge_pathway(
         return Ok(());
     };
     let mut statement = transaction
-        .prepare_cached("SELECT DISTINCT stand FROM records WHERE kind = 'step' AND badge_id = ?1 AND code_id = ?2")?;
+        .prepare_cached(
+            "SELECT DISTINCT stand FROM records WHERE kind = 'step' AND badge_id = ?1 AND code_id = ?2 AND outcome <> 'unproven'",
+        )?;
     let stands = statement
         .query_map(params![badge_id, code_id], |row| row.get::<_, String>(0))?
         .collect::<Result<Vec<_>, _>>()?;

@@ -58,6 +58,9 @@ pub struct Identified {
     pub holder: Option<String>,
     /// What a help desk reads out: `7KQ2-M9PD`.
     pub short_id: String,
+    /// The signed code's bytes, carried in version 2 records so the hub can check the event
+    /// key signed it; empty for a ticket from an imported allow-list.
+    pub code: Vec<u8>,
 }
 
 /// How the visitor chose to receive the badge.
@@ -101,6 +104,14 @@ pub struct StepOutcome {
 
 /// A kiosk's own state for one event: its queue, its device key and its name. Enrolment
 /// needs it before the event can be opened, so it stands apart from `KioskCore`.
+/// The bytes of a `BK…` code's text (what version 2 records carry).
+fn code_bytes(text: &str) -> Vec<u8> {
+    text.trim()
+        .strip_prefix(crate::domain::code::CODE_PREFIX)
+        .and_then(|body| crate::domain::base32::decode(body).ok())
+        .unwrap_or_default()
+}
+
 pub struct KioskIdentity {
     pub store: Store,
     pub device_key: SigningKey,
@@ -272,6 +283,7 @@ impl KioskCore {
             // into the queue's table, after this core was opened.
             Ok(verified) if self.store.is_revoked(&verified.claims.code_id.0)? => Err(CodeRefusal::Revoked.into()),
             Ok(verified) => Ok(Identified {
+                code: code_bytes(text),
                 code_id: verified.claims.code_id.0.to_vec(),
                 short_id: verified.claims.code_id.short(),
                 role: verified.claims.role,
@@ -287,6 +299,7 @@ impl KioskCore {
                     Some(registration) => {
                         let code_id = allowlist::ticket_code_id(&hash);
                         Ok(Identified {
+                            code: Vec::new(),
                             short_id: CodeId(code_id).short(),
                             code_id: code_id.to_vec(),
                             role: Role::Visitor,
@@ -404,7 +417,7 @@ impl KioskCore {
             recipient,
             created_at_ms: self.now()?.now_ms,
         };
-        match self.append(content, email.as_deref())? {
+        match self.append(content, email.as_deref(), &identified.code)? {
             AppendOutcome::Appended(record) => Ok(ClaimOutcome::Saved {
                 sequence: record.sequence,
                 badge_id,
@@ -459,7 +472,7 @@ impl KioskCore {
                 recipient: Recipient::None,
                 created_at_ms: now_ms,
             };
-            if matches!(self.append(step, None)?, AppendOutcome::Appended(_)) {
+            if matches!(self.append(step, None, &identified.code)?, AppendOutcome::Appended(_)) {
                 outcome.newly_recorded = true;
             }
             let visited = self.store.steps_for(&event_id, &badge_id, &identified.code_id)?;
@@ -484,7 +497,7 @@ impl KioskCore {
                     recipient,
                     created_at_ms: now_ms,
                 };
-                match self.append(award, None)? {
+                match self.append(award, None, &identified.code)? {
                     AppendOutcome::Appended(_) => status.awarded_now = true,
                     AppendOutcome::AlreadyRecorded { .. } => status.already_awarded = true,
                 }
@@ -494,8 +507,10 @@ impl KioskCore {
         Ok(outcome)
     }
 
-    fn append(&mut self, content: AwardContent, email: Option<&str>) -> Result<AppendOutcome, KioskError> {
-        Ok(self.store.append(&self.device_key, &self.kiosk_id, content, email)?)
+    fn append(&mut self, content: AwardContent, email: Option<&str>, code: &[u8]) -> Result<AppendOutcome, KioskError> {
+        Ok(self
+            .store
+            .append_with_code(&self.device_key, &self.kiosk_id, content, email, Some(code.to_vec()))?)
     }
 
     pub fn import_allow_list(&mut self, csv: &[u8]) -> Result<allowlist::ImportSummary, String> {

@@ -122,6 +122,8 @@ pub enum Tap {
     Lock,
     SyncNow,
     ExportUsb,
+    /// The organiser's "reset the trusted clock" (only on the organiser panel).
+    ResetClock,
 }
 
 /// Results of work done off the machine.
@@ -180,6 +182,8 @@ pub enum Effect {
     RefreshOrganiser,
     SyncNow,
     ExportUsb,
+    /// Forget the trusted-time floor hubs gave (see `Store::reset_trusted_time`).
+    ResetClock,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -423,6 +427,7 @@ impl Machine {
             }
             (Tap::SyncNow, Screen::Organiser) => vec![Effect::SyncNow],
             (Tap::ExportUsb, Screen::Organiser) => vec![Effect::ExportUsb],
+            (Tap::ResetClock, Screen::Organiser) => vec![Effect::ResetClock],
             _ => vec![],
         }
     }
@@ -642,6 +647,7 @@ mod tests {
             role: Role::Visitor,
             holder: holder.map(str::to_owned),
             short_id: "AAAA-BBBB".into(),
+            code: Vec::new(),
         }
     }
 

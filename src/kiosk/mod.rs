@@ -3,4 +3,5 @@
 pub mod core;
 pub mod issue;
 pub mod machine;
+pub mod pin;
 pub use self::core::*;

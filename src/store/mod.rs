@@ -57,6 +57,9 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 /// A record as stored, with its sync state.
+/// The most a hub's signed time may move a kiosk's trusted clock forward in one sync.
+pub const MAX_CLOCK_STEP_MS: i64 = 24 * 60 * 60 * 1000;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRecord {
     pub record: AwardRecord,
@@ -142,6 +145,10 @@ impl Store {
     }
 
     pub fn open_with(path: &Path, durability: Durability) -> Result<Self, StoreError> {
+        // Visitors' emails wait in here: 0600 whatever the umask.
+        if let Err(error) = crate::eventdir::ensure_private_file(path) {
+            tracing::warn!("cannot make {} private: {error}", path.display());
+        }
         let connection = Connection::open(path)?;
         let store = Self { connection };
         store.configure(durability)?;
@@ -197,6 +204,29 @@ impl Store {
         }
     }
 
+    /// Raises the floor to a time the hub signed, by at most [`MAX_CLOCK_STEP_MS`] past
+    /// what this kiosk already trusts (its floor or its own clock, whichever is later): a
+    /// hub laptop with a wrong clock cannot push a kiosk years ahead in one sync. The very
+    /// first trusted time (an enrolment) is taken whole. Returns the floor now in force.
+    pub fn raise_trusted_time_from_hub(&self, hub_ms: i64, system_now_ms: i64) -> Result<i64, StoreError> {
+        let floor = self.trusted_time_floor()?;
+        let target = if floor <= 0 {
+            hub_ms
+        } else {
+            hub_ms.min(floor.max(system_now_ms).saturating_add(MAX_CLOCK_STEP_MS))
+        };
+        self.raise_trusted_time(target)
+    }
+
+    /// The organiser's reset (organiser panel, `badge-kiosk clock reset`): forgets the
+    /// times given by hubs and bundles; the floor falls back to the newest record's time.
+    /// Returns the floor now in force.
+    pub fn reset_trusted_time(&self) -> Result<i64, StoreError> {
+        self.connection
+            .execute("DELETE FROM settings WHERE key = 'clock.trusted_floor_ms'", [])?;
+        self.trusted_time_floor()
+    }
+
     /// The latest time this kiosk trusted: a hub or bundle time it was given, or the time
     /// of its own latest record (so a board that lost its clock never signs a record
     /// earlier than the one before).
@@ -217,13 +247,27 @@ impl Store {
         Ok(given.max(latest_record.unwrap_or(0)))
     }
 
-    /// Signs and appends a record, unless the same award (or step) already exists.
+    /// Signs and appends a version 1 record (no code proof), unless the same award (or
+    /// step) already exists. Kiosks sign version 2 with [`Store::append_with_code`].
     pub fn append(
         &mut self,
         device_key: &SigningKey,
         kiosk_id: &str,
         content: AwardContent,
         email: Option<&str>,
+    ) -> Result<AppendOutcome, StoreError> {
+        self.append_with_code(device_key, kiosk_id, content, email, None)
+    }
+
+    /// Signs and appends a record carrying `code` (the attendance code's bytes: a version
+    /// 2 record the hub can prove), unless the same award (or step) already exists.
+    pub fn append_with_code(
+        &mut self,
+        device_key: &SigningKey,
+        kiosk_id: &str,
+        content: AwardContent,
+        email: Option<&str>,
+        code: Option<Vec<u8>>,
     ) -> Result<AppendOutcome, StoreError> {
         let transaction = self
             .connection
@@ -259,7 +303,7 @@ impl Store {
             });
         }
         let (head_sequence, head_hash) = read_head(&transaction)?;
-        let record = AwardRecord::sign(device_key, kiosk_id, head_sequence + 1, head_hash, content)?;
+        let record = AwardRecord::sign_with_code(device_key, kiosk_id, head_sequence + 1, head_hash, content, code)?;
         let hash = record.hash()?;
         transaction.execute(
             "INSERT INTO records (sequence, kind, event_id, badge_id, code_id, stand, recipient,

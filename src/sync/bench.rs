@@ -39,10 +39,32 @@ pub fn bench_sync(awards: usize, dir: &std::path::Path) -> anyhow::Result<SyncBe
     {
         let mut store = Store::open_with(&kiosk_dir.join("queue.sqlite"), Durability::Normal)?;
         let now = chrono::Utc::now().timestamp_millis();
+        let event_key = event
+            .event_key
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("the demo event has no key"))?;
         for index in 0..awards {
             let mut code_id = [0u8; 10];
             code_id[..8].copy_from_slice(&(index as u64).to_be_bytes());
-            store.append(
+            // Version 2 records, as kiosks sign them: the hub checks every code's signature.
+            let holder = format!("REG-{index:06}");
+            let code = crate::domain::code::AttendanceCode::sign(
+                &event.definition.event.id,
+                &event_key,
+                crate::domain::code::CodeClaims {
+                    code_id: crate::domain::code::CodeId(code_id),
+                    role: crate::domain::code::Role::Visitor,
+                    holder: Some(holder.clone()),
+                    valid_from: 0,
+                    valid_until: u32::MAX,
+                },
+            )?;
+            let code_bytes = crate::domain::base32::decode(
+                code.to_text()
+                    .strip_prefix(crate::domain::code::CODE_PREFIX)
+                    .unwrap_or_default(),
+            )?;
+            store.append_with_code(
                 &device_key,
                 "bench-kiosk",
                 AwardContent {
@@ -51,10 +73,11 @@ pub fn bench_sync(awards: usize, dir: &std::path::Path) -> anyhow::Result<SyncBe
                     code_id: code_id.to_vec(),
                     kind: RecordKind::AttendanceAward,
                     stand: String::new(),
-                    recipient: Recipient::Registration(format!("REG-{index:06}")),
+                    recipient: Recipient::Registration(holder),
                     created_at_ms: now + index as i64,
                 },
                 None,
+                Some(code_bytes),
             )?;
         }
     }
@@ -77,7 +100,8 @@ pub fn bench_sync(awards: usize, dir: &std::path::Path) -> anyhow::Result<SyncBe
         let _ = stopped.await;
     }));
     let store = Arc::new(Mutex::new(Store::open(&kiosk_dir.join("queue.sqlite"))?));
-    let settings = SyncSettings::new(&format!("http://{address}"), &event.definition.event.id, &certificate);
+    let settings = SyncSettings::new(&format!("http://{address}"), &event.definition.event.id, &certificate)
+        .trusting(event.definition.public_keys());
     let started = Instant::now();
     let summary = runtime.block_on(sync_once(
         &store,

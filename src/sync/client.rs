@@ -48,6 +48,15 @@ pub struct SyncSettings {
     pub bundle: Option<super::enrol::BundleTarget>,
     /// A private CA (PEM) the hub's HTTPS certificate chains to, for venue hubs.
     pub hub_ca_pem: Option<Vec<u8>>,
+    /// SHA-256 of the hub's own TLS certificate, from the signed enrolment code: the only
+    /// certificate this kiosk accepts (unless a venue CA is configured).
+    pub tls_pin: Option<[u8; 32]>,
+    /// The event keys the hub's answers must be signed with.
+    pub trusted_keys: Vec<ed25519_dalek::VerifyingKey>,
+    /// The kiosk's device key, to sign its bundle requests.
+    pub device_key: Option<ed25519_dalek::SigningKey>,
+    /// What the kiosk tells the hub's fleet view: its stand, if it has one.
+    pub stand: Option<String>,
 }
 
 impl SyncSettings {
@@ -61,13 +70,43 @@ impl SyncSettings {
             request_timeout: Duration::from_secs(20),
             bundle: None,
             hub_ca_pem: None,
+            tls_pin: None,
+            trusted_keys: Vec::new(),
+            device_key: None,
+            stand: None,
         }
+    }
+
+    /// Accept answers signed by these event keys (and no others).
+    pub fn trusting(mut self, keys: Vec<ed25519_dalek::VerifyingKey>) -> Self {
+        self.trusted_keys = keys;
+        self
+    }
+
+    /// Sign bundle requests with this device key.
+    pub fn signing_with(mut self, device_key: ed25519_dalek::SigningKey) -> Self {
+        self.device_key = Some(device_key);
+        self
+    }
+
+    /// Accept only the hub certificate whose SHA-256 is `pin`.
+    pub fn pinned(mut self, pin: Option<[u8; 32]>) -> Self {
+        self.tls_pin = pin;
+        self
     }
 
     /// The HTTP client for this hub: the usual timeouts, plus the venue's own CA if any.
     pub fn http_client(&self) -> Result<reqwest::Client, SyncError> {
         let mut builder = client_builder(self.request_timeout);
-        if let Some(pem) = &self.hub_ca_pem {
+        if self.hub_url.starts_with("http://") {
+            tracing::warn!(
+                "the hub at {} is reached over plain HTTP: emails and claim links cross the network in clear",
+                self.hub_url
+            );
+        }
+        if let (Some(pin), None) = (self.tls_pin, &self.hub_ca_pem) {
+            builder = builder.use_preconfigured_tls(super::pinning::pinned_client_config(pin));
+        } else if let Some(pem) = &self.hub_ca_pem {
             let certificate = reqwest::Certificate::from_pem(pem).map_err(|error| {
                 SyncError::Blocked(format!(
                     "the hub CA certificate is not a PEM certificate ({error}): fix BADGE_KIOSK_HUB_CA"
@@ -211,6 +250,7 @@ pub fn upload_request<'a>(
         certificate: certificate_hex.to_owned(),
         records,
         emails,
+        ..UploadRequest::default()
     }
 }
 
@@ -273,8 +313,9 @@ pub fn apply_response(
             Disposition::Synced => {}
         }
     }
-    // The hub's clock is a trusted time for boards without a real-time clock.
-    store.raise_trusted_time(response.hub_time_ms)?;
+    // The hub's clock (signed with the answer, checked by the caller) is a trusted time
+    // for boards without a real-time clock, by a bounded step per sync.
+    store.raise_trusted_time_from_hub(response.hub_time_ms, chrono::Utc::now().timestamp_millis())?;
     Ok((synced.len(), failed))
 }
 
@@ -295,9 +336,29 @@ pub async fn sync_once(
     };
     let mut done = 0;
     progress(0, total);
-    for (batch, request) in uploads {
+    let kiosk_id = hex::decode(&settings.certificate_hex)
+        .ok()
+        .and_then(|bytes| crate::domain::keys::KioskCertificate::from_bytes(&bytes).ok())
+        .map(|certificate| certificate.kiosk_id)
+        .unwrap_or_default();
+    if settings.trusted_keys.is_empty() && total > 0 {
+        return Err(SyncError::Blocked(
+            "this kiosk knows no event key to check the hub's answers with: enrol it again".into(),
+        ));
+    }
+    for (batch, mut request) in uploads {
         summary.sent += batch.sequences.len();
+        let nonce: [u8; 32] = rand::random();
+        request.nonce = Some(hex::encode(nonce));
+        request.software_version = Some(env!("CARGO_PKG_VERSION").to_owned());
+        request.queue_waiting = Some((total - done) as u64);
+        request.kiosk_clock_ms = Some(chrono::Utc::now().timestamp_millis());
+        request.stand = settings.stand.clone();
         let response = upload(http, settings, &request).await?;
+        // A forged or replayed answer changes nothing: records stay queued with their emails.
+        response
+            .verify(&settings.event_id, &kiosk_id, &nonce, &settings.trusted_keys)
+            .map_err(|failure| SyncError::Transient(failure.to_string()))?;
         summary.chain_warnings.extend(response.chain_warnings.iter().cloned());
         let count = batch.sequences.len();
         let (synced, failed) = with_store(store, move |store| apply_response(store, &batch, &response)).await?;
@@ -308,7 +369,7 @@ pub async fn sync_once(
         progress(done, total);
     }
     if let Some(target) = &settings.bundle {
-        match super::enrol::update_from_hub(http, &settings.hub_url, target, store).await {
+        match super::enrol::update_from_hub(http, settings, target, store).await {
             Ok(update) => summary.bundle = Some(update),
             Err(error) => summary.bundle_problem = Some(error.to_string()),
         }

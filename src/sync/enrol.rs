@@ -8,10 +8,14 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::VerifyingKey;
 use thiserror::Error;
 
+use super::client::SyncSettings;
 use super::client::{read_capped, SyncError};
-use super::protocol::{EnrolRequest, ErrorBody, EventBundle, BUNDLE_PATH, ENROL_PATH, MAX_ANSWER_BYTES};
+use super::protocol::{
+    bundle_request_message, EnrolRequest, ErrorBody, EventBundle, BUNDLE_PATH, CERTIFICATE_HEADER, ENROL_PATH,
+    ENROL_TOKEN_HEADER, MAX_ANSWER_BYTES, REQUEST_SIGNATURE_HEADER, REQUEST_TIME_HEADER,
+};
 use crate::domain::bundle::{BundleError, VerifiedBundle};
-use crate::domain::enrolment::EnrolmentCode;
+use crate::domain::enrolment::{EnrolmentCode, EnrolmentCodeError};
 use crate::domain::keys::KioskCertificate;
 use crate::eventdir::{self, EventDirError, ENROLLED_DIR};
 use crate::kiosk::{open_identity, KioskError, HUB_URL_SETTING};
@@ -33,7 +37,17 @@ pub enum EnrolError {
     Store(#[from] StoreError),
     #[error(transparent)]
     EventDir(#[from] EventDirError),
+    #[error(transparent)]
+    Code(#[from] EnrolmentCodeError),
+    #[error("the hub sent an event bundle older than the one this kiosk already has (signed {found_ms}, have {have_ms}): ignored; if the hub's clock was wrong, fix it and sync again")]
+    OlderBundle { found_ms: i64, have_ms: i64 },
 }
+
+/// The kiosk remembers the newest bundle signature time it applied: an older signed
+/// bundle (replayed from a capture) is refused.
+pub const BUNDLE_SIGNED_AT_SETTING: &str = "bundle.signed_at_ms";
+/// The pin of the hub's TLS certificate, from the signed enrolment code.
+pub const HUB_TLS_PIN_SETTING: &str = "sync.hub_tls_pin";
 
 /// Where an enrolled kiosk's event lives inside its data directory.
 pub fn enrolled_event_dir(data_dir: &Path) -> PathBuf {
@@ -73,13 +87,45 @@ fn unreachable(hub_url: &str) -> impl Fn(reqwest::Error) -> EnrolError + '_ {
     }
 }
 
-pub async fn fetch_bundle(http: &reqwest::Client, hub_url: &str) -> Result<EventBundle, EnrolError> {
-    let response = http
-        .get(format!("{}{BUNDLE_PATH}", hub_url.trim_end_matches('/')))
-        .send()
-        .await
-        .map_err(unreachable(hub_url))?;
+/// Fetches the bundle: `auth` adds the headers that show the hub who asks (a signed
+/// request from an enrolled kiosk, or a live enrolment token).
+pub async fn fetch_bundle(
+    http: &reqwest::Client,
+    hub_url: &str,
+    auth: &[(&'static str, String)],
+) -> Result<EventBundle, EnrolError> {
+    let mut request = http.get(format!("{}{BUNDLE_PATH}", hub_url.trim_end_matches('/')));
+    for (name, value) in auth {
+        request = request.header(*name, value);
+    }
+    let response = request.send().await.map_err(unreachable(hub_url))?;
     answer(response).await
+}
+
+/// The headers of an enrolled kiosk's bundle request, signed with its device key.
+pub fn signed_bundle_request(
+    event_id: &str,
+    certificate_hex: &str,
+    device_key: &ed25519_dalek::SigningKey,
+    now_ms: i64,
+) -> Vec<(&'static str, String)> {
+    use ed25519_dalek::Signer;
+    let kiosk_id = hex::decode(certificate_hex)
+        .ok()
+        .and_then(|bytes| KioskCertificate::from_bytes(&bytes).ok())
+        .map(|certificate| certificate.kiosk_id)
+        .unwrap_or_default();
+    let Some(message) = bundle_request_message(event_id, &kiosk_id, now_ms) else {
+        return Vec::new();
+    };
+    vec![
+        (CERTIFICATE_HEADER, certificate_hex.to_owned()),
+        (REQUEST_TIME_HEADER, now_ms.to_string()),
+        (
+            REQUEST_SIGNATURE_HEADER,
+            hex::encode(device_key.sign(&message).to_bytes()),
+        ),
+    ]
 }
 
 /// What enrolment did, for the screen and the command line.
@@ -91,18 +137,29 @@ pub struct Enrolled {
     pub event_dir: PathBuf,
 }
 
-/// Enrols this kiosk with the hub named by `code`: checks the bundle is signed by the
-/// key the code names, has the hub certify this kiosk's device key, then installs the
-/// event under `data_dir/event` and remembers the hub's address.
+/// Enrols this kiosk with the hub named by `code`: checks the code is signed by the event
+/// key, talks to the hub over TLS pinned to the certificate the code names (or the venue
+/// CA, `hub_ca_pem`), checks the bundle is signed by the code's key, has the hub certify
+/// this kiosk's device key, then installs the event under `data_dir/event` and remembers
+/// the hub's address and certificate.
 pub async fn enrol(
-    http: &reqwest::Client,
+    hub_ca_pem: Option<Vec<u8>>,
     code: &EnrolmentCode,
     data_dir: &Path,
     kiosk_id: Option<&str>,
 ) -> Result<Enrolled, EnrolError> {
+    let signed = code.verify()?.clone();
+    let mut settings = SyncSettings::new(&code.hub_url, "", "").pinned(signed.tls_pin);
+    settings.hub_ca_pem = hub_ca_pem;
+    if signed.tls_pin.is_none() && settings.hub_ca_pem.is_none() && code.hub_url.starts_with("https://") {
+        // A signed code for an HTTPS hub without a pin: the hub serves a certificate from a
+        // CA; the system's roots decide (a public server).
+        tracing::info!("the enrolment code names no certificate: using the system's certificate authorities");
+    }
+    let http = settings.http_client()?;
     // The bundle first: it proves the hub speaks for the event key before the token is spent.
-    let preview = fetch_bundle(http, &code.hub_url).await?;
-    let preview = preview.bundle.verify_for_enrolment(&code.key_fingerprint)?;
+    let preview = fetch_bundle(&http, &code.hub_url, &[(ENROL_TOKEN_HEADER, code.token.clone())]).await?;
+    let preview = preview.bundle.verify(&[signed.event_key], None)?;
     let event_id = preview.content.event_id.clone();
     let identity_dir = data_dir.to_path_buf();
     let requested_id = kiosk_id.map(str::to_owned);
@@ -124,7 +181,7 @@ pub async fn enrol(
     let answer = answer(response).await?;
     let bundle = answer
         .bundle
-        .verify(&[preview.signed_by], Some(&preview.content.event_id))?;
+        .verify(&[signed.event_key], Some(&preview.content.event_id))?;
     let certificate = answer
         .certificate
         .as_deref()
@@ -138,9 +195,9 @@ pub async fn enrol(
     if certificate.device_key != identity.device_key.verifying_key() || certificate.kiosk_id != identity.kiosk_id {
         return Err(EnrolError::BadCertificate("it names another kiosk".into()));
     }
+    let tls_pin = signed.tls_pin;
     let event_dir = enrolled_event_dir(data_dir);
     let hub_url = code.hub_url.clone();
-    let hub_time_ms = answer.hub_time_ms;
     let kiosk_id = identity.kiosk_id.clone();
     let certificate_hex = hex::encode(
         certificate
@@ -153,7 +210,11 @@ pub async fn enrol(
         let store = identity.store;
         store.set_setting("kiosk.certificate", &certificate_hex)?;
         store.set_setting(HUB_URL_SETTING, &hub_url)?;
-        apply_to_store(&store, &installed, hub_time_ms)?;
+        match tls_pin {
+            Some(pin) => store.set_setting(HUB_TLS_PIN_SETTING, &hex::encode(pin))?,
+            None => store.set_setting(HUB_TLS_PIN_SETTING, "")?,
+        }
+        apply_to_store(&store, &installed)?;
         std::fs::create_dir_all(&installed_dir).map_err(|error| EventDirError::Io {
             path: installed_dir.clone(),
             message: error.to_string(),
@@ -172,8 +233,21 @@ pub async fn enrol(
 }
 
 /// Revocations and trusted time go into the queue's database (the running kiosk reads
-/// them at every scan).
-pub fn apply_to_store(store: &Store, bundle: &VerifiedBundle, hub_time_ms: i64) -> Result<usize, StoreError> {
+/// them at every scan). Only what the event key signed counts: the bundle's own signing
+/// time, never the answer's unsigned `hub_time_ms`; and a bundle older than the newest one
+/// applied is refused (a replayed capture cannot bring back an older event).
+pub fn apply_to_store(store: &Store, bundle: &VerifiedBundle) -> Result<usize, EnrolError> {
+    let signed_at = bundle.content.signed_at_ms;
+    let have = store
+        .setting(BUNDLE_SIGNED_AT_SETTING)?
+        .and_then(|text| text.parse::<i64>().ok())
+        .unwrap_or(i64::MIN);
+    if signed_at < have {
+        return Err(EnrolError::OlderBundle {
+            found_ms: signed_at,
+            have_ms: have,
+        });
+    }
     let mut fresh = 0;
     for code in &bundle.revoked {
         if !store.is_revoked(&code.0)? {
@@ -181,9 +255,8 @@ pub fn apply_to_store(store: &Store, bundle: &VerifiedBundle, hub_time_ms: i64) 
             fresh += 1;
         }
     }
-    // The signed time is trusted whatever the network; the hub's unsigned clock is the
-    // same hub that kiosks already trust for their answers.
-    store.raise_trusted_time(bundle.content.signed_at_ms.max(hub_time_ms))?;
+    store.set_setting(BUNDLE_SIGNED_AT_SETTING, &signed_at.to_string())?;
+    store.raise_trusted_time_from_hub(signed_at, chrono::Utc::now().timestamp_millis())?;
     Ok(fresh)
 }
 
@@ -206,21 +279,29 @@ pub struct BundleTarget {
 
 pub async fn update_from_hub(
     http: &reqwest::Client,
-    hub_url: &str,
+    settings: &SyncSettings,
     target: &BundleTarget,
     store: &super::client::SharedStore,
 ) -> Result<BundleUpdate, EnrolError> {
-    let answer = fetch_bundle(http, hub_url).await?;
+    let auth = match &settings.device_key {
+        Some(key) => signed_bundle_request(
+            &target.event_id,
+            &settings.certificate_hex,
+            key,
+            chrono::Utc::now().timestamp_millis(),
+        ),
+        None => Vec::new(),
+    };
+    let answer = fetch_bundle(http, &settings.hub_url, &auth).await?;
     let bundle = answer.bundle.verify(&target.trusted_keys, Some(&target.event_id))?;
     let enrolled_dir = target.enrolled_dir.clone();
-    let hub_time_ms = answer.hub_time_ms;
     let store = std::sync::Arc::clone(store);
     tokio::task::spawn_blocking(move || -> Result<BundleUpdate, EnrolError> {
         let new_revocations = {
             let guard = store.lock().map_err(|_| {
                 EnrolError::Hub(SyncError::Blocked("the queue is unavailable: restart the kiosk".into()))
             })?;
-            apply_to_store(&guard, &bundle, hub_time_ms)?
+            apply_to_store(&guard, &bundle)?
         };
         let event_changed = match &enrolled_dir {
             Some(dir) => eventdir::install_bundle(dir, &bundle)?,

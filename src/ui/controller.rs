@@ -457,9 +457,24 @@ impl Controller {
                     PinPurpose::Staff { .. } => &self.config.staff_pin,
                     PinPurpose::Organiser => &self.config.organiser_pin,
                 };
+                let (mut correct, complete) = crate::kiosk::pin::check(expected, &pin);
+                // A real event never opens staff or organiser mode with the demo's PINs:
+                // every demo ticket and the README know them.
+                if let (false, Some(which)) = (
+                    self.core.event.is_demo,
+                    crate::kiosk::pin::demo_pin_in_use(&self.config.staff_pin, &self.config.organiser_pin),
+                ) {
+                    if correct {
+                        tracing::error!(
+                            "{which} is still the demo PIN: staff and organiser modes stay locked for this real event; \
+                             set another PIN in the configuration and restart the kiosk"
+                        );
+                    }
+                    correct = false;
+                }
                 Some(WorkResult::PinChecked {
-                    correct: constant_time_eq(pin.as_bytes(), expected.as_bytes()),
-                    complete: pin.len() >= expected.len(),
+                    correct,
+                    complete,
                     purpose,
                 })
             }
@@ -495,6 +510,13 @@ impl Controller {
                         let _ = inputs.send(Input::SyncFinished(result));
                     });
                 }
+                None
+            }
+            Effect::ResetClock => {
+                if let Err(error) = self.core.store().reset_trusted_time() {
+                    tracing::warn!(%error, "the trusted clock could not be reset");
+                }
+                self.refresh_organiser();
                 None
             }
             Effect::ExportUsb => {
@@ -547,13 +569,6 @@ impl Controller {
 }
 
 /// Compares without an early exit, so timing does not reveal how many digits matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// Runs the worker until `Quit` or until every sender is gone.
 pub fn run_worker(mut controller: Controller, inputs: Receiver<Input>, publish: impl Fn(View)) {
     publish(controller.view());
@@ -569,10 +584,9 @@ pub fn run_worker(mut controller: Controller, inputs: Receiver<Input>, publish: 
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn pin_compare() {
+        use crate::kiosk::pin::constant_time_eq;
         assert!(constant_time_eq(b"1234", b"1234"));
         assert!(!constant_time_eq(b"1235", b"1234"));
         assert!(!constant_time_eq(b"12345", b"1234"));

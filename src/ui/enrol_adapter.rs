@@ -78,15 +78,7 @@ pub fn run_worker(config: Config, inputs: Receiver<Input>, window: slint::Weak<A
         show(&window, "failed", "other", "cannot start the network worker".into());
         return;
     };
-    let mut settings = crate::sync::client::SyncSettings::new("", "", "");
-    settings.hub_ca_pem = config.hub_ca.as_ref().and_then(|path| std::fs::read(path).ok());
-    let http = match settings.http_client() {
-        Ok(http) => http,
-        Err(error) => {
-            show(&window, "failed", "other", error.to_string());
-            return;
-        }
-    };
+    let hub_ca_pem = config.hub_ca.as_ref().and_then(|path| std::fs::read(path).ok());
     let mut keys = new_detector();
     let mut last_attempt: Option<(String, std::time::Instant)> = None;
     while let Ok(input) = inputs.recv() {
@@ -111,7 +103,9 @@ pub fn run_worker(config: Config, inputs: Receiver<Input>, window: slint::Weak<A
             continue;
         }
         last_attempt = Some((text.clone(), std::time::Instant::now()));
-        let code = match EnrolmentCode::parse(&text) {
+        // Only a code the event key signed: a QR naming another hub is refused here,
+        // before the kiosk talks to anyone.
+        let code = match EnrolmentCode::parse(&text).and_then(|code| code.verify().map(|_| ()).map(|()| code)) {
             Ok(code) => code,
             Err(error) => {
                 show(&window, "failed", "not-a-code", error.to_string());
@@ -119,7 +113,12 @@ pub fn run_worker(config: Config, inputs: Receiver<Input>, window: slint::Weak<A
             }
         };
         show(&window, "working", "", String::new());
-        match runtime.block_on(enrol(&http, &code, &config.data_dir, config.kiosk_id.as_deref())) {
+        match runtime.block_on(enrol(
+            hub_ca_pem.clone(),
+            &code,
+            &config.data_dir,
+            config.kiosk_id.as_deref(),
+        )) {
             Ok(done) => {
                 tracing::info!(event = %done.event_id, kiosk = %done.kiosk_id, "enrolled");
                 show(&window, "done", "", done.event_name);

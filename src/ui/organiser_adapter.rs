@@ -19,6 +19,7 @@ pub fn bind(window: &AppWindow, inputs: &Sender<Input>) {
     adapter.on_sync_now(tap(Tap::SyncNow));
     adapter.on_export_usb(tap(Tap::ExportUsb));
     adapter.on_lock(tap(Tap::Lock));
+    adapter.on_reset_clock(tap(Tap::ResetClock));
 }
 
 fn rows(rows: impl Iterator<Item = (String, u64)>) -> ModelRc<CountRow> {
@@ -68,6 +69,9 @@ pub fn apply(window: &AppWindow, view: &View) {
     adapter.set_failure_reasons(ModelRc::new(VecModel::from(reasons)));
     adapter.set_hub_configured(organiser.hub.is_some());
     adapter.set_hub_url(organiser.hub.clone().unwrap_or_default().into());
+    // A hub reached over plain HTTP (`hub serve --insecure-http`): emails and claim links
+    // cross the network in clear, and the organiser should know.
+    adapter.set_plain_http(organiser.hub.as_deref().is_some_and(|hub| hub.starts_with("http://")));
     let last_sync = organiser
         .last_sync_ms
         .and_then(chrono::DateTime::from_timestamp_millis)

@@ -191,7 +191,8 @@ fn claimed_and_synced(runtime: &tokio::runtime::Runtime, dir: &Path, event: &Eve
     let token = url.rsplit('/').next().unwrap().to_owned();
     let store = Arc::new(Mutex::new(Store::open(&kiosk_dir.join("queue.sqlite")).unwrap()));
     let certificate = hex::encode(core.certificate().to_bytes().unwrap());
-    let settings = SyncSettings::new(&format!("http://{hub}"), &event.definition.event.id, &certificate);
+    let settings = SyncSettings::new(&format!("http://{hub}"), &event.definition.event.id, &certificate)
+        .trusting(event.definition.public_keys());
     let summary = runtime
         .block_on(sync_once(&store, &settings, &client(), |_, _| {}))
         .unwrap();

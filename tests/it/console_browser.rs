@@ -80,7 +80,12 @@ fn start_console_hub(
     runtime.spawn(serve(listener, Arc::clone(&state), async {
         let _ = stopped.await;
     }));
-    LoopbackHub { address, state, stop }
+    LoopbackHub {
+        address,
+        state,
+        stop,
+        tls_pin: None,
+    }
 }
 
 fn set_password(data: &Path, password: &str) -> std::process::Output {

@@ -86,22 +86,61 @@ pub struct LoopbackHub {
     pub address: String,
     pub state: badge_kiosk::hub::server::SharedHub,
     pub stop: tokio::sync::oneshot::Sender<()>,
+    /// The SHA-256 of the hub's TLS certificate when it serves HTTPS (see [`start_hub_tls`]).
+    pub tls_pin: Option<[u8; 32]>,
 }
 
 impl LoopbackHub {
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        match self.tls_pin {
+            Some(_) => format!("https://{}", self.address),
+            None => format!("http://{}", self.address),
+        }
+    }
+
+    /// A signed enrolment code for `kiosks` kiosks, valid `minutes` on the hub's clock.
+    pub fn enrolment_code(&self, kiosks: u32, minutes: i64) -> badge_kiosk::domain::enrolment::EnrolmentCode {
+        let now = (self.state.clock)();
+        let text = self
+            .state
+            .new_enrolment_code(kiosks, minutes * 60_000, now)
+            .expect("the hub makes an enrolment code");
+        badge_kiosk::domain::enrolment::EnrolmentCode::parse(&text).expect("the code parses")
     }
 }
 
-/// Starts the hub of `event` on `db`, telling the time with `clock` (milliseconds).
+/// Starts the hub of `event` on `db`, telling the time with `clock` (milliseconds), in
+/// explicit plain-HTTP mode (`hub serve --insecure-http`): for the tests about something
+/// else than transport. The attack suite and the enrolment tests use [`start_hub_tls`].
 pub fn start_hub(
     runtime: &tokio::runtime::Runtime,
     db: &std::path::Path,
     event: &badge_kiosk::eventdir::EventDir,
     clock: impl Fn() -> i64 + Send + Sync + 'static,
 ) -> LoopbackHub {
-    use badge_kiosk::hub::server::{serve, HubState};
+    start_hub_with(runtime, db, event, clock, None)
+}
+
+/// Starts the hub serving HTTPS with its own certificate, as `hub serve` does by default;
+/// kiosks pin it through the signed enrolment code.
+pub fn start_hub_tls(
+    runtime: &tokio::runtime::Runtime,
+    db: &std::path::Path,
+    event: &badge_kiosk::eventdir::EventDir,
+    clock: impl Fn() -> i64 + Send + Sync + 'static,
+) -> LoopbackHub {
+    let identity = badge_kiosk::hub::tls::HubIdentity::ephemeral().expect("a TLS identity");
+    start_hub_with(runtime, db, event, clock, Some(identity))
+}
+
+fn start_hub_with(
+    runtime: &tokio::runtime::Runtime,
+    db: &std::path::Path,
+    event: &badge_kiosk::eventdir::EventDir,
+    clock: impl Fn() -> i64 + Send + Sync + 'static,
+    identity: Option<badge_kiosk::hub::tls::HubIdentity>,
+) -> LoopbackHub {
+    use badge_kiosk::hub::server::{serve, serve_tls, HubState};
     let store =
         badge_kiosk::hub::store::HubStore::open(db, event.definition.clone()).expect("the hub's database opens");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -109,13 +148,44 @@ pub fn start_hub(
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("a loopback port");
     let address = listener.local_addr().expect("the port's address").to_string();
-    let state = std::sync::Arc::new(
-        HubState::new(store, event, &format!("http://{address}"), Box::new(clock)).expect("the hub starts"),
-    );
-    runtime.spawn(serve(listener, std::sync::Arc::clone(&state), async {
+    let scheme = if identity.is_some() { "https" } else { "http" };
+    let mut state =
+        HubState::new(store, event, &format!("{scheme}://{address}"), Box::new(clock)).expect("the hub starts");
+    if let Some(identity) = &identity {
+        state = state.pinned(identity.pin);
+    }
+    let state = std::sync::Arc::new(state);
+    let stopped = async {
         let _ = stopped.await;
-    }));
-    LoopbackHub { address, state, stop }
+    };
+    let tls_pin = identity.as_ref().map(|identity| identity.pin);
+    match identity {
+        Some(identity) => {
+            let served = std::sync::Arc::clone(&state);
+            runtime.spawn(async move { serve_tls(listener, served, &identity, stopped).await });
+        }
+        None => {
+            runtime.spawn(serve(listener, std::sync::Arc::clone(&state), stopped));
+        }
+    }
+    LoopbackHub {
+        address,
+        state,
+        stop,
+        tls_pin,
+    }
+}
+
+/// Sync settings for a kiosk of `event` (its certificate), trusting the event's keys and
+/// signing bundle requests with its device key.
+pub fn kiosk_sync_settings(
+    hub_url: &str,
+    core: &badge_kiosk::kiosk::KioskCore,
+) -> badge_kiosk::sync::client::SyncSettings {
+    let certificate = hex::encode(core.certificate().to_bytes().expect("the certificate encodes"));
+    badge_kiosk::sync::client::SyncSettings::new(hub_url, &core.definition().event.id, &certificate)
+        .trusting(core.definition().public_keys())
+        .signing_with(core.device_key().clone())
 }
 
 /// A page of `hub`'s organiser console as a logged-in organiser (a session opened in the
@@ -152,4 +222,22 @@ pub fn visitor_code(event: &badge_kiosk::eventdir::EventDir, holder: Option<&str
     AttendanceCode::sign(&event.definition.event.id, key, claims)
         .expect("a visitor code signs")
         .to_text()
+}
+
+/// The bytes of a visitor code for `code_id` (what version 2 records carry), signed with
+/// the event's key.
+pub fn signed_code_bytes(event: &badge_kiosk::eventdir::EventDir, code_id: [u8; 10], holder: Option<&str>) -> Vec<u8> {
+    use badge_kiosk::domain::code::{AttendanceCode, CodeClaims, CodeId, Role, CODE_PREFIX};
+    let claims = CodeClaims {
+        code_id: CodeId(code_id),
+        role: Role::Visitor,
+        holder: holder.map(str::to_owned),
+        valid_from: 0,
+        valid_until: u32::MAX,
+    };
+    let key = event.event_key.as_ref().expect("the event's secret key");
+    let text = AttendanceCode::sign(&event.definition.event.id, key, claims)
+        .expect("a visitor code signs")
+        .to_text();
+    badge_kiosk::domain::base32::decode(text.strip_prefix(CODE_PREFIX).expect("a BK code")).expect("base32")
 }

@@ -108,7 +108,8 @@ fn kiosk(dir: &Path, event: &EventDir, name: &str) -> Kiosk {
 fn sync_kiosk(runtime: &tokio::runtime::Runtime, kiosk: &Kiosk, hub: &str) {
     let store = Arc::new(Mutex::new(Store::open(&kiosk.queue).unwrap()));
     let certificate = hex::encode(kiosk.core.certificate().to_bytes().unwrap());
-    let mut settings = SyncSettings::new(hub, &kiosk.core.definition().event.id, &certificate);
+    let mut settings = SyncSettings::new(hub, &kiosk.core.definition().event.id, &certificate)
+        .trusting(kiosk.core.definition().public_keys());
     settings.batch_records = 500;
     let http = reqwest::Client::new();
     for _ in 0..5 {
@@ -361,6 +362,7 @@ fn a_typed_email_that_does_not_match_the_signed_hash_is_refused_per_record() {
             .map(|r| hex::encode(r.record.to_bytes().unwrap()))
             .collect(),
         emails,
+        ..UploadRequest::default()
     };
     let mut hub = HubStore::open(&dir.path().join("hub.sqlite"), event.definition.clone()).unwrap();
     let answer = hub.ingest(&request, NOW_MS).unwrap();
@@ -599,22 +601,23 @@ fn ten_thousand_hub_awards_to_obf_under_random_faults_have_no_duplicate() {
         let mut store = Store::open_with(&k.queue, Durability::Normal).unwrap();
         for i in 0..10_000u32 {
             let email = format!("bulk.{i}@lycee.example.org");
-            let mut code_id = vec![0u8; 10];
+            let mut code_id = [0u8; 10];
             code_id[..4].copy_from_slice(&i.to_be_bytes());
             store
-                .append(
+                .append_with_code(
                     &identity.device_key,
                     "bulk",
                     AwardContent {
                         event_id: event_id.clone(),
                         badge_id: "attended".into(),
-                        code_id,
+                        code_id: code_id.to_vec(),
                         kind: RecordKind::AttendanceAward,
                         stand: String::new(),
                         recipient: Recipient::EmailHash(email_hash(&event_id, &email)),
                         created_at_ms: NOW_MS + i64::from(i),
                     },
                     Some(&email),
+                    Some(crate::helpers::signed_code_bytes(&event, code_id, None)),
                 )
                 .unwrap();
         }

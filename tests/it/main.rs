@@ -1,6 +1,7 @@
 //! The one integration test binary: CLI, sync against a real hub on loopback, the UI in
 //! a real window, and the independent credential verifier.
 
+mod attacks;
 mod claim_email;
 mod cli;
 mod console_browser;

@@ -192,7 +192,8 @@ fn fleet(dir: &Path, event: &EventDir, kiosks: usize, awards_per_kiosk: usize, h
                 Store::open(&dir.join(format!("kiosk-{i}")).join("queue.sqlite")).unwrap(),
             ));
             let certificate = hex::encode(core.certificate().to_bytes().unwrap());
-            let mut settings = SyncSettings::new(&format!("http://{hub}"), &event.definition.event.id, &certificate);
+            let mut settings = SyncSettings::new(&format!("http://{hub}"), &event.definition.event.id, &certificate)
+                .trusting(event.definition.public_keys());
             settings.batch_records = 100;
             (core, store, settings)
         })
@@ -308,7 +309,8 @@ fn hub_restart_and_pathway_across_three_kiosks() {
             &format!("http://{address}"),
             &event.definition.event.id,
             &hex::encode(kiosk.certificate().to_bytes().unwrap()),
-        );
+        )
+        .trusting(event.definition.public_keys());
         runtime.block_on(sync_once(&store, &settings, &client, |_, _| {}))
     };
     sync(&kiosks[0], &address).unwrap();
