@@ -35,6 +35,9 @@ pub struct Config {
     pub enrol: bool,
     /// A private CA certificate (PEM) the hub's HTTPS certificate chains to.
     pub hub_ca: Option<PathBuf>,
+    /// Seconds between periodic background syncs with the hub. New awards are synced
+    /// within seconds whatever this is (see `sync::schedule`).
+    pub sync_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -54,6 +57,7 @@ impl Default for Config {
             email_retention_days: 30,
             enrol: false,
             hub_ca: None,
+            sync_interval_secs: 300,
         }
     }
 }
@@ -131,6 +135,7 @@ impl Config {
                 "EMAIL_RETENTION_DAYS" => config.email_retention_days = number(&value)?,
                 "ENROL" => config.enrol = matches!(value.as_str(), "1" | "true" | "yes"),
                 "HUB_CA" => config.hub_ca = Some(PathBuf::from(&value)),
+                "SYNC_INTERVAL_SECS" => config.sync_interval_secs = number(&value)?,
                 // Variables the binary reads itself (e.g. BADGE_KIOSK_CONFIG) are not settings.
                 _ => {}
             }
@@ -148,6 +153,13 @@ impl Config {
                     message: "a PIN is 4 to 8 digits, or sha256:… as `badge-kiosk pin-hash` prints it".into(),
                 });
             }
+        }
+        if self.sync_interval_secs == 0 {
+            return Err(ConfigError::Env {
+                name: "sync_interval_secs".into(),
+                value: "0".into(),
+                message: "give at least 1 second (new awards are synced within seconds anyway)".into(),
+            });
         }
         if !matches!(self.language.as_str(), "fr" | "en") {
             return Err(ConfigError::Env {

@@ -183,6 +183,11 @@ impl EventDir {
                 "# Demo event shipped with badge-kiosk: used when nothing else is configured.",
                 "# Event created by `badge-kiosk event init`: edit names, dates, badges and stands.",
             )
+            // A new event sets its own claim address (or claims go to its hub).
+            .replace(
+                "public_url = \"https://claim.example.org\"",
+                "# public_url = \"https://badges.example.org\"",
+            )
             .replace(
                 "  # The demo event's public key. Its secret key is in event.key beside this file:\n  # it is public, so never use the demo event for real badges.\n",
                 "  # This event's public key; its secret key is event.key (keep it safe, mode 0600).\n",

@@ -33,6 +33,8 @@ pub const CRYPTOSUITE: &str = "eddsa-rdfc-2022";
 /// `identityType` of a registration reference. OB 3.0 has no enumerated value for an event
 /// registration, and extension values must start with `ext:`.
 pub const REGISTRATION_IDENTITY_TYPE: &str = "ext:eventRegistration";
+/// `identityType` of a hashed claim link (the visitor took the badge on a phone).
+pub const CLAIM_LINK_IDENTITY_TYPE: &str = "ext:claimLink";
 
 /// Everything the kiosk knows about one award; plain data, no other badge-kiosk types.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +81,9 @@ pub enum SubjectIdentity {
     HashedEmail { identity_hash: String, salt: String },
     /// The visitor's registration reference at the event, in clear.
     Registration { reference: String },
+    /// A secret the earner holds (the claim link's token), never in clear: `identityHash` =
+    /// `sha256$` + hex(SHA-256(secret ‖ salt)); build with [`SubjectIdentity::hashed_claim_link`].
+    HashedClaimLink { identity_hash: String, salt: String },
 }
 
 impl SubjectIdentity {
@@ -96,6 +101,19 @@ impl SubjectIdentity {
         }
     }
 
+    /// Hashes a claim link's token: whoever holds the link can show the credential is
+    /// theirs, and the credential alone does not reveal the link.
+    pub fn hashed_claim_link(token: &str, salt: &str) -> Self {
+        let digest = Sha256::new()
+            .chain_update(token.trim().as_bytes())
+            .chain_update(salt.as_bytes())
+            .finalize();
+        SubjectIdentity::HashedClaimLink {
+            identity_hash: format!("sha256${}", hex::encode(digest)),
+            salt: salt.to_owned(),
+        }
+    }
+
     fn identity_object(&self) -> Value {
         match self {
             SubjectIdentity::HashedEmail { identity_hash, salt } => json!({
@@ -103,6 +121,13 @@ impl SubjectIdentity {
                 "hashed": true,
                 "identityHash": identity_hash,
                 "identityType": "emailAddress",
+                "salt": salt,
+            }),
+            SubjectIdentity::HashedClaimLink { identity_hash, salt } => json!({
+                "type": "IdentityObject",
+                "hashed": true,
+                "identityHash": identity_hash,
+                "identityType": CLAIM_LINK_IDENTITY_TYPE,
                 "salt": salt,
             }),
             SubjectIdentity::Registration { reference } => json!({

@@ -134,6 +134,27 @@ pub struct SyncTarget {
     pub platform: Option<String>,
 }
 
+/// Where visitors' phones fetch the badges they took on a phone.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimSettings {
+    /// The event's one public claim address, e.g. `https://badges.example.org`: a hub
+    /// reachable from a phone on mobile data, serving `/claim/…` and `/badge/…`. Claim QR
+    /// codes point here. Without it they point at the hub the kiosk enrolled with (or
+    /// `[sync] hub`), which a phone may reach only on the venue network.
+    pub public_url: Option<String>,
+}
+
+impl ClaimSettings {
+    /// The public claim address without its trailing slash.
+    pub fn base(&self) -> Option<&str> {
+        self.public_url
+            .as_deref()
+            .map(|url| url.trim().trim_end_matches('/'))
+            .filter(|url| !url.is_empty())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct EventDefinition {
@@ -145,6 +166,8 @@ pub struct EventDefinition {
     pub stands: Vec<Stand>,
     #[serde(default)]
     pub sync: SyncTarget,
+    #[serde(default)]
+    pub claim: ClaimSettings,
     /// Event public keys (hex), newest last; codes signed by any of them verify.
     #[serde(default)]
     pub keys: Vec<String>,
@@ -229,6 +252,21 @@ impl EventDefinition {
         }
         if !self.issuer.url.starts_with("https://") && !self.issuer.url.starts_with("http://") {
             return Err(invalid(&self.issuer.url, "issuer.url must start with https://".into()));
+        }
+        if let Some(url) = &self.claim.public_url {
+            let url = url.trim();
+            let host = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"))
+                .unwrap_or_default();
+            if host.is_empty() || host.starts_with('/') || url.contains(['?', '#', ' ', '"', '<', '>']) {
+                return Err(invalid(
+                    url,
+                    format!(
+                        "claim.public_url {url:?}: give the address phones open, e.g. \"https://badges.example.org\" (https://, no query)"
+                    ),
+                ));
+            }
         }
         let mut stand_ids = HashSet::new();
         for stand in &self.stands {
@@ -376,5 +414,22 @@ mod tests {
 
         let typo = DEMO.replacen("criteria.fr", "critera.fr", 1);
         assert!(EventDefinition::parse(&typo, Path::new("event.toml")).is_err());
+    }
+
+    #[test]
+    fn the_public_claim_address_is_checked() {
+        let demo = EventDefinition::parse(DEMO, Path::new("event.toml")).unwrap();
+        assert_eq!(demo.claim.base(), Some("https://claim.example.org"));
+        let without = DEMO.replace("public_url = \"https://claim.example.org\"", "");
+        let event = EventDefinition::parse(&without, Path::new("event.toml")).unwrap();
+        assert_eq!(event.claim.base(), None);
+        let trailing = DEMO.replace("https://claim.example.org", "https://claim.example.org/");
+        let event = EventDefinition::parse(&trailing, Path::new("event.toml")).unwrap();
+        assert_eq!(event.claim.base(), Some("https://claim.example.org"));
+        for bad in ["claim.example.org", "https://", "https://x?y=1", "ftp://x"] {
+            let broken = DEMO.replace("https://claim.example.org", bad);
+            let error = EventDefinition::parse(&broken, Path::new("event.toml")).unwrap_err();
+            assert!(error.to_string().contains("claim.public_url"), "{bad}: {error}");
+        }
     }
 }

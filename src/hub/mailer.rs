@@ -18,8 +18,9 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use thiserror::Error;
 
 use super::outbox::OutgoingEmail;
-use super::server::{baked_badge, claim_credential_in, credential_json, with_store, ClaimFile, SharedHub};
+use super::server::{with_store, SharedHub};
 use super::store::{HubError, HubStore};
+use super::web::claim::{baked_badge, claim_credential_in, credential_json, ClaimFile};
 use crate::domain::event::Language;
 use crate::sync::plan::Backoff;
 

@@ -9,7 +9,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_claim_emails.sql"),
     include_str!("migrations/0004_platform_issuing.sql"),
     include_str!("migrations/0005_kiosk_fleet.sql"),
-    include_str!("migrations/0006_enrolment_devices.sql"),
+    include_str!("migrations/0006_public_badges.sql"),
+    include_str!("migrations/0007_enrolment_devices.sql"),
 ];
 
 /// Returns `Err(found)` when the database was written by a newer hub.

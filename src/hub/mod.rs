@@ -9,3 +9,4 @@ pub mod server;
 pub mod store;
 pub mod tls;
 pub mod trust;
+pub mod web;

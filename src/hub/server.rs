@@ -5,8 +5,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path as UrlPath, Query, State};
-use axum::http::header;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,7 +15,6 @@ use ed25519_dalek::SigningKey;
 use super::store::{HubError, HubStore};
 use crate::domain::bundle::BundleContent;
 use crate::domain::enrolment::EnrolmentCode;
-use crate::domain::event::Language;
 use crate::domain::keys::KioskCertificate;
 use crate::sync::protocol::*;
 
@@ -40,6 +38,8 @@ pub struct HubState {
     pub tls_pin: Option<[u8; 32]>,
     /// Enrolment attempts per network address (see `trust::AttemptLimiter`).
     pub enrol_attempts: super::trust::AttemptLimiter,
+    /// The event's images as PNG for the claim pages and credentials, rendered once.
+    pub images: super::web::images::ImageCache,
 }
 
 /// Shared between the claim-email form and the mailer task (see `hub::mailer`).
@@ -73,6 +73,7 @@ impl HubState {
             plain_http: !public_url.starts_with("https://"),
             tls_pin: None,
             enrol_attempts: super::trust::AttemptLimiter::default(),
+            images: super::web::images::ImageCache::default(),
         })
     }
 
@@ -122,7 +123,7 @@ impl HubState {
 
 pub type SharedHub = Arc<HubState>;
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(ErrorBody { error: message.into() })).into_response()
 }
 
@@ -158,7 +159,7 @@ pub(crate) async fn with_store<T: Send + 'static>(
 
 // The error is the HTTP answer itself, built once per failed request: boxing it buys nothing.
 #[allow(clippy::result_large_err)]
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     hub: &SharedHub,
     work: impl FnOnce(&mut HubStore, i64) -> Result<T, HubError> + Send + 'static,
 ) -> Result<T, Response> {
@@ -455,347 +456,6 @@ fn outbox_section(outbox: &super::outbox::OutboxCounts, mail_enabled: bool) -> S
     section
 }
 
-const NOT_YET: &str =
-    "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"></head>\
-    <body style=\"font-family:sans-serif;margin:2rem\"><h1>Pas encore disponible · Not available yet</h1>\
-    <p>La borne n'a pas encore envoyé ses données. Réessayez après la fin de journée.<br>\
-    The kiosk has not sent its data yet. Try again after the end of the day.</p></body></html>";
-
-async fn claim_page(State(hub): State<SharedHub>, UrlPath(token): UrlPath<String>) -> Response {
-    let token_for_lookup = token.clone();
-    match blocking(&hub, move |store, _| {
-        Ok((store.claim(&token_for_lookup)?, store.event.clone()))
-    })
-    .await
-    {
-        Ok((Some((badge_id, _record)), event)) => {
-            let name = event
-                .badge(&badge_id)
-                .map_or(badge_id.clone(), |b| format!("{} · {}", b.name.fr, b.name.en));
-            let downloads = if hub.event_key.is_some() {
-                format!(
-                    "<p><a href=\"/claim/{0}/badge\" style=\"font-size:1.3rem\">Télécharger le badge (image) · Download the badge (image)</a></p>\
-                     <p><a href=\"/claim/{0}/credential.json\">Justificatif Open Badges 3.0 (JSON) · Open Badges 3.0 credential (JSON)</a></p>\
-                     <p style=\"color:#555\">Gardez l'image : elle contient votre badge vérifiable. Importez-la dans votre portefeuille de badges.<br>\
-                     Keep the image: it carries your verifiable badge. Import it into your badge wallet.</p>{1}",
-                    escape(&token),
-                    email_form(&token)
-                )
-            } else {
-                "<p>Ce hub ne délivre pas les badges : l'organisateur vous les enverra. · This hub does not hand out badges: the organiser will send yours.</p>".to_owned()
-            };
-            Html(format!(
-                "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{0}</title></head>\
-                 <body style=\"font-family:sans-serif;margin:2rem\"><h1>{0}</h1><p>Votre badge est enregistré. · Your badge is recorded.</p>\
-                 {2}<p>Référence · Reference: {1}</p></body></html>",
-                escape(&name),
-                escape(&token),
-                downloads
-            ))
-            .into_response()
-        }
-        Ok((None, _)) => (StatusCode::NOT_FOUND, Html(NOT_YET)).into_response(),
-        Err(response) => response,
-    }
-}
-
-/// The claim page's "have it emailed" form (phone-friendly: one field, big targets).
-fn email_form(token: &str) -> String {
-    format!(
-        "<form method=\"post\" action=\"/claim/{0}/email\" style=\"margin-top:1.5rem\">\
-         <p><label for=\"email\">Recevoir le badge par courriel · Get the badge by email</label><br>\
-         <input id=\"email\" name=\"email\" type=\"email\" inputmode=\"email\" autocomplete=\"email\" required maxlength=\"254\" \
-         placeholder=\"prenom@exemple.fr\" style=\"font-size:1.2rem;width:100%;max-width:24rem;padding:.4rem;box-sizing:border-box\"></p>\
-         <p><label for=\"lang\">Langue · Language</label> <select id=\"lang\" name=\"lang\" style=\"font-size:1.1rem\">\
-         <option value=\"fr\">Français</option><option value=\"en\">English</option></select> \
-         <button type=\"submit\" style=\"font-size:1.2rem;padding:.4rem 1.2rem\">Envoyer · Send</button></p>\
-         <p style=\"color:#555;font-size:.9rem\">L'adresse ne sert qu'à cet envoi, puis elle est effacée.<br>\
-         The address is used for this message only, then erased.</p></form>",
-        escape(token)
-    )
-}
-
-fn visitor_page(status: StatusCode, title: &str, body: &str, token: &str) -> Response {
-    (
-        status,
-        Html(format!(
-            "<!doctype html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-             <title>{title}</title></head><body style=\"font-family:sans-serif;margin:2rem;max-width:36rem\">\
-             <h1>{title}</h1>{body}<p><a href=\"/claim/{token}\">← Retour au badge · Back to the badge</a></p></body></html>",
-            title = escape(title),
-            token = escape(token),
-        )),
-    )
-        .into_response()
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct EmailForm {
-    #[serde(default)]
-    email: String,
-    lang: Option<String>,
-}
-
-/// How long the answer to the form waits for the mailer before saying "queued".
-const MAIL_ANSWER_WAIT: std::time::Duration = std::time::Duration::from_secs(8);
-
-/// The claim page's form: validates the address, queues the message (at most
-/// `MAX_EMAILS_PER_TOKEN` per claim link and hour), and tells what happens next.
-async fn claim_email(
-    State(hub): State<SharedHub>,
-    UrlPath(token): UrlPath<String>,
-    form: Result<axum::Form<EmailForm>, axum::extract::rejection::FormRejection>,
-) -> Response {
-    use super::outbox::{mask_address, EmailState, QueueOutcome, MAX_EMAILS_PER_TOKEN};
-    if hub.event_key.is_none() {
-        return visitor_page(
-            StatusCode::NOT_FOUND,
-            "Envoi impossible · Cannot send",
-            "<p>Ce hub ne délivre pas les badges : l'organisateur vous les enverra.<br>\
-             This hub does not hand out badges: the organiser will send yours.</p>",
-            &token,
-        );
-    }
-    let form = form.map(|axum::Form(form)| form).unwrap_or(EmailForm {
-        email: String::new(),
-        lang: None,
-    });
-    let address = form.email.trim().to_owned();
-    if !is_valid_address(&address) {
-        let shown = if address.is_empty() {
-            String::new()
-        } else {
-            format!(" (« {} »)", escape(&address))
-        };
-        return visitor_page(
-            StatusCode::BAD_REQUEST,
-            "Adresse non valide · Invalid address",
-            &format!(
-                "<p>Cette adresse ne semble pas valide{shown} : vérifiez-la (par exemple prenom@exemple.fr) et réessayez.<br>\
-                 This address does not look valid: check it (for example name@example.com) and try again.</p>"
-            ),
-            &token,
-        );
-    }
-    let language = match form.lang.as_deref() {
-        Some("en") => "en",
-        _ => "fr",
-    };
-    let hint = mask_address(&address);
-    let token_for_queue = token.clone();
-    let queued = blocking(&hub, move |store, now| {
-        store.queue_claim_email(&token_for_queue, &address, language, now)
-    })
-    .await;
-    let id = match queued {
-        Ok(QueueOutcome::Queued(id)) => id,
-        Ok(QueueOutcome::UnknownClaim) => return (StatusCode::NOT_FOUND, Html(NOT_YET)).into_response(),
-        Ok(QueueOutcome::RateLimited { retry_at_ms }) => {
-            let minutes = ((retry_at_ms - (hub.clock)()).max(0) + 59_999) / 60_000;
-            return visitor_page(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Trop de demandes · Too many requests",
-                &format!(
-                    "<p>Ce badge a déjà été demandé {MAX_EMAILS_PER_TOKEN} fois par courriel dans l'heure : \
-                     réessayez dans {minutes} min, ou téléchargez-le depuis la page du badge.<br>\
-                     This badge was already requested by email {MAX_EMAILS_PER_TOKEN} times this hour: \
-                     try again in {minutes} min, or download it from the badge page.</p>"
-                ),
-                &token,
-            );
-        }
-        Err(response) => return response,
-    };
-    let enabled = hub.mail.enabled.load(std::sync::atomic::Ordering::SeqCst);
-    let mut state = EmailState::Waiting {
-        attempts: 0,
-        last_error: None,
-    };
-    if enabled {
-        hub.mail.wake.notify_one();
-        let deadline = tokio::time::Instant::now() + MAIL_ANSWER_WAIT;
-        while tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-            match blocking(&hub, move |store, _| store.claim_email_state(id)).await {
-                Ok(Some(EmailState::Waiting { .. })) => continue,
-                Ok(Some(done)) => {
-                    state = done;
-                    break;
-                }
-                Ok(None) | Err(_) => break,
-            }
-        }
-    }
-    let hint = escape(&hint);
-    match state {
-        EmailState::Sent => visitor_page(
-            StatusCode::OK,
-            "Envoyé · Sent",
-            &format!(
-                "<p>Votre badge a été envoyé à {hint}. Regardez votre boîte de réception (et les indésirables).<br>\
-                 Your badge was sent to {hint}. Check your inbox (and the spam folder).</p>"
-            ),
-            &token,
-        ),
-        EmailState::Failed(reason) => visitor_page(
-            StatusCode::OK,
-            "Envoi refusé · Not sent",
-            &format!(
-                "<p>Le serveur de courriel a refusé l'envoi à {hint} : vérifiez l'adresse et réessayez, \
-                 ou téléchargez le badge depuis sa page.<br>\
-                 The mail server refused to send to {hint}: check the address and try again, \
-                 or download the badge from its page.</p><p style=\"color:#555;font-size:.85rem\">{}</p>",
-                escape(&reason)
-            ),
-            &token,
-        ),
-        EmailState::Waiting { .. } if enabled => visitor_page(
-            StatusCode::ACCEPTED,
-            "En cours d'envoi · On its way",
-            &format!(
-                "<p>Votre badge part vers {hint} dans quelques minutes ; si le hub est hors ligne, \
-                 il partira dès son retour en ligne.<br>\
-                 Your badge is on its way to {hint} within minutes; if the hub is offline, \
-                 it will be sent as soon as it is back online.</p>"
-            ),
-            &token,
-        ),
-        EmailState::Waiting { .. } => visitor_page(
-            StatusCode::ACCEPTED,
-            "En file d'attente · Queued",
-            &format!(
-                "<p>Votre demande est enregistrée : le badge sera envoyé à {hint} quand le hub sera en ligne. \
-                 En attendant, vous pouvez le télécharger depuis sa page.<br>\
-                 Your request is saved: the badge will be sent to {hint} when the hub is online. \
-                 Meanwhile you can download it from its page.</p>"
-            ),
-            &token,
-        ),
-    }
-}
-
-/// The light check the kiosk makes, and an address lettre can put in an envelope.
-pub(crate) fn is_valid_address(address: &str) -> bool {
-    crate::domain::award::is_plausible_email(address) && address.trim().parse::<lettre::Address>().is_ok()
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct LanguageQuery {
-    lang: Option<String>,
-}
-
-/// A visitor's credential, signed by the event key, and the badge's image from the event.
-pub(crate) struct ClaimCredential {
-    pub badge_id: String,
-    pub credential: serde_json::Value,
-    pub image: Option<Vec<u8>>,
-}
-
-/// The credential behind a claim link (None: not synced yet, or a hub-merged pathway
-/// without a kiosk record). Shared by the download links and the mailer.
-pub(crate) fn claim_credential_in(
-    hub: &HubState,
-    store: &HubStore,
-    token: &str,
-    language: Language,
-) -> Result<Option<ClaimCredential>, HubError> {
-    let Some(event_key) = hub.event_key.as_ref() else {
-        return Ok(None);
-    };
-    let Some((badge_id, Some(bytes))) = store.claim(token)? else {
-        return Ok(None);
-    };
-    let record = crate::domain::award::AwardRecord::from_bytes(&bytes)
-        .map_err(|failure| HubError::BadRequest(failure.to_string()))?;
-    let credential = crate::kiosk::issue::signed_credential_for(&store.event, &record, None, event_key, language)
-        .map_err(|failure| HubError::BadRequest(failure.to_string()))?;
-    let image_path = store.event.badge(&badge_id).map(|badge| badge.image.clone());
-    let image = image_path.and_then(|path| hub.event_files.get(&path).cloned());
-    Ok(Some(ClaimCredential {
-        badge_id,
-        credential,
-        image,
-    }))
-}
-
-/// A downloadable file: bytes, content type, file name.
-pub(crate) type ClaimFile = (Vec<u8>, &'static str, &'static str);
-
-/// The badge image with the credential baked in (PNG or SVG, as the event's image is);
-/// the credential JSON alone when the badge has no image.
-pub(crate) fn baked_badge(
-    image: Option<&[u8]>,
-    credential: &serde_json::Value,
-) -> Result<ClaimFile, crate::credential::CredentialError> {
-    match image {
-        None => Ok(credential_json(credential)),
-        Some(image) if image.starts_with(b"\x89PNG") => Ok((
-            crate::credential::bake_png(image, credential)?,
-            "image/png",
-            "badge.png",
-        )),
-        Some(image) => Ok((
-            crate::credential::bake_svg(&String::from_utf8_lossy(image), credential)?.into_bytes(),
-            "image/svg+xml",
-            "badge.svg",
-        )),
-    }
-}
-
-pub(crate) fn credential_json(credential: &serde_json::Value) -> ClaimFile {
-    (
-        serde_json::to_vec_pretty(credential).unwrap_or_default(),
-        "application/json",
-        "badge.json",
-    )
-}
-
-/// The visitor's credential, signed by the event key (the hub is the organiser's own
-/// machine): as JSON, or baked into the badge image.
-async fn claim_credential(
-    State(hub): State<SharedHub>,
-    UrlPath((token, format)): UrlPath<(String, String)>,
-    Query(query): Query<LanguageQuery>,
-) -> Response {
-    if hub.event_key.is_none() {
-        return error(StatusCode::NOT_FOUND, "this hub does not hand out badges");
-    }
-    if format != "badge" && format != "credential.json" {
-        return error(StatusCode::NOT_FOUND, "ask for /badge or /credential.json");
-    }
-    let language = Language::from_code(query.lang.as_deref().unwrap_or("fr"));
-    let state = Arc::clone(&hub);
-    let result = blocking(&hub, move |store, now| {
-        let found = claim_credential_in(&state, store, &token, language)?;
-        if found.is_some() {
-            store.note_claimed(&token, now)?;
-        }
-        Ok(found)
-    })
-    .await;
-    let found = match result {
-        Ok(Some(found)) => found,
-        Ok(None) => return (StatusCode::NOT_FOUND, Html(NOT_YET)).into_response(),
-        Err(response) => return response,
-    };
-    let file = if format == "badge" {
-        baked_badge(found.image.as_deref(), &found.credential)
-    } else {
-        Ok(credential_json(&found.credential))
-    };
-    match file {
-        Ok((bytes, content_type, name)) => (
-            [
-                (header::CONTENT_TYPE, content_type.to_owned()),
-                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Err(failure) => error(StatusCode::INTERNAL_SERVER_ERROR, failure.to_string()),
-    }
-}
-
 /// The enrolment page is for the organiser at the hub's own keyboard: anyone who can
 /// read an enrolment code can enrol a kiosk, so it is never served to the venue network.
 async fn admin_enrol(State(hub): State<SharedHub>, ConnectInfo(peer): ConnectInfo<SocketAddr>) -> Response {
@@ -869,11 +529,9 @@ pub fn router(hub: SharedHub) -> Router {
         .route(ENROL_PATH, post(enrol))
         .route(HEALTH_PATH, get(health))
         .route("/", get(dashboard))
-        .route("/claim/{token}", get(claim_page))
-        .route("/claim/{token}/email", post(claim_email))
-        .route("/claim/{token}/{format}", get(claim_credential))
         .route("/admin/enrol", get(admin_enrol))
         .route("/enrol/{token}", get(enrol_info))
+        .merge(super::web::claim::routes())
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
         .layer(axum::middleware::from_fn(request_deadline))
         .with_state(hub)

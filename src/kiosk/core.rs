@@ -43,6 +43,10 @@ pub enum KioskError {
     NotEnrolled,
     #[error("the kiosk's device key in {0} is unreadable: restore it or enrol the kiosk again")]
     DeviceKey(String),
+    #[error(
+        "this event has no claim address for phones: set public_url under [claim] in event.toml, or enrol the kiosk to a hub"
+    )]
+    NoClaimAddress,
 }
 
 /// A scanned text that is a valid code of this event.
@@ -397,9 +401,10 @@ impl KioskCore {
             }
             Delivery::Phone => {
                 use rand::RngCore;
+                let base = self.claim_base()?.ok_or(KioskError::NoClaimAddress)?;
                 let mut token = [0u8; 16];
                 rand::rngs::OsRng.fill_bytes(&mut token);
-                claim_url = Some(self.claim_url(&token));
+                claim_url = Some(format!("{base}/claim/{}", crate::domain::base32::encode(&token)));
                 Recipient::ClaimToken(token)
             }
         };
@@ -422,19 +427,18 @@ impl KioskCore {
         }
     }
 
-    fn claim_url(&self, token: &[u8; 16]) -> String {
-        let base = self
-            .event
-            .definition
-            .sync
-            .hub
-            .clone()
-            .unwrap_or_else(|| self.event.definition.issuer.url.clone());
-        format!(
-            "{}/claim/{}",
-            base.trim_end_matches('/'),
-            crate::domain::base32::encode(token)
-        )
+    /// Where claim links point, in this order: the event's public claim address
+    /// (`[claim] public_url`, the one a phone on mobile data reaches), else the hub this
+    /// kiosk was enrolled with, else `[sync] hub`. Never the issuer's website: nothing
+    /// there serves claims. None: no claim link can be made.
+    pub fn claim_base(&self) -> Result<Option<String>, KioskError> {
+        if let Some(public) = self.definition().claim.base() {
+            return Ok(Some(public.to_owned()));
+        }
+        Ok(self
+            .hub_url()?
+            .map(|hub| hub.trim().trim_end_matches('/').to_owned())
+            .filter(|hub| !hub.is_empty()))
     }
 
     /// Records that a visitor was seen at `stand`, and awards every pathway badge the

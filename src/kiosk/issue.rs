@@ -37,6 +37,15 @@ pub fn credential_input(
     credential_input_for(event, &stored.record, stored.email.as_deref(), language)
 }
 
+/// Images to put in a credential, each an `https:` URL or a base64 `data:` URI, for when
+/// the event's own are files in its directory (which a wallet cannot open): the hub
+/// renders them so that wallets and verifiers show the badge, not a generic icon.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CredentialImages {
+    pub badge: Option<String>,
+    pub issuer: Option<String>,
+}
+
 /// The same credential from a bare record, as the hub holds it (with the typed email
 /// when the record's recipient is one).
 pub fn credential_input_for(
@@ -44,6 +53,18 @@ pub fn credential_input_for(
     record: &AwardRecord,
     email: Option<&str>,
     language: Language,
+) -> Result<CredentialInput, IssueError> {
+    credential_input_with(event, record, email, language, &CredentialImages::default())
+}
+
+/// Like [`credential_input_for`], with the badge's and the issuer's images when the
+/// event's are files.
+pub fn credential_input_with(
+    event: &EventDefinition,
+    record: &AwardRecord,
+    email: Option<&str>,
+    language: Language,
+    images: &CredentialImages,
 ) -> Result<CredentialInput, IssueError> {
     if !record.content.kind.is_award() {
         return Err(IssueError::NotAnAward(record.sequence));
@@ -60,9 +81,12 @@ pub fn credential_input_for(
             // A per-award salt: the public hash cannot be joined across credentials.
             SubjectIdentity::hashed_email(email, &hex::encode(&hash[..8]))
         }
-        Recipient::ClaimToken(token) => SubjectIdentity::Registration {
-            reference: format!("claim-{}", crate::domain::base32::encode(token)),
-        },
+        // The claim link is the visitor's secret: only its salted hash goes in the
+        // credential (per-award salt, as for emails).
+        Recipient::ClaimToken(token) => SubjectIdentity::hashed_claim_link(
+            &crate::domain::base32::encode(token),
+            &hex::encode(&record.signature.to_bytes()[..8]),
+        ),
         Recipient::None => SubjectIdentity::Registration {
             reference: format!("code-{}", hex::encode(&record.content.code_id)),
         },
@@ -77,7 +101,12 @@ pub fn credential_input_for(
             name: event.issuer.name.clone(),
             url: event.issuer.url.clone(),
             email: event.issuer.email.clone(),
-            image: event.issuer.image.as_deref().and_then(https_only),
+            image: event
+                .issuer
+                .image
+                .as_deref()
+                .and_then(https_only)
+                .or_else(|| images.issuer.clone()),
         },
         valid_from,
         name: badge.name.get(language).to_owned(),
@@ -86,7 +115,7 @@ pub fn credential_input_for(
             name: badge.name.get(language).to_owned(),
             description: badge.description.get(language).to_owned(),
             criteria_narrative: badge.criteria.get(language).to_owned(),
-            image: https_only(&badge.image),
+            image: https_only(&badge.image).or_else(|| images.badge.clone()),
             achievement_type: "Achievement".into(),
         },
         subject,
@@ -105,8 +134,9 @@ pub fn signed_credential_for(
     email: Option<&str>,
     key: &SigningKey,
     language: Language,
+    images: &CredentialImages,
 ) -> Result<serde_json::Value, IssueError> {
-    let input = credential_input_for(event, record, email, language)?;
+    let input = credential_input_with(event, record, email, language, images)?;
     let created = input.valid_from;
     Ok(credential::sign(&input, key, created)?)
 }

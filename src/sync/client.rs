@@ -390,17 +390,21 @@ pub struct SyncStatus {
 #[derive(Debug)]
 pub enum SyncCommand {
     SyncNow,
+    /// A new award was saved: sync it within seconds (see `schedule`).
+    AwardSaved,
     Shutdown,
 }
 
-/// The background task: syncs on a ticker and on demand, backing off after failures.
+/// The background task: syncs on a ticker, a few seconds after each new award, and on
+/// demand, backing off after failures. When to run is decided by `schedule::next_pass_ms`.
 pub async fn run_background(
     store_path: PathBuf,
     settings: SyncSettings,
-    interval: Duration,
+    policy: super::schedule::SyncPolicy,
     mut commands: tokio::sync::mpsc::Receiver<SyncCommand>,
     status: impl Fn(SyncStatus) + Send + Sync + 'static,
 ) {
+    use super::schedule::{next_pass_ms, SyncTimes};
     let store = match Store::open(&store_path) {
         Ok(store) => Arc::new(Mutex::new(store)),
         Err(error) => {
@@ -422,15 +426,23 @@ pub async fn run_background(
         }
     };
     let mut backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(300));
-    let mut next = tokio::time::Instant::now();
+    let origin = tokio::time::Instant::now();
+    let now_ms = move || u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let mut times = SyncTimes::default();
     loop {
+        let next = origin + Duration::from_millis(next_pass_ms(&policy, &times, now_ms()));
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {}
             command = commands.recv() => match command {
                 Some(SyncCommand::SyncNow) => backoff.reset(),
+                Some(SyncCommand::AwardSaved) => {
+                    times.award(now_ms());
+                    continue;
+                }
                 Some(SyncCommand::Shutdown) | None => return,
             },
         }
+        times.pass_started();
         status(SyncStatus {
             running: true,
             ..SyncStatus::default()
@@ -449,7 +461,7 @@ pub async fn run_background(
                     last_summary: Some(summary),
                     ..SyncStatus::default()
                 });
-                next = tokio::time::Instant::now() + interval;
+                times.pass_ended(now_ms(), policy.interval);
             }
             Err(error) => {
                 let delay = backoff.next_delay(rand::random::<f64>());
@@ -457,7 +469,7 @@ pub async fn run_background(
                     last_error: Some(error.to_string()),
                     ..SyncStatus::default()
                 });
-                next = tokio::time::Instant::now() + delay;
+                times.pass_ended(now_ms(), delay);
             }
         }
     }

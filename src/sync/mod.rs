@@ -6,6 +6,7 @@ pub mod enrol;
 pub mod pinning;
 pub mod plan;
 pub mod protocol;
+pub mod schedule;
 
 #[cfg(test)]
 mod model_tests;

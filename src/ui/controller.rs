@@ -44,6 +44,10 @@ pub enum Input {
         total: usize,
     },
     SyncFinished(Result<SyncSummary, String>),
+    /// A background sync pass ended: reached the hub (true) or not.
+    BackgroundSync {
+        reached_hub: bool,
+    },
     /// The hub's bundle changed the enrolled event (new stands, badges): reload it.
     EventUpdated,
     Quit,
@@ -107,6 +111,8 @@ pub struct View {
     /// The phone-claim QR code, when the Done screen shows one.
     pub qr: Option<SharedPixelBuffer<Rgb8Pixel>>,
     pub clock_warning: bool,
+    /// What the done screen may promise about a phone claim link, from the sync state.
+    pub claim_readiness: crate::sync::schedule::ClaimReadiness,
 }
 
 /// The event's texts and images, fixed for the kiosk's run.
@@ -140,6 +146,8 @@ pub trait SyncRunner: Send + Sync {
     fn hub(&self) -> Option<String>;
     /// Runs one sync pass; blocking, called on its own thread.
     fn sync(&self, progress: &mut (dyn FnMut(usize, usize) + Send)) -> Result<SyncSummary, String>;
+    /// A record was just saved: the background sync sends it within seconds.
+    fn record_saved(&self) {}
 }
 
 /// Syncs with the event hub named in event.toml, through a second connection to the queue.
@@ -147,11 +155,20 @@ pub struct HubSync {
     /// None when the kiosk has no hub (stand-alone event): USB export only.
     pub settings: Option<crate::sync::client::SyncSettings>,
     pub store_path: PathBuf,
+    /// The background sync task's command channel, told of every new record.
+    pub background: Option<tokio::sync::mpsc::Sender<crate::sync::client::SyncCommand>>,
 }
 
 impl SyncRunner for HubSync {
     fn hub(&self) -> Option<String> {
         self.settings.as_ref().map(|settings| settings.hub_url.clone())
+    }
+
+    fn record_saved(&self) {
+        if let Some(background) = &self.background {
+            // A full channel already holds a wake-up; dropping this one loses nothing.
+            let _ = background.try_send(crate::sync::client::SyncCommand::AwardSaved);
+        }
     }
 
     fn sync(&self, progress: &mut (dyn FnMut(usize, usize) + Send)) -> Result<SyncSummary, String> {
@@ -233,6 +250,7 @@ pub struct Controller {
     options: Options,
     inputs: Sender<Input>,
     event_reload_pending: bool,
+    sync_health: crate::sync::schedule::SyncHealth,
 }
 
 impl Controller {
@@ -278,6 +296,7 @@ impl Controller {
             options,
             inputs,
             event_reload_pending: false,
+            sync_health: crate::sync::schedule::SyncHealth::default(),
         }
     }
 
@@ -306,6 +325,13 @@ impl Controller {
             organiser: self.organiser.clone(),
             qr: self.qr.clone(),
             clock_warning: self.core.now().map(|time| time.clock_behind).unwrap_or(false),
+            claim_readiness: crate::sync::schedule::claim_readiness(
+                &self.sync_health,
+                &crate::sync::schedule::SyncPolicy::with_interval(std::time::Duration::from_secs(
+                    self.config.sync_interval_secs,
+                )),
+                now_ms(),
+            ),
         }
     }
 
@@ -329,12 +355,18 @@ impl Controller {
                 vec![]
             }
             Input::SyncFinished(result) => {
+                self.note_sync(result.is_ok(), now);
                 self.organiser.sync = match result {
                     Ok(summary) => SyncState::Done { sent: summary.sent },
                     Err(error) => SyncState::Failed(error),
                 };
                 self.refresh_organiser();
                 vec![]
+            }
+            Input::BackgroundSync { reached_hub } => {
+                self.note_sync(reached_hub, now);
+                // The done screen's promise may change; nothing else on screen does.
+                return matches!(self.machine.screen, Screen::Done { .. });
             }
             Input::EventUpdated => {
                 self.event_reload_pending = true;
@@ -408,6 +440,9 @@ impl Controller {
                     .identify(&text)
                     .and_then(|visitor| self.core.record_step(&visitor, &stand))
                     .map_err(|error| Refusal::from_error(&error));
+                if result.as_ref().is_ok_and(|step| step.newly_recorded) {
+                    self.options.sync.record_saved();
+                }
                 Some(WorkResult::Step(result))
             }
             Effect::CheckPin { purpose, pin } => {
@@ -494,11 +529,21 @@ impl Controller {
     }
 
     fn claim(&mut self, visitor: &crate::kiosk::Identified, delivery: Delivery) -> WorkResult {
-        WorkResult::Claimed(
-            self.core
-                .claim(visitor, None, delivery)
-                .map_err(|error| Refusal::from_error(&error)),
-        )
+        let result = self
+            .core
+            .claim(visitor, None, delivery)
+            .map_err(|error| Refusal::from_error(&error));
+        if matches!(result, Ok(crate::kiosk::ClaimOutcome::Saved { .. })) {
+            self.options.sync.record_saved();
+        }
+        WorkResult::Claimed(result)
+    }
+
+    fn note_sync(&mut self, reached_hub: bool, now_ms: i64) {
+        self.sync_health.last_failed = !reached_hub;
+        if reached_hub {
+            self.sync_health.last_success_ms = Some(now_ms);
+        }
     }
 
     fn refresh_organiser(&mut self) {

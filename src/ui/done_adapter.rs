@@ -28,6 +28,7 @@ pub fn apply(window: &AppWindow, view: &View) {
         DoneKind::Phone { claim_url } => ("phone", claim_url.as_str()),
     };
     adapter.set_kind(id.into());
+    adapter.set_ready_now(view.claim_readiness == crate::sync::schedule::ClaimReadiness::Seconds);
     adapter.set_claim_url(url.into());
     adapter.set_qr(view.qr.clone().map(Image::from_rgb8).unwrap_or_default());
 }

@@ -233,16 +233,16 @@ pub fn run(config: Config, args: RunArgs) -> Result<()> {
     };
 
     let settings = crate::cli::sync_settings(&config, &core, None)?;
-    let sync = HubSync {
-        settings: settings.clone(),
-        store_path: config.data_dir.join(&core.definition().event.id).join("queue.sqlite"),
-    };
-    // With a hub configured, records also sync in the background every five minutes,
-    // backing off after failures; "Sync now" on the organiser panel runs a pass at once.
+    let store_path = config.data_dir.join(&core.definition().event.id).join("queue.sqlite");
+    // With a hub configured, records also sync in the background: each new record a few
+    // seconds after it is saved, and every `sync_interval_secs` otherwise, backing off
+    // after failures (`sync::schedule`); "Sync now" on the organiser panel runs a pass at once.
+    let policy =
+        crate::sync::schedule::SyncPolicy::with_interval(std::time::Duration::from_secs(config.sync_interval_secs));
     let event_updates = inputs.clone();
-    let background_sync = settings.map(|settings| {
-        let store_path = sync.store_path.clone();
-        let (commands, receiver) = tokio::sync::mpsc::channel(4);
+    let background_sync = settings.clone().map(|settings| {
+        let store_path = store_path.clone();
+        let (commands, receiver) = tokio::sync::mpsc::channel(16);
         let thread = std::thread::Builder::new()
             .name("background-sync".into())
             .spawn(move || {
@@ -251,12 +251,18 @@ pub fn run(config: Config, args: RunArgs) -> Result<()> {
                     runtime.block_on(crate::sync::client::run_background(
                         store_path,
                         settings,
-                        std::time::Duration::from_secs(300),
+                        policy,
                         receiver,
                         move |status| {
-                            if let Some(error) = status.last_error {
+                            if status.running {
+                                return;
+                            }
+                            if let Some(error) = &status.last_error {
                                 tracing::warn!(%error, "background sync");
                             }
+                            let _ = event_updates.send(Input::BackgroundSync {
+                                reached_hub: status.last_error.is_none(),
+                            });
                             let summary = status.last_summary.unwrap_or_default();
                             if let Some(problem) = summary.bundle_problem {
                                 tracing::warn!(%problem, "event bundle");
@@ -270,6 +276,11 @@ pub fn run(config: Config, args: RunArgs) -> Result<()> {
             });
         (commands, thread)
     });
+    let sync = HubSync {
+        settings,
+        store_path,
+        background: background_sync.as_ref().map(|(commands, _)| commands.clone()),
+    };
     let options = Options {
         sync: Arc::new(sync),
         export: ExportTarget::Removable,

@@ -315,10 +315,7 @@ fn emailed_badge_arrives_once_with_a_baked_credential_that_verifies() {
 
     let (status, page) = post_email(&runtime, &hub, &token, "Visitor.One@Example.fr");
     assert_eq!(status, 200, "{page}");
-    assert!(
-        page.contains("Envoyé · Sent") && page.contains("v…@example.fr"),
-        "{page}"
-    );
+    assert!(page.contains(">Sent</h1>") && page.contains("v…@example.fr"), "{page}");
     assert!(!page.contains("visitor.one"), "{page}");
 
     let messages = sink.messages();
@@ -407,7 +404,7 @@ fn a_permanent_refusal_is_kept_with_its_reason_on_the_dashboard() {
     let (status, page) = post_email(&runtime, &hub, &token, "marie.curie@example.fr");
     assert_eq!(status, 200, "{page}");
     assert!(
-        page.contains("Envoi refusé · Not sent") && page.contains("check the address"),
+        page.contains(">Not sent</h1>") && page.contains("check the address"),
         "{page}"
     );
     std::thread::sleep(Duration::from_millis(600));
@@ -446,7 +443,7 @@ fn without_smtp_the_form_queues_and_refuses_bad_addresses_and_floods() {
         let (status, page) = post_email(&runtime, &hub, &token, bad);
         assert_eq!(status, 400, "{bad}: {page}");
         assert!(
-            page.contains("Adresse non valide · Invalid address") && page.contains("check it"),
+            page.contains("Invalid address") && page.contains("check it"),
             "{bad}: {page}"
         );
     }
@@ -454,7 +451,7 @@ fn without_smtp_the_form_queues_and_refuses_bad_addresses_and_floods() {
         let (status, page) = post_email(&runtime, &hub, &token, &format!("v{n}@example.fr"));
         assert_eq!(status, 202, "{page}");
         assert!(
-            page.contains("En file d'attente · Queued") && page.contains("when the hub is online"),
+            page.contains("Request saved") && page.contains("when the hub is online"),
             "{page}"
         );
     }

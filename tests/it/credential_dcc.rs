@@ -84,6 +84,23 @@ fn award(name: &str, description: &str, subject: SubjectIdentity) -> CredentialI
     }
 }
 
+/// What the hub hands out behind a claim link (issue 17): the badge's and the issuer's
+/// images as PNG `data:` URIs (the demo event's SVGs rendered as the hub renders them), and
+/// a salted hash of the claim link instead of the link.
+fn hub_claim_credential() -> (String, CredentialInput) {
+    use badge_kiosk::hub::web::images::{data_uri, to_png};
+    let badge = to_png(include_bytes!("../../assets/demo-event/badges/attended.svg")).expect("the badge renders");
+    let issuer = to_png(include_bytes!("../../assets/demo-event/badges/issuer.svg")).expect("the logo renders");
+    let mut input = award(
+        "J'ai assisté aux Finales nationales des métiers 2026",
+        "Reconnaît la visite des Finales nationales des métiers.",
+        SubjectIdentity::hashed_claim_link("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789abcdef"),
+    );
+    input.achievement.image = Some(data_uri(&badge));
+    input.issuer.image = Some(data_uri(&issuer));
+    ("hub-claim-with-images".to_owned(), input)
+}
+
 /// Credentials our code signs, covering accents, quotes, backslashes, newlines, controls and
 /// emoji in every text field, both subject kinds, and an endorsement.
 fn our_credentials() -> Vec<(String, Value)> {
@@ -118,6 +135,7 @@ fn our_credentials() -> Vec<(String, Value)> {
         ),
     ]
     .into_iter()
+    .chain(std::iter::once(hub_claim_credential()))
     .map(|(name, input)| (name, sign(&input, &key, created).expect("signs")))
     .collect::<Vec<_>>();
 

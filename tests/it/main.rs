@@ -10,6 +10,7 @@ mod fuzz_corpus;
 mod helpers;
 mod hub_issue;
 mod io_faults;
+mod phone_claim;
 mod platform;
 mod platform_contract;
 mod power_cut;

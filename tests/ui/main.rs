@@ -272,6 +272,27 @@ fn claim_on_phone_shows_a_qr_code() {
     assert_eq!(kiosk.window.global::<badge_kiosk::DoneAdapter>().get_claim_url(), "");
 }
 
+/// Issue 17: the done screen promises "ready now" only when the kiosk's last sync reached
+/// the hub, and "a few hours" when it did not (or never synced).
+#[test]
+fn the_done_screen_says_when_the_phone_link_works() {
+    let mut kiosk = Kiosk::start();
+    let code = kiosk.anonymous_visitor(1);
+    kiosk.scan(&code);
+    kiosk.tap("Take it on my phone (QR code)");
+    kiosk.assert_shows("usually within a few hours");
+    kiosk.tap("Finish");
+
+    kiosk.send(Input::BackgroundSync { reached_hub: true });
+    let code = kiosk.anonymous_visitor(2);
+    kiosk.scan(&code);
+    kiosk.tap("Take it on my phone (QR code)");
+    kiosk.assert_shows("Ready now on your phone");
+    // The hub goes out of reach while the screen shows: the promise follows.
+    kiosk.send(Input::BackgroundSync { reached_hub: false });
+    kiosk.assert_shows("usually within a few hours");
+}
+
 #[test]
 fn refusals_have_their_own_friendly_message() {
     let mut kiosk = Kiosk::start();

@@ -88,7 +88,43 @@ fn email_and_phone_deliveries() {
     else {
         panic!("expected a claim link");
     };
-    assert!(url.starts_with("https://badges.example.org/claim/"), "{url}");
+    assert!(url.starts_with("https://claim.example.org/claim/"), "{url}");
+}
+
+/// Claim links: the public claim address, else the enrolled hub, else `[sync] hub`, and
+/// never the issuer's website (issue 17).
+#[test]
+fn claim_links_point_at_the_public_address_then_the_hub_never_the_issuer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut core, _) = kiosk(dir.path());
+    assert_eq!(core.claim_base().unwrap().as_deref(), Some("https://claim.example.org"));
+    let issuer = core.definition().issuer.url.clone();
+
+    core.event.definition.claim.public_url = None;
+    assert_eq!(core.claim_base().unwrap(), None);
+    let visitor = core.identify(&code(&core, Role::Visitor, None)).unwrap();
+    assert!(matches!(
+        core.claim(&visitor, None, Delivery::Phone),
+        Err(KioskError::NoClaimAddress)
+    ));
+    assert_eq!(core.store().counts().unwrap().queued, 0, "nothing saved without a link");
+
+    core.event.definition.sync.hub = Some("https://hub.example.net:8443/".into());
+    assert_eq!(
+        core.claim_base().unwrap().as_deref(),
+        Some("https://hub.example.net:8443")
+    );
+    core.store()
+        .set_setting(HUB_URL_SETTING, "https://10.0.0.2:8787")
+        .unwrap();
+    let ClaimOutcome::Saved {
+        claim_url: Some(url), ..
+    } = core.claim(&visitor, None, Delivery::Phone).unwrap()
+    else {
+        panic!("expected a claim link");
+    };
+    assert!(url.starts_with("https://10.0.0.2:8787/claim/"), "{url}");
+    assert!(!url.starts_with(&issuer), "{url}");
 }
 
 #[test]
