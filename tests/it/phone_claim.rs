@@ -357,5 +357,10 @@ fn start_hub_on(
     runtime.spawn(serve(listener, std::sync::Arc::clone(&state), async {
         let _ = stopped.await;
     }));
-    crate::helpers::LoopbackHub { address, state, stop }
+    crate::helpers::LoopbackHub {
+        address,
+        state,
+        stop,
+        tls_pin: None,
+    }
 }
