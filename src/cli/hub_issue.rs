@@ -251,19 +251,6 @@ pub fn hub_issue(config: &Config, args: IssueArgs<'_>) -> Result<()> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_read_as_people_write_them() {
-        assert_eq!(shown(Duration::from_secs(3)), "3s");
-        assert_eq!(shown(Duration::from_secs(600)), "10m");
-        assert_eq!(shown(Duration::from_secs(5400)), "1h 30m");
-        assert_eq!(shown(Duration::from_millis(200)), "0s");
-    }
-}
-
 /// The platform client for `hub issue` and the console's "Issue now".
 pub(super) fn platform_client(
     platform: Platform,
@@ -297,4 +284,17 @@ pub(super) fn platform_client(
             ))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(shown(Duration::from_secs(3)), "3s");
+        assert_eq!(shown(Duration::from_secs(600)), "10m");
+        assert_eq!(shown(Duration::from_secs(5400)), "1h 30m");
+        assert_eq!(shown(Duration::from_millis(200)), "0s");
+    }
 }
