@@ -23,6 +23,17 @@ fn event_init_codes_scan_claim_verify() {
         event: Some(event_dir.clone()),
         ..kiosk
     };
+    // Phone claims need the event's public claim address (never the issuer's website).
+    let event_toml = event_dir.join("event.toml");
+    let text = std::fs::read_to_string(&event_toml).unwrap().replace(
+        "# public_url = \"https://badges.example.org\"",
+        "public_url = \"https://badges.example.org\"",
+    );
+    assert!(
+        text.contains("\npublic_url = "),
+        "event init writes the claim address commented out"
+    );
+    std::fs::write(&event_toml, text).unwrap();
 
     let print_dir = kiosk.dir.path().join("print");
     kiosk.ok(&[

@@ -566,3 +566,62 @@ fn the_organiser_runs_the_day_from_the_console_in_chromium() {
     drop(browser);
     let _ = hub.stop.send(());
 }
+
+/// The visitor's side in the same Chromium, at phone size: a claim taken on a kiosk's
+/// phone option and synced opens the claim page and the badge's public page; axe-core
+/// finds no serious or critical violation on either.
+#[test]
+fn the_claim_page_at_phone_size_passes_axe() {
+    let runtime = runtime();
+    let root = tempfile::tempdir().unwrap();
+    let event = event_with_platform_ids(&root.path().join("organiser"));
+    let data = root.path().join("hub");
+    std::fs::create_dir_all(&data).unwrap();
+    let hub = start_console_hub(&runtime, &data, &event, None);
+    let base = hub.url();
+    let hall = TestKiosk {
+        dir: tempfile::tempdir().unwrap(),
+        event: Some(event.dir.clone()),
+    };
+    let claimed = hall.ok(&["--kiosk-id", "hall-a", "claim", &visitor_code(&event, None), "--phone"]);
+    let token: String = claimed
+        .split("/claim/")
+        .nth(1)
+        .map(|rest| rest.chars().take_while(char::is_ascii_alphanumeric).collect())
+        .unwrap_or_default();
+    assert!(!token.is_empty(), "the kiosk printed a claim link: {claimed}");
+    let synced = hall.ok(&["--kiosk-id", "hall-a", "sync", "--hub", &base]);
+    assert!(synced.contains("synced"), "{synced}");
+
+    let axe = axe_source();
+    let browser = Browser::start();
+    browser.viewport(390, 844, true);
+    let mut figures = Vec::new();
+    let mut check = |browser: &Browser, name: &str| {
+        let violations = browser.axe(&axe);
+        let serious: Vec<_> = violations
+            .iter()
+            .filter(|(_, impact, _, _)| impact == "serious" || impact == "critical")
+            .collect();
+        assert!(serious.is_empty(), "{name}: axe-core found {serious:#?}");
+        figures.push((name.to_owned(), violations.len()));
+    };
+    browser.goto(&format!("{base}/claim/{token}?lang=en"));
+    let page = browser.wait_for_text("main", "the claim page", |text| text.contains("genuine"));
+    assert!(page.contains("Add to LinkedIn profile"), "{page}");
+    check(&browser, "claim page (phone)");
+    browser.click("p.small a");
+    let public = browser.wait_for_text("main", "the public badge page", |text| !text.is_empty());
+    assert!(
+        !browser.url().contains(&token),
+        "the public page's address hides the claim token"
+    );
+    assert!(!public.contains(&token));
+    check(&browser, "public badge page (phone)");
+    println!("axe-core on the visitor's pages at 390×844 (page: violations of any impact):");
+    for (page, count) in &figures {
+        println!("  {page}: {count}");
+    }
+    drop(browser);
+    let _ = hub.stop.send(());
+}
