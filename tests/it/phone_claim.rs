@@ -6,57 +6,20 @@
 //! the public badge page load nothing from outside and weigh under 150 KB.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use badge_kiosk::domain::award::Recipient;
 use badge_kiosk::eventdir::EventDir;
 
 use crate::helpers::{binary, runtime, visitor_code};
-
-/// Kills what it started, even when an assertion fails.
-struct Processes(Vec<Child>);
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        for child in self.0.iter_mut().rev() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn installed(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
-}
-
-fn xdotool(display: &str, args: &[&str]) -> String {
-    let output = Command::new("xdotool")
-        .args(args)
-        .env("DISPLAY", display)
-        .output()
-        .expect("xdotool runs");
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
+use crate::ui_e2e::{installed, wait_for, xdotool, Processes};
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or_default()
-}
-
-/// Polls `check` until it holds; the timeout is generous and only catches a real hang.
-fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool, explain: impl Fn() -> String) {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}\n{}", explain());
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// The demo event, with the hub at `hub` as both the sync target and the public claim

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::helpers::TestKiosk;
 
 /// Kills what it started, even when an assertion fails.
-struct Processes(Vec<Child>);
+pub(crate) struct Processes(pub(crate) Vec<Child>);
 
 impl Drop for Processes {
     fn drop(&mut self) {
@@ -19,7 +19,7 @@ impl Drop for Processes {
     }
 }
 
-fn installed(tool: &str) -> bool {
+pub(crate) fn installed(tool: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
         .stdout(Stdio::null())
@@ -27,7 +27,7 @@ fn installed(tool: &str) -> bool {
         .is_ok_and(|status| status.success())
 }
 
-fn xdotool(display: &str, args: &[&str]) -> String {
+pub(crate) fn xdotool(display: &str, args: &[&str]) -> String {
     let output = Command::new("xdotool")
         .args(args)
         .env("DISPLAY", display)
@@ -39,7 +39,7 @@ fn xdotool(display: &str, args: &[&str]) -> String {
 /// Polls `check` until it holds. The timeouts are generous on purpose: CI runs this beside
 /// the power-cut and sync tests on two cores, and a debug kiosk's first software-rendered
 /// frame can then take tens of seconds. `explain` says what was going on when time ran out.
-fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool, explain: impl Fn() -> String) {
+pub(crate) fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool, explain: impl Fn() -> String) {
     let start = Instant::now();
     while !check() {
         assert!(start.elapsed() < timeout, "timed out waiting for {what}\n{}", explain());
