@@ -217,6 +217,10 @@ pub enum HubCommand {
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
     },
+    /// Import the ticketing allow-list the kiosks use (`badge-kiosk tickets`), so that the
+    /// hub awards the plain tickets they accepted (no key signs those). Only adds; safe to
+    /// run again.
+    Tickets(HubTicketsArgs),
     /// Import a bundle written by `badge-kiosk export` (idempotent).
     Import {
         file: PathBuf,
@@ -478,6 +482,14 @@ pub enum QueueCommand {
 pub struct TicketsArgs {
     /// CSV with a header naming the barcode column (barcode, code, ticket, code-barre…).
     pub csv: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct HubTicketsArgs {
+    /// The same CSV as given to `badge-kiosk tickets` on the kiosks.
+    pub csv: PathBuf,
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -429,6 +429,7 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
             })
         }
         HubCommand::Passwd { data } => hub_passwd(&data),
+        HubCommand::Tickets(args) => super::hub_tickets::import(config, args),
         HubCommand::Import { file, data } => {
             let (mut store, _) = open_hub(config, &data)?;
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;

@@ -631,6 +631,101 @@ impl HubStore {
     }
 }
 
+/// What importing the ticketing allow-list on the hub changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TicketsImported {
+    /// Tickets the hub did not hold before.
+    pub added: usize,
+    /// Records kept for review until now (their ticket was not on the hub's list) that the
+    /// list now proves: awarded, or counted towards their pathway.
+    pub promoted: usize,
+    /// Records the list cannot prove, with the reason (e.g. another registration).
+    pub still_refused: Vec<String>,
+}
+
+impl HubStore {
+    /// Adds the ticketing allow-list the kiosks use (only the salted hashes, as the kiosks
+    /// keep them), then awards the records that were kept for review because no key signs a
+    /// plain ticket. Importing the same list again changes nothing; a ticket's registration
+    /// can be corrected by importing it again; nothing is ever removed and awards stay.
+    pub fn import_tickets(
+        &mut self,
+        tickets: &[crate::domain::allowlist::AllowedTicket],
+        now_ms: i64,
+    ) -> Result<TicketsImported, HubError> {
+        let event = self.event.clone();
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut imported = TicketsImported::default();
+        for ticket in tickets {
+            let code_id = crate::domain::allowlist::ticket_code_id(&ticket.hash);
+            let known = transaction
+                .query_row(
+                    "SELECT 1 FROM allowed_tickets WHERE code_id = ?1",
+                    [code_id.as_slice()],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            // A corrected registration replaces the old one; awards already made stay.
+            transaction.execute(
+                "INSERT INTO allowed_tickets (code_id, registration, imported_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (code_id) DO UPDATE SET registration = excluded.registration, imported_ms = excluded.imported_ms",
+                params![code_id.as_slice(), ticket.registration, now_ms],
+            )?;
+            imported.added += usize::from(!known);
+        }
+        let waiting: Vec<(String, i64, Vec<u8>)> = transaction
+            .prepare(
+                "SELECT r.kiosk_id, r.sequence, r.signed_bytes FROM records r
+                 JOIN allowed_tickets t ON t.code_id = r.code_id
+                 WHERE r.outcome = 'unproven' ORDER BY r.received_ms, r.kiosk_id, r.sequence",
+            )?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        for (kiosk_id, sequence, bytes) in waiting {
+            // Verified when it arrived; only its content is read again here.
+            let Ok(record) = AwardRecord::from_bytes(&bytes) else {
+                continue;
+            };
+            let ticket = allowed_ticket(&transaction, &record)?;
+            match prove_award(&event, &record, ticket) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(reason) => {
+                    imported
+                        .still_refused
+                        .push(format!("kiosk {kiosk_id}, record #{sequence}: {reason}"));
+                    continue;
+                }
+            }
+            let content = &record.content;
+            let outcome = if content.kind.is_award() && !insert_award(&transaction, &record)? {
+                "duplicate"
+            } else {
+                "accepted"
+            };
+            transaction.execute(
+                "UPDATE records SET outcome = ?3 WHERE kiosk_id = ?1 AND sequence = ?2",
+                params![kiosk_id, sequence, outcome],
+            )?;
+            if content.kind == RecordKind::PathwayStep {
+                merge_pathway(
+                    &transaction,
+                    &event,
+                    &content.badge_id,
+                    &content.code_id,
+                    content.created_at_ms,
+                )?;
+            }
+            imported.promoted += 1;
+        }
+        transaction.commit()?;
+        Ok(imported)
+    }
+}
+
 fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
 }
@@ -716,7 +811,8 @@ fn ingest_record(
             format!("the event has no badge {:?}", record.content.badge_id),
         ));
     }
-    let proven = match prove_award(event, &record) {
+    let ticket = allowed_ticket(transaction, &record).map_err(storage)?;
+    let proven = match prove_award(event, &record, ticket) {
         Ok(proven) => proven,
         Err(reason) => return Err(refuse(Some(sequence), reason)),
     };
@@ -842,8 +938,8 @@ fn ingest_record(
             )
             .map_err(storage)?;
         warnings.push(format!(
-            "kiosk {}: record #{sequence} carries no signed attendance code (an older kiosk, or an allow-listed \
-             ticket): kept for review, not awarded",
+            "kiosk {}: record #{sequence} carries no signed attendance code (an older kiosk, or a ticket from an \
+             allow-list the hub does not hold: `badge-kiosk hub tickets FILE.csv`): kept for review, not awarded",
             record.kiosk_id
         ));
         return Ok(RecordAnswer {
@@ -853,26 +949,8 @@ fn ingest_record(
             email_received: false,
         });
     }
-    if content.kind.is_award() {
-        let inserted = transaction
-            .execute(
-                "INSERT OR IGNORE INTO awards (badge_id, code_id, kind, recipient, source_kiosk, source_sequence, created_at_ms, claim_token)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    content.badge_id,
-                    content.code_id,
-                    content.kind.name(),
-                    content.recipient.describe(),
-                    record.kiosk_id,
-                    sequence as i64,
-                    content.created_at_ms,
-                    matches!(content.recipient, Recipient::ClaimToken(_)).then(|| content.recipient.describe()),
-                ],
-            )
-            .map_err(storage)?;
-        if inserted == 0 {
-            status = RecordStatus::Duplicate;
-        }
+    if content.kind.is_award() && !insert_award(transaction, &record).map_err(storage)? {
+        status = RecordStatus::Duplicate;
     }
     transaction
         .execute(
@@ -924,13 +1002,27 @@ const VALIDITY_SLACK_S: i64 = 3600;
 /// Proves an award at the hub (version 2 records): the code it carries was signed by the
 /// event key, is this record's code id, is a visitor's code, was valid when the record
 /// was made (give or take an hour of kiosk clock), and names the same registration.
-/// Ok(false): no code to prove it with (version 1, or an allow-listed ticket): the hub keeps
-/// the record as evidence and awards nothing for it. Err: a code that is not genuine.
-fn prove_award(event: &EventDefinition, record: &AwardRecord) -> Result<bool, String> {
+/// A version 2 record without a code is an allow-listed ticket: `ticket` is what the hub's
+/// copy of the allow-list holds for its code id (`Some(registration)`), and proves it.
+/// Ok(false): no code to prove it with (version 1, or a ticket the hub's allow-list does not
+/// hold): the hub keeps the record as evidence and awards nothing for it. Err: a code that
+/// is not genuine.
+fn prove_award(event: &EventDefinition, record: &AwardRecord, ticket: Option<Option<String>>) -> Result<bool, String> {
     use crate::domain::code::{AttendanceCode, CodeVerifier, Role};
-    let Some(code) = record.code.as_deref().filter(|code| !code.is_empty()) else {
+    let Some(code) = record.code.as_deref() else {
         return Ok(false);
     };
+    if code.is_empty() {
+        let Some(registration) = ticket else {
+            return Ok(false);
+        };
+        if let Recipient::Registration(reference) = &record.content.recipient {
+            if registration.as_deref() != Some(reference.as_str()) {
+                return Err("the record names a registration its ticket does not carry".into());
+            }
+        }
+        return Ok(true);
+    }
     let text = format!(
         "{}{}",
         crate::domain::code::CODE_PREFIX,
@@ -964,6 +1056,45 @@ fn prove_award(event: &EventDefinition, record: &AwardRecord) -> Result<bool, St
         }
     }
     Ok(true)
+}
+
+/// What the hub's allow-list holds for a ticket record's code id (records with a signed code,
+/// and version 1 records, are never looked up).
+fn allowed_ticket(
+    transaction: &rusqlite::Transaction<'_>,
+    record: &AwardRecord,
+) -> Result<Option<Option<String>>, rusqlite::Error> {
+    if record.code.as_deref().is_none_or(|code| !code.is_empty()) {
+        return Ok(None);
+    }
+    transaction
+        .query_row(
+            "SELECT registration FROM allowed_tickets WHERE code_id = ?1",
+            [record.content.code_id.as_slice()],
+            |row| row.get(0),
+        )
+        .optional()
+}
+
+/// Awards the badge a proven record carries, once per badge and code: false when another
+/// record already holds that award (a duplicate).
+fn insert_award(transaction: &rusqlite::Transaction<'_>, record: &AwardRecord) -> Result<bool, rusqlite::Error> {
+    let content = &record.content;
+    let inserted = transaction.execute(
+        "INSERT OR IGNORE INTO awards (badge_id, code_id, kind, recipient, source_kiosk, source_sequence, created_at_ms, claim_token)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            content.badge_id,
+            content.code_id,
+            content.kind.name(),
+            content.recipient.describe(),
+            record.kiosk_id,
+            i64::try_from(record.sequence).unwrap_or(i64::MAX),
+            content.created_at_ms,
+            matches!(content.recipient, Recipient::ClaimToken(_)).then(|| content.recipient.describe()),
+        ],
+    )?;
+    Ok(inserted > 0)
 }
 
 /// Evaluates a pathway over the steps every kiosk recorded for this code; awards it once.

@@ -17,5 +17,6 @@ mod platform;
 mod platform_contract;
 mod power_cut;
 mod sync;
+mod tickets;
 mod ui_e2e;
 mod webdriver;
