@@ -5,9 +5,11 @@
 //! the Slint screens; `cli` is the command line. `ui` and the camera are the `kiosk`
 //! feature (on by default); `fuzzing` holds the bodies of the fuzz targets in `fuzz/`.
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod credential;
+pub mod datadir;
 pub mod domain;
 pub mod eventdir;
 pub mod fuzzing;

@@ -375,6 +375,17 @@ pub struct RunArgs {
     pub stand: Option<String>,
 }
 
+impl From<RunArgs> for crate::app::RunOptions {
+    fn from(args: RunArgs) -> Self {
+        Self {
+            fullscreen: args.fullscreen,
+            camera: args.camera,
+            size: args.size,
+            stand: args.stand,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum EventCommand {
     /// Create DIR with event.toml and a new Ed25519 event key (mode 0600).
@@ -411,6 +422,20 @@ pub struct CodesArgs {
     /// The demo set: 10 visitors, one staff card per stand, one organiser card.
     #[arg(long)]
     pub demo: bool,
+}
+
+impl CodesArgs {
+    /// The codes asked for; `out` is where the command writes them.
+    pub fn request(&self) -> crate::app::CodeRequest {
+        crate::app::CodeRequest {
+            count: self.count,
+            staff: self.staff.clone(),
+            organisers: self.organisers,
+            registrations: self.registrations.clone(),
+            valid_days_after: self.valid_days_after,
+            demo: self.demo,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

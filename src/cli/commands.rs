@@ -5,13 +5,12 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use super::args::*;
+use crate::app::{code_id_of, make_codes, open_event, open_kiosk, RunOptions};
 use crate::config::Config;
-use crate::domain::clock::SystemClock;
-use crate::domain::code::{AttendanceCode, CodeClaims, CodeId, Role};
+use crate::domain::code::CodeId;
 use crate::domain::keys;
 use crate::eventdir::EventDir;
-use crate::kiosk::{ClaimOutcome, Delivery, KioskCore, KioskError};
-use crate::sync::client::SyncSettings;
+use crate::kiosk::{ClaimOutcome, Delivery, KioskError};
 
 /// Resolves configuration: defaults, file, environment, then flags.
 pub fn load_config(cli: &Cli) -> Result<Config> {
@@ -28,49 +27,6 @@ pub fn load_config(cli: &Cli) -> Result<Config> {
         config.kiosk_id = Some(id.clone());
     }
     Ok(config)
-}
-
-/// The event this machine runs: the configured directory, else the event it was enrolled
-/// into, else (unless it waits for enrolment) the embedded demo event.
-pub fn open_event(config: &Config) -> Result<EventDir> {
-    let enrolled = crate::sync::enrol::enrolled_event_dir(&config.data_dir);
-    match &config.event_dir {
-        Some(dir) => EventDir::load(dir).with_context(|| format!("loading the event in {}", dir.display())),
-        None if enrolled.join(crate::eventdir::EVENT_FILE).exists() => {
-            EventDir::load(&enrolled).with_context(|| format!("loading the enrolled event in {}", enrolled.display()))
-        }
-        None if config.enrol => Err(KioskError::NotEnrolled.into()),
-        None => EventDir::demo(&config.data_dir).context("preparing the demo event"),
-    }
-}
-
-/// How this kiosk syncs: its hub, certificate, the bundle it applies, the venue's CA.
-pub fn sync_settings(config: &Config, kiosk: &KioskCore, hub_override: Option<String>) -> Result<Option<SyncSettings>> {
-    let Some(hub) = hub_override.or(kiosk.hub_url()?) else {
-        return Ok(None);
-    };
-    let certificate = hex::encode(kiosk.certificate().to_bytes().map_err(|e| anyhow::anyhow!("{e}"))?);
-    let definition = kiosk.definition();
-    let pin = kiosk
-        .store()
-        .setting(crate::sync::enrol::HUB_TLS_PIN_SETTING)?
-        .and_then(|text| crate::sync::pinning::parse_pin(&text));
-    let mut settings = SyncSettings::new(&hub, &definition.event.id, &certificate)
-        .trusting(definition.public_keys())
-        .signing_with(kiosk.device_key().clone())
-        .pinned(pin);
-    settings.stand = config.stand.clone();
-    let enrolled = crate::sync::enrol::enrolled_event_dir(&config.data_dir);
-    settings.bundle = Some(crate::sync::enrol::BundleTarget {
-        event_id: definition.event.id.clone(),
-        trusted_keys: definition.public_keys(),
-        enrolled_dir: (kiosk.event.dir == enrolled).then_some(enrolled),
-    });
-    if let Some(path) = &config.hub_ca {
-        settings.hub_ca_pem =
-            Some(std::fs::read(path).with_context(|| format!("reading the hub CA certificate {}", path.display()))?);
-    }
-    Ok(Some(settings))
 }
 
 fn format_ms(ms: i64) -> String {
@@ -105,23 +61,11 @@ fn clock(config: &Config, command: super::args::ClockCommand) -> Result<()> {
     Ok(())
 }
 
-/// The data directory is per event, so one machine can serve several events in turn.
-pub fn open_kiosk(config: &Config) -> Result<KioskCore> {
-    let event = open_event(config)?;
-    let data_dir = config.data_dir.join(&event.definition.event.id);
-    Ok(KioskCore::open(
-        event,
-        &data_dir,
-        config.kiosk_id.as_deref(),
-        Box::new(SystemClock),
-    )?)
-}
-
-pub fn run(cli: Cli, run_ui: impl FnOnce(Config, RunArgs) -> Result<()>) -> Result<()> {
+pub fn run(cli: Cli, run_ui: impl FnOnce(Config, RunOptions) -> Result<()>) -> Result<()> {
     let config = load_config(&cli)?;
     match cli.command {
-        None => run_ui(config, RunArgs::default()),
-        Some(Command::Run(args)) => run_ui(config, args),
+        None => run_ui(config, RunOptions::default()),
+        Some(Command::Run(args)) => run_ui(config, args.into()),
         Some(Command::Event(EventCommand::Init { dir, id })) => event_init(&dir, id),
         Some(Command::Event(EventCommand::Show)) => event_show(&config),
         Some(Command::Codes(args)) => codes(&config, args),
@@ -171,17 +115,6 @@ pub fn run(cli: Cli, run_ui: impl FnOnce(Config, RunArgs) -> Result<()>) -> Resu
             );
             Ok(())
         }
-    }
-}
-
-/// A code id given as 20 hex digits, or the code's full text.
-pub fn code_id_of(text: &str) -> Result<CodeId> {
-    match CodeId::from_hex(text.trim()) {
-        Some(id) => Ok(id),
-        None => Ok(AttendanceCode::parse(text)
-            .map_err(|refusal| anyhow::anyhow!("{refusal}"))?
-            .claims
-            .code_id),
     }
 }
 
@@ -250,114 +183,9 @@ fn event_show(config: &Config) -> Result<()> {
     Ok(())
 }
 
-/// One printable code with its label texts.
-pub struct CodeToPrint {
-    pub text: String,
-    pub short_id: String,
-    pub role: Role,
-    pub holder: Option<String>,
-}
-
-pub fn make_codes(event: &EventDir, args: &CodesArgs) -> Result<Vec<CodeToPrint>> {
-    let Some(key) = &event.event_key else {
-        bail!(
-            "making codes needs the event key (event.key in {}): run this on the organiser's machine",
-            event.dir.display()
-        );
-    };
-    let definition = &event.definition;
-    let date = |text: &str| -> Result<u32> {
-        let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")?;
-        let midnight = date.and_hms_opt(0, 0, 0).context("date")?.and_utc().timestamp();
-        Ok(u32::try_from(midnight.max(0)).unwrap_or(u32::MAX))
-    };
-    let (valid_from, valid_until) = if args.demo {
-        // The demo must work whenever someone tries it.
-        (date("2026-01-01")?, date("2036-01-01")?)
-    } else {
-        let from = date(&definition.event.starts)?.saturating_sub(7 * 86_400);
-        let until = date(&definition.event.ends)?.saturating_add(86_400 * (1 + args.valid_days_after));
-        (from, until)
-    };
-    let mut wanted: Vec<(Role, Option<String>)> = Vec::new();
-    let (count, staff, organisers) = if args.demo {
-        (10, vec!["all".to_string()], 1)
-    } else {
-        (args.count, args.staff.clone(), args.organisers)
-    };
-    match &args.registrations {
-        Some(file) => {
-            let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-            for reference in text.lines().map(str::trim).filter(|line| !line.is_empty()) {
-                wanted.push((Role::Visitor, Some(reference.to_owned())));
-            }
-        }
-        None => {
-            for index in 0..count {
-                // Demo tickets carry a registration so the "sent to your email" path shows.
-                let holder = args
-                    .demo
-                    .then(|| format!("DEMO-{:04}", index + 1))
-                    .filter(|_| index % 2 == 0);
-                wanted.push((Role::Visitor, holder));
-            }
-        }
-    }
-    for stand in &staff {
-        if stand == "all" {
-            for stand in &definition.stands {
-                wanted.push((
-                    Role::Staff {
-                        stand: stand.id.clone(),
-                    },
-                    None,
-                ));
-            }
-        } else if definition.stand(stand).is_some() {
-            wanted.push((Role::Staff { stand: stand.clone() }, None));
-        } else {
-            bail!(
-                "the event has no stand {stand:?}; stands are: {}",
-                definition
-                    .stands
-                    .iter()
-                    .map(|s| s.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-    }
-    for _ in 0..organisers {
-        wanted.push((Role::Organiser, None));
-    }
-    let mut codes = Vec::with_capacity(wanted.len());
-    for (role, holder) in wanted {
-        let code_id = CodeId::random();
-        let code = AttendanceCode::sign(
-            &definition.event.id,
-            key,
-            CodeClaims {
-                code_id,
-                role: role.clone(),
-                holder: holder.clone(),
-                valid_from,
-                valid_until,
-            },
-        )
-        .map_err(|error| anyhow::anyhow!("{error}"))?;
-        codes.push(CodeToPrint {
-            text: code.to_text(),
-            short_id: code_id.short(),
-            role,
-            holder,
-        });
-    }
-    Ok(codes)
-}
-
 fn codes(config: &Config, args: CodesArgs) -> Result<()> {
     let event = open_event(config)?;
-    let codes = make_codes(&event, &args)?;
+    let codes = make_codes(&event, &args.request())?;
     if codes.is_empty() {
         bail!("nothing to make: give --count N, --staff STAND, --organisers N or --demo");
     }
@@ -747,8 +575,12 @@ fn credential(config: &Config, command: CredentialCommand) -> Result<()> {
                 .record(award)?
                 .with_context(|| format!("the queue has no record #{award}: see `badge-kiosk queue list`"))?;
             let language = crate::domain::event::Language::from_code(&language);
-            let credential =
-                crate::kiosk::issue::signed_credential(kiosk.definition(), &stored, kiosk.device_key(), language)?;
+            let credential = crate::kiosk::issue::signed_credential(
+                kiosk.definition(),
+                &stored,
+                kiosk.device_key(),
+                language,
+            )?;
             println!("{}", serde_json::to_string_pretty(&credential)?);
             if let Some(path) = bake {
                 let badge = kiosk

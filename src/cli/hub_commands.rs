@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use anyhow::{bail, Context, Result};
 
 use super::args::{EnrolArgs, ExportArgs, HubCommand, KioskFleetCommand, RegistrationsCommand, SyncArgs};
-use super::commands::{open_event, open_kiosk};
 use super::hub_issue::platform_client;
+use crate::app::{code_id_of, open_event, open_kiosk, write_export};
 use crate::config::Config;
 use crate::hub::issue::{self, IssueState};
 use crate::hub::server::{HubState, SharedHub};
@@ -18,8 +18,6 @@ use crate::store::Store;
 use crate::sync::client::sync_once;
 use crate::sync::protocol::UploadRequest;
 
-const HUB_DB: &str = "hub.sqlite";
-
 pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -29,10 +27,10 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
 
 pub fn sync(config: &Config, args: SyncArgs) -> Result<()> {
     let kiosk = open_kiosk(config)?;
-    let Some(settings) = super::commands::sync_settings(config, &kiosk, args.hub)? else {
+    let Some(settings) = crate::app::sync_settings(config, &kiosk, args.hub)? else {
         bail!("no hub to sync to: give --hub URL, enrol the kiosk, or set `hub` under [sync] in event.toml (or use `badge-kiosk export` for a USB stick)");
     };
-    let store_path = config.data_dir.join(&kiosk.definition().event.id).join("queue.sqlite");
+    let store_path = crate::app::queue_path(config, &kiosk);
     drop(kiosk);
     let store = Arc::new(Mutex::new(Store::open(&store_path)?));
     let http = settings.http_client()?;
@@ -125,50 +123,6 @@ pub fn export(config: &Config, args: ExportArgs) -> Result<()> {
         path.display()
     );
     Ok(())
-}
-
-/// What `write_export` wrote.
-pub struct Export {
-    pub path: std::path::PathBuf,
-    pub records: usize,
-    /// Typed emails carried beside their records (the hub checks each against its hash).
-    pub emails: usize,
-}
-
-/// Writes every record, with the typed emails the kiosk still holds, to a bundle file in
-/// `dir`: the upload a sync would send, for a hub out of reach. The organiser panel's
-/// "export to USB" calls this too.
-pub fn write_export(kiosk: &crate::kiosk::KioskCore, dir: &std::path::Path) -> Result<Export> {
-    let certificate = hex::encode(kiosk.certificate().to_bytes().map_err(|e| anyhow::anyhow!("{e}"))?);
-    let request =
-        crate::sync::client::upload_request(&kiosk.definition().event.id, &certificate, &kiosk.records_for_export()?);
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join(format!(
-        "{}-{}-{}.badges.json",
-        request.event_id,
-        kiosk.kiosk_id(),
-        chrono::Utc::now().format("%Y%m%dT%H%M%S")
-    ));
-    let temporary = path.with_extension("partial");
-    let bytes = serde_json::to_vec(&request)?;
-    {
-        // The export carries typed emails in clear: 0600 whatever the umask.
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options
-            .open(&temporary)
-            .with_context(|| format!("writing {}", temporary.display()))?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-    }
-    std::fs::rename(&temporary, &path)?;
-    Ok(Export {
-        path,
-        records: request.records.len(),
-        emails: request.emails.len(),
-    })
 }
 
 /// Kiosks cannot reach "0.0.0.0" or "127.0.0.1": name this machine's LAN address when
@@ -278,7 +232,7 @@ fn kiosk_fleet(config: &Config, command: KioskFleetCommand) -> Result<()> {
 pub(super) fn open_hub(config: &Config, data: &std::path::Path) -> Result<(HubStore, crate::eventdir::EventDir)> {
     let event = open_event(config)?;
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
-    let store = HubStore::open(&data.join(HUB_DB), event.definition.clone())?;
+    let store = HubStore::open(&crate::datadir::hub_database(data), event.definition.clone())?;
     Ok((store, event))
 }
 
@@ -370,7 +324,7 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
                 }
                 let state: SharedHub = Arc::new(state.with_console(crate::hub::web::console::ConsoleSettings {
                     data_dir: Some(data.clone()),
-                    database: Some(data.join(HUB_DB)),
+                    database: Some(crate::datadir::hub_database(&data)),
                     https: scheme == "https",
                     host_names: console_host,
                     issuer,
@@ -516,7 +470,7 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
         }
         HubCommand::Revoke { code, data, reason } => {
             let (store, _) = open_hub(config, &data)?;
-            let code_id = super::commands::code_id_of(&code)?;
+            let code_id = code_id_of(&code)?;
             let fresh = store.revoke_code(&code_id.0, &reason, chrono::Utc::now().timestamp_millis())?;
             println!(
                 "{} {} ({}): every kiosk refuses it after its next sync",

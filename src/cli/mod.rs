@@ -7,6 +7,5 @@ mod hub_commands;
 mod hub_issue;
 
 pub use args::Cli;
-pub use commands::{exit_code, make_codes, open_event, open_kiosk, run, sync_settings, CodeToPrint};
-pub use hub_commands::write_export;
+pub use commands::{exit_code, run};
 pub use hub_issue::{TryAgainLater, EXIT_TRY_AGAIN_LATER};

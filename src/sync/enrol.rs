@@ -17,7 +17,7 @@ use super::protocol::{
 use crate::domain::bundle::{BundleError, VerifiedBundle};
 use crate::domain::enrolment::{EnrolmentCode, EnrolmentCodeError};
 use crate::domain::keys::KioskCertificate;
-use crate::eventdir::{self, EventDirError, ENROLLED_DIR};
+use crate::eventdir::{self, EventDirError};
 use crate::kiosk::{open_identity, KioskError, HUB_URL_SETTING};
 use crate::store::{Store, StoreError};
 
@@ -51,7 +51,7 @@ pub const HUB_TLS_PIN_SETTING: &str = "sync.hub_tls_pin";
 
 /// Where an enrolled kiosk's event lives inside its data directory.
 pub fn enrolled_event_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join(ENROLLED_DIR)
+    crate::datadir::enrolled_event_dir(data_dir)
 }
 
 async fn answer(response: reqwest::Response) -> Result<EventBundle, EnrolError> {
