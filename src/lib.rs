@@ -6,6 +6,7 @@
 //! feature (on by default); `fuzzing` holds the bodies of the fuzz targets in `fuzz/`.
 
 pub mod app;
+pub mod backoff;
 pub mod cli;
 pub mod config;
 pub mod credential;

@@ -2,7 +2,7 @@
 //! task of `hub serve --smtp-url`.
 //!
 //! Like the kiosk's sync: a failure is either transient (server unreachable, timeout,
-//! 4xx: the message stays queued and the task backs off with the sync's `Backoff`) or
+//! 4xx: the message stays queued and the task backs off with the shared `Backoff`) or
 //! permanent (5xx, an address the server or lettre refuses: kept with its reason for the
 //! organiser's dashboard, never retried). SQLite and the credential signing/baking run on
 //! blocking threads. Addresses are never logged in full and the SMTP URL's credentials are
@@ -22,7 +22,7 @@ use super::server::{with_store, SharedHub};
 use super::store::{HubError, HubStore};
 use super::web::claim::{baked_badge, claim_credential_in, credential_json, ClaimFile};
 use crate::domain::event::Language;
-use crate::sync::plan::Backoff;
+use crate::backoff::Backoff;
 
 #[derive(Debug, Error)]
 pub enum MailerError {
