@@ -575,7 +575,7 @@ fn credential(config: &Config, command: CredentialCommand) -> Result<()> {
                 .record(award)?
                 .with_context(|| format!("the queue has no record #{award}: see `badge-kiosk queue list`"))?;
             let language = crate::domain::event::Language::from_code(&language);
-            let credential = crate::kiosk::issue::signed_credential(
+            let credential = crate::credential::from_record::signed_credential(
                 kiosk.definition(),
                 &stored,
                 kiosk.device_key(),

@@ -23,7 +23,7 @@ use super::words::{words, Words};
 use crate::domain::event::{EventDefinition, Language};
 use crate::hub::server::{blocking, error, HubState, SharedHub};
 use crate::hub::store::{HubError, HubStore};
-use crate::kiosk::issue::CredentialImages;
+use crate::credential::from_record::CredentialImages;
 
 /// The visitor's routes; merged into the hub's router.
 pub fn routes() -> Router<SharedHub> {
@@ -71,7 +71,7 @@ pub(crate) fn claim_credential_in(
         issuer: issuer_png(hub, &store.event).as_deref().map(|png| data_uri(png)),
     };
     let credential =
-        crate::kiosk::issue::signed_credential_for(&store.event, &record, None, event_key, language, &images)
+        crate::credential::from_record::signed_credential_for(&store.event, &record, None, event_key, language, &images)
             .map_err(|failure| HubError::BadRequest(failure.to_string()))?;
     Ok(Some(ClaimCredential {
         badge_id,
