@@ -18,11 +18,11 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use thiserror::Error;
 
 use super::outbox::OutgoingEmail;
-use super::server::{with_store, SharedHub};
+use super::state::{with_store, SharedHub};
 use super::store::{HubError, HubStore};
 use super::web::claim::{baked_badge, claim_credential_in, credential_json, ClaimFile};
-use crate::domain::event::Language;
 use crate::backoff::Backoff;
+use crate::domain::event::Language;
 
 #[derive(Debug, Error)]
 pub enum MailerError {
@@ -366,7 +366,7 @@ async fn record(
 /// The message for one request: `Ok(Err(reason))` when it can never be sent (bad address,
 /// the claim link no longer leads to a credential).
 fn prepare(
-    hub: &super::server::HubState,
+    hub: &super::state::HubState,
     store: &HubStore,
     from: &Mailbox,
     email: &OutgoingEmail,
