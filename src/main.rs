@@ -13,7 +13,9 @@ fn main() -> ExitCode {
     match badge_kiosk::cli::run(cli, run_ui) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("badge-kiosk: {error:#}");
+            if !badge_kiosk::cli::already_reported(&error) {
+                eprintln!("badge-kiosk: {error:#}");
+            }
             ExitCode::from(u8::try_from(badge_kiosk::cli::exit_code(&error)).unwrap_or(1))
         }
     }
