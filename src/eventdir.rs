@@ -14,7 +14,7 @@ use crate::domain::keys;
 pub const EVENT_FILE: &str = "event.toml";
 pub const EVENT_KEY_FILE: &str = "event.key";
 /// Where an enrolled kiosk keeps the event its hub sent, inside its data directory.
-pub const ENROLLED_DIR: &str = "event";
+pub const ENROLLED_DIR: &str = crate::datadir::ENROLLED_EVENT_DIR;
 
 const DEMO_FILES: &[(&str, &[u8])] = &[
     ("event.toml", include_bytes!("../assets/demo-event/event.toml")),
@@ -142,7 +142,7 @@ impl EventDir {
 
     /// Writes the embedded demo event under `data_dir/demo-event` (refreshing it) and loads it.
     pub fn demo(data_dir: &Path) -> Result<Self, EventDirError> {
-        let dir = data_dir.join("demo-event");
+        let dir = data_dir.join(crate::datadir::DEMO_EVENT_DIR);
         for (name, bytes) in DEMO_FILES {
             let path = dir.join(name);
             if let Some(parent) = path.parent() {

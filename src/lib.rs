@@ -1,13 +1,18 @@
 //! badge-kiosk: an offline event kiosk and on-site claim terminal for Open Badges.
 //!
 //! `domain` is pure (codes, records, rules, signing); `store` is the SQLite queue;
-//! `kiosk` ties them into the operations a tap or a CLI command performs; `ui` binds
-//! the Slint screens; `cli` is the command line. `ui` and the camera are the `kiosk`
-//! feature (on by default); `fuzzing` holds the bodies of the fuzz targets in `fuzz/`.
+//! `kiosk` ties them into the operations a tap or a CLI command performs; `app` opens the
+//! kiosk for a configuration and holds what the touchscreen and the command line share;
+//! `ui` binds the Slint screens; `cli` is the command line (only `main.rs` uses it). `ui`
+//! and the camera are the `kiosk` feature (on by default); `fuzzing` holds the bodies of
+//! the fuzz targets in `fuzz/`.
 
+pub mod app;
+pub mod backoff;
 pub mod cli;
 pub mod config;
 pub mod credential;
+pub mod datadir;
 pub mod domain;
 pub mod eventdir;
 pub mod fuzzing;

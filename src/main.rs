@@ -13,20 +13,22 @@ fn main() -> ExitCode {
     match badge_kiosk::cli::run(cli, run_ui) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("badge-kiosk: {error:#}");
+            if !badge_kiosk::cli::already_reported(&error) {
+                eprintln!("badge-kiosk: {error:#}");
+            }
             ExitCode::from(u8::try_from(badge_kiosk::cli::exit_code(&error)).unwrap_or(1))
         }
     }
 }
 
 #[cfg(feature = "kiosk")]
-fn run_ui(config: badge_kiosk::config::Config, args: badge_kiosk::cli::args::RunArgs) -> anyhow::Result<()> {
+fn run_ui(config: badge_kiosk::config::Config, args: badge_kiosk::app::RunOptions) -> anyhow::Result<()> {
     badge_kiosk::ui::run(config, args)
 }
 
 /// A build without the touchscreen (hub machines, fuzzing) still answers `run` clearly.
 #[cfg(not(feature = "kiosk"))]
-fn run_ui(_: badge_kiosk::config::Config, _: badge_kiosk::cli::args::RunArgs) -> anyhow::Result<()> {
+fn run_ui(_: badge_kiosk::config::Config, _: badge_kiosk::app::RunOptions) -> anyhow::Result<()> {
     anyhow::bail!(
         "this badge-kiosk was built without the kiosk feature (touchscreen and camera): \
          rebuild it with `cargo build --features kiosk` (the default) to run the kiosk"

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::cli::CodeToPrint;
+use crate::app::CodeToPrint;
 use crate::domain::code::Role;
 use crate::eventdir::EventDir;
 use crate::printing::{self, Label};

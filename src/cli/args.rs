@@ -19,6 +19,17 @@ Examples:
   badge-kiosk --event ./my-event claim BK… --email marie@example.fr
   badge-kiosk --event ./my-event queue verify";
 
+/// `--help` of `hub issue`: what the exit codes mean.
+const HUB_ISSUE_EXIT_CODES: &str = "\
+Exit codes:
+  0   done: every award with an email is issued or refused (see the summary)
+  1   stopped on something to fix (credentials, badge ids in event.toml, the platform
+      refusing every call, the hub database); the message says what to do
+  75  gave up waiting for the platform: it could not be reached or did not answer within
+      --max-wait (or after 10 attempts without it). Nothing is lost: the awards stay queued,
+      a call whose answer was not seen is looked up before anything is sent again; run the
+      same command later";
+
 #[derive(Debug, Parser)]
 #[command(name = "badge-kiosk", version, about = "Offline event kiosk and claim terminal for Open Badges", after_help = AFTER_HELP)]
 pub struct Cli {
@@ -161,160 +172,186 @@ pub struct ExportArgs {
 #[derive(Debug, Subcommand)]
 pub enum HubCommand {
     /// Serve the hub's API and pages.
-    Serve {
-        /// Address to listen on; `0.0.0.0:8787` to accept kiosks on the venue network.
-        #[arg(long, default_value = "127.0.0.1:8787")]
-        listen: String,
-        /// Where the hub keeps its database.
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
-        /// The URL kiosks reach this hub at, put in enrolment codes (default: this machine's
-        /// address on the network).
-        #[arg(long, value_name = "URL")]
-        public_url: Option<String>,
-        /// Serve HTTPS with this certificate chain (PEM, e.g. from a venue CA); needs
-        /// --tls-key. Without it the hub serves HTTPS with its own certificate, made on first
-        /// start in DIR/tls/ and pinned by kiosks through the signed enrolment code.
-        #[arg(long, value_name = "PEM")]
-        tls_certificate: Option<PathBuf>,
-        /// The certificate's private key (PEM).
-        #[arg(long, value_name = "PEM")]
-        tls_key: Option<PathBuf>,
-        /// Serve plain HTTP instead of HTTPS: enrolment codes, visitors' emails and claim
-        /// links then cross the network in clear. Only behind a TLS proxy, or for a test.
-        #[arg(long)]
-        insecure_http: bool,
-        /// Send the claim page's emails through this SMTP server: smtp://host:25,
-        /// smtps://user:password@host:465 or smtp://user:password@host:587?tls=required.
-        /// Without it, requests wait in the hub's outbox.
-        #[arg(long, value_name = "URL", env = "BADGE_KIOSK_SMTP_URL", hide_env_values = true)]
-        smtp_url: Option<String>,
-        /// The sender of claim emails, e.g. "Badges <badges@example.org>".
-        #[arg(long, value_name = "ADDRESS", env = "BADGE_KIOSK_MAIL_FROM")]
-        mail_from: Option<String>,
-        /// A host name the organiser console answers to (repeatable), besides IP addresses,
-        /// localhost and the public URL's host, e.g. hub.venue.lan.
-        #[arg(long, value_name = "NAME")]
-        console_host: Vec<String>,
-        /// The badge platform the console's "Issue now" sends to: obf or badgr.
-        #[arg(long)]
-        platform: Option<String>,
-        /// The platform credentials file (TOML) for the console's "Issue now";
-        /// BADGE_KIOSK_OBF_* / BADGE_KIOSK_BADGR_* environment variables override it.
-        #[arg(long, value_name = "FILE")]
-        credentials: Option<PathBuf>,
-        /// Do not let the platform email the recipients of the console's issues.
-        #[arg(long)]
-        no_email: bool,
-        /// Accept an smtp:// URL without ?tls=required (a mail relay on this machine):
-        /// otherwise the hub refuses to send the SMTP login in clear.
-        #[arg(long, env = "BADGE_KIOSK_SMTP_INSECURE")]
-        smtp_insecure: bool,
-    },
+    Serve(HubServeArgs),
     /// Set the organiser console's password (read from standard input; stored as an
     /// Argon2 hash in the hub's data directory).
-    Passwd {
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
-    },
+    Passwd(HubPasswdArgs),
     /// Import the ticketing allow-list the kiosks use (`badge-kiosk tickets`), so that the
-    /// hub awards the plain tickets they accepted (no key signs those). Only adds; safe to
-    /// run again.
+    /// hub awards the plain tickets they accepted (no key signs those). Safe to run again.
     Tickets(HubTicketsArgs),
     /// Import a bundle written by `badge-kiosk export` (idempotent).
-    Import {
-        file: PathBuf,
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
-    },
+    Import(HubImportArgs),
     /// Make an enrolment code for new kiosks (prints it, and its QR as a PNG with --qr).
-    EnrolToken {
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
-        /// The URL kiosks reach the hub at, e.g. http://192.168.1.10:8787.
-        #[arg(long, value_name = "URL")]
-        hub_url: String,
-        /// How many kiosks may use this code.
-        #[arg(long, default_value_t = 1)]
-        kiosks: u32,
-        /// Minutes before the code expires.
-        #[arg(long, default_value_t = 60)]
-        minutes: u32,
-        /// Also write the code as a QR image (PNG) to show a kiosk's camera.
-        #[arg(long, value_name = "FILE")]
-        qr: Option<PathBuf>,
-        /// The certificate the hub serves when it is not its own (`hub serve
-        /// --tls-certificate`): kiosks pin this one.
-        #[arg(long, value_name = "PEM")]
-        tls_certificate: Option<PathBuf>,
-    },
+    EnrolToken(HubEnrolTokenArgs),
     /// The kiosks this hub knows: list them, revoke a stolen one, let a new device replace one.
     #[command(subcommand)]
     Kiosk(KioskFleetCommand),
     /// Revoke a visitor code (lost or misused ticket) on every kiosk at their next sync.
-    Revoke {
-        /// The code's text (BK…) or its id as the kiosk shows it (e.g. 7KQ2-M9PD…) in hex.
-        code: String,
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
-        #[arg(long, default_value = "revoked by the organiser")]
-        reason: String,
-    },
+    Revoke(HubRevokeArgs),
     /// Print the hub's counts: awards by badge, steps by stand, records by kiosk, and
     /// where the awards stand with the badge platform.
-    Status {
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
-    },
+    Status(HubStatusArgs),
     /// Hand the merged awards to the badge platform (Open Badge Factory or Canvas
     /// Credentials), each exactly once; safe to interrupt and run again.
-    #[command(after_help = super::hub_issue::EXIT_CODES_HELP)]
-    Issue {
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
-        /// obf (Open Badge Factory, CanCred Factory) or badgr (Canvas Credentials).
-        #[arg(long)]
-        platform: String,
-        /// The platform credentials file (TOML); BADGE_KIOSK_OBF_* / BADGE_KIOSK_BADGR_*
-        /// environment variables override it.
-        #[arg(long, value_name = "FILE")]
-        credentials: Option<PathBuf>,
-        /// Do not let the platform email the recipients (they find the badge in their
-        /// account, or you send the links yourself).
-        #[arg(long)]
-        no_email: bool,
-        /// Show what would be sent, without contacting the platform.
-        #[arg(long)]
-        dry_run: bool,
-        /// Give up after this long in all (e.g. 90s, 10m, 1h) if the platform cannot be
-        /// reached or does not answer, with exit code 75; nothing is lost. Without it each
-        /// request is tried 10 times with growing waits (about 4 minutes).
-        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-        max_wait: Option<std::time::Duration>,
-    },
+    #[command(after_help = HUB_ISSUE_EXIT_CODES)]
+    Issue(HubIssueArgs),
     /// Per-award platform state: issued, refused (with the reason), queued, or needs an email.
-    Recipients {
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
-        #[arg(long, default_value = "obf")]
-        platform: String,
-        /// Show only awards in this state: issued, refused, queued, sending, needs-email.
-        #[arg(long)]
-        only: Option<String>,
-    },
+    Recipients(HubRecipientsArgs),
     /// Registrations from the ticketing tool: reference (as printed in visitors' codes),
     /// email and name.
     #[command(subcommand)]
     Registrations(RegistrationsCommand),
     /// Erase clear emails once the platform confirmed the award plus the retention period.
-    Purge {
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
-        /// Days to keep an email after the platform confirmed (default: email_retention_days
-        /// from the configuration, 30); 0 erases every confirmed email now.
-        #[arg(long)]
-        retention_days: Option<u64>,
-    },
+    Purge(HubPurgeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HubServeArgs {
+    /// Address to listen on; `0.0.0.0:8787` to accept kiosks on the venue network.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub listen: String,
+    /// Where the hub keeps its database.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// The URL kiosks reach this hub at, put in enrolment codes (default: this machine's
+    /// address on the network).
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM, e.g. from a venue CA); needs
+    /// --tls-key. Without it the hub serves HTTPS with its own certificate, made on first
+    /// start in DIR/tls/ and pinned by kiosks through the signed enrolment code.
+    #[arg(long, value_name = "PEM")]
+    pub tls_certificate: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP instead of HTTPS: enrolment codes, visitors' emails and claim
+    /// links then cross the network in clear. Only behind a TLS proxy, or for a test.
+    #[arg(long)]
+    pub insecure_http: bool,
+    /// Send the claim page's emails through this SMTP server: smtp://host:25,
+    /// smtps://user:password@host:465 or smtp://user:password@host:587?tls=required.
+    /// Without it, requests wait in the hub's outbox.
+    #[arg(long, value_name = "URL", env = "BADGE_KIOSK_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of claim emails, e.g. "Badges <badges@example.org>".
+    #[arg(long, value_name = "ADDRESS", env = "BADGE_KIOSK_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// A host name the organiser console answers to (repeatable), besides IP addresses,
+    /// localhost and the public URL's host, e.g. hub.venue.lan.
+    #[arg(long, value_name = "NAME")]
+    pub console_host: Vec<String>,
+    /// The badge platform the console's "Issue now" sends to: obf or badgr.
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// The platform credentials file (TOML) for the console's "Issue now";
+    /// BADGE_KIOSK_OBF_* / BADGE_KIOSK_BADGR_* environment variables override it.
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+    /// Do not let the platform email the recipients of the console's issues.
+    #[arg(long)]
+    pub no_email: bool,
+    /// Accept an smtp:// URL without ?tls=required (a mail relay on this machine):
+    /// otherwise the hub refuses to send the SMTP login in clear.
+    #[arg(long, env = "BADGE_KIOSK_SMTP_INSECURE")]
+    pub smtp_insecure: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HubPasswdArgs {
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct HubImportArgs {
+    pub file: PathBuf,
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct HubEnrolTokenArgs {
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// The URL kiosks reach the hub at, e.g. http://192.168.1.10:8787.
+    #[arg(long, value_name = "URL")]
+    pub hub_url: String,
+    /// How many kiosks may use this code.
+    #[arg(long, default_value_t = 1)]
+    pub kiosks: u32,
+    /// Minutes before the code expires.
+    #[arg(long, default_value_t = 60)]
+    pub minutes: u32,
+    /// Also write the code as a QR image (PNG) to show a kiosk's camera.
+    #[arg(long, value_name = "FILE")]
+    pub qr: Option<PathBuf>,
+    /// The certificate the hub serves when it is not its own (`hub serve
+    /// --tls-certificate`): kiosks pin this one.
+    #[arg(long, value_name = "PEM")]
+    pub tls_certificate: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct HubRevokeArgs {
+    /// The code's text (BK…) or its id as the kiosk shows it (e.g. 7KQ2-M9PD…) in hex.
+    pub code: String,
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    #[arg(long, default_value = "revoked by the organiser")]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct HubStatusArgs {
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct HubIssueArgs {
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// obf (Open Badge Factory, CanCred Factory) or badgr (Canvas Credentials).
+    #[arg(long)]
+    pub platform: String,
+    /// The platform credentials file (TOML); BADGE_KIOSK_OBF_* / BADGE_KIOSK_BADGR_*
+    /// environment variables override it.
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+    /// Do not let the platform email the recipients (they find the badge in their
+    /// account, or you send the links yourself).
+    #[arg(long)]
+    pub no_email: bool,
+    /// Show what would be sent, without contacting the platform.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Give up after this long in all (e.g. 90s, 10m, 1h) if the platform cannot be
+    /// reached or does not answer, with exit code 75; nothing is lost. Without it each
+    /// request is tried 10 times with growing waits (about 4 minutes).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub max_wait: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct HubRecipientsArgs {
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    #[arg(long, default_value = "obf")]
+    pub platform: String,
+    /// Show only awards in this state: issued, refused, queued, sending, needs-email.
+    #[arg(long)]
+    pub only: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct HubPurgeArgs {
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Days to keep an email after the platform confirmed (default: email_retention_days
+    /// from the configuration, 30); 0 erases every confirmed email now.
+    #[arg(long)]
+    pub retention_days: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -379,6 +416,17 @@ pub struct RunArgs {
     pub stand: Option<String>,
 }
 
+impl From<RunArgs> for crate::app::RunOptions {
+    fn from(args: RunArgs) -> Self {
+        Self {
+            fullscreen: args.fullscreen,
+            camera: args.camera,
+            size: args.size,
+            stand: args.stand,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum EventCommand {
     /// Create DIR with event.toml and a new Ed25519 event key (mode 0600).
@@ -415,6 +463,20 @@ pub struct CodesArgs {
     /// The demo set: 10 visitors, one staff card per stand, one organiser card.
     #[arg(long)]
     pub demo: bool,
+}
+
+impl CodesArgs {
+    /// The codes asked for; `out` is where the command writes them.
+    pub fn request(&self) -> crate::app::CodeRequest {
+        crate::app::CodeRequest {
+            count: self.count,
+            staff: self.staff.clone(),
+            organisers: self.organisers,
+            registrations: self.registrations.clone(),
+            valid_days_after: self.valid_days_after,
+            demo: self.demo,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ mod bake;
 mod bench;
 mod didkey;
 mod endorse;
+pub mod from_record;
 mod nquads;
 mod rdfc;
 mod shape;

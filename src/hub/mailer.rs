@@ -2,7 +2,7 @@
 //! task of `hub serve --smtp-url`.
 //!
 //! Like the kiosk's sync: a failure is either transient (server unreachable, timeout,
-//! 4xx: the message stays queued and the task backs off with the sync's `Backoff`) or
+//! 4xx: the message stays queued and the task backs off with the shared `Backoff`) or
 //! permanent (5xx, an address the server or lettre refuses: kept with its reason for the
 //! organiser's dashboard, never retried). SQLite and the credential signing/baking run on
 //! blocking threads. Addresses are never logged in full and the SMTP URL's credentials are
@@ -18,11 +18,11 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use thiserror::Error;
 
 use super::outbox::OutgoingEmail;
-use super::server::{with_store, SharedHub};
+use super::state::{with_store, SharedHub};
 use super::store::{HubError, HubStore};
 use super::web::claim::{baked_badge, claim_credential_in, credential_json, ClaimFile};
+use crate::backoff::Backoff;
 use crate::domain::event::Language;
-use crate::sync::plan::Backoff;
 
 #[derive(Debug, Error)]
 pub enum MailerError {
@@ -366,7 +366,7 @@ async fn record(
 /// The message for one request: `Ok(Err(reason))` when it can never be sent (bad address,
 /// the claim link no longer leads to a credential).
 fn prepare(
-    hub: &super::server::HubState,
+    hub: &super::state::HubState,
     store: &HubStore,
     from: &Mailbox,
     email: &OutgoingEmail,

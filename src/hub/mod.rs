@@ -7,6 +7,7 @@ pub mod mailer;
 mod migrations;
 pub mod outbox;
 pub mod server;
+pub mod state;
 pub mod store;
 pub mod tls;
 pub mod trust;

@@ -13,7 +13,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use thiserror::Error;
 
 /// Where the hub keeps its certificate and key, inside its data directory.
-pub const TLS_DIR: &str = "tls";
+pub const TLS_DIR: &str = crate::datadir::HUB_TLS_DIR;
 const CERTIFICATE_FILE: &str = "hub-certificate.pem";
 const KEY_FILE: &str = "hub-key.pem";
 

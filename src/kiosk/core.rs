@@ -8,6 +8,7 @@ use std::path::Path;
 use ed25519_dalek::SigningKey;
 use thiserror::Error;
 
+use crate::datadir::{DEVICE_KEY_FILE, QUEUE_FILE};
 use crate::domain::allowlist;
 use crate::domain::award::{email_hash, is_plausible_email, AwardContent, Recipient, RecordKind};
 use crate::domain::clock::{trusted_time, Clock, TrustedTime};
@@ -18,8 +19,6 @@ use crate::domain::pathway::PathwayProgress;
 use crate::eventdir::{self, EventDir, EventDirError};
 use crate::store::{AppendOutcome, Durability, Store, StoreError};
 
-const DEVICE_KEY_FILE: &str = "device.key";
-const QUEUE_FILE: &str = "queue.sqlite";
 /// The hub address an enrolled kiosk was enrolled from.
 pub const HUB_URL_SETTING: &str = "sync.hub_url";
 

@@ -1,7 +1,6 @@
 //! The kiosk: its application core (event + queue + keys) and the screen state machine.
 
 pub mod core;
-pub mod issue;
 pub mod machine;
 pub mod pin;
 pub use self::core::*;

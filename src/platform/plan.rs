@@ -404,7 +404,7 @@ pub fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Opt
 }
 
 /// The same backoff schedule as the hub sync.
-pub use crate::sync::plan::Backoff;
+pub use crate::backoff::Backoff;
 
 #[cfg(test)]
 mod tests {

@@ -6,22 +6,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use thiserror::Error;
-
+use super::enrol::{apply_to_store, fetch_bundle, signed_bundle_request, BundleTarget, BundleUpdate, EnrolError};
+pub use super::http::{describe_http_error, http_client, read_capped, with_store, SharedStore, SyncError};
+use super::http::{hub_client, REQUEST_TIMEOUT};
 use super::plan::{dispositions, plan_batches, Backoff, Batch, Disposition, Pending};
 use super::protocol::{UploadRequest, UploadResponse, MAX_ANSWER_BYTES, UPLOAD_PATH};
 use crate::domain::award::Recipient;
 use crate::store::{Store, StoredRecord};
-
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum SyncError {
-    /// Worth retrying later: the records stay queued.
-    #[error("{0}")]
-    Transient(String),
-    /// Retrying will not help until someone acts (e.g. enrol the kiosk); records stay queued.
-    #[error("{0}")]
-    Blocked(String),
-}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncSummary {
@@ -31,7 +22,7 @@ pub struct SyncSummary {
     pub remaining: usize,
     pub chain_warnings: Vec<String>,
     /// What the hub's signed bundle brought (revocations, event changes), if fetched.
-    pub bundle: Option<super::enrol::BundleUpdate>,
+    pub bundle: Option<BundleUpdate>,
     /// Why the bundle could not be applied; records were synced all the same.
     pub bundle_problem: Option<String>,
 }
@@ -45,7 +36,7 @@ pub struct SyncSettings {
     pub batch_bytes: usize,
     pub request_timeout: Duration,
     /// Fetch and apply the hub's signed bundle after each pass.
-    pub bundle: Option<super::enrol::BundleTarget>,
+    pub bundle: Option<BundleTarget>,
     /// A private CA (PEM) the hub's HTTPS certificate chains to, for venue hubs.
     pub hub_ca_pem: Option<Vec<u8>>,
     /// SHA-256 of the hub's own TLS certificate, from the signed enrolment code: the only
@@ -67,7 +58,7 @@ impl SyncSettings {
             certificate_hex: certificate_hex.to_owned(),
             batch_records: 500,
             batch_bytes: super::protocol::MAX_UPLOAD_BYTES / 2,
-            request_timeout: Duration::from_secs(20),
+            request_timeout: REQUEST_TIMEOUT,
             bundle: None,
             hub_ca_pem: None,
             tls_pin: None,
@@ -97,90 +88,13 @@ impl SyncSettings {
 
     /// The HTTP client for this hub: the usual timeouts, plus the venue's own CA if any.
     pub fn http_client(&self) -> Result<reqwest::Client, SyncError> {
-        let mut builder = client_builder(self.request_timeout);
-        if self.hub_url.starts_with("http://") {
-            tracing::warn!(
-                "the hub at {} is reached over plain HTTP: emails and claim links cross the network in clear",
-                self.hub_url
-            );
-        }
-        if let (Some(pin), None) = (self.tls_pin, &self.hub_ca_pem) {
-            builder = builder.use_preconfigured_tls(super::pinning::pinned_client_config(pin));
-        } else if let Some(pem) = &self.hub_ca_pem {
-            let certificate = reqwest::Certificate::from_pem(pem).map_err(|error| {
-                SyncError::Blocked(format!(
-                    "the hub CA certificate is not a PEM certificate ({error}): fix BADGE_KIOSK_HUB_CA"
-                ))
-            })?;
-            builder = builder.add_root_certificate(certificate);
-        }
-        builder
-            .build()
-            .map_err(|error| SyncError::Blocked(format!("cannot set up HTTPS: {error}")))
+        hub_client(
+            &self.hub_url,
+            self.request_timeout,
+            self.tls_pin,
+            self.hub_ca_pem.as_deref(),
+        )
     }
-}
-
-pub type SharedStore = Arc<Mutex<Store>>;
-
-/// Runs a closure on the store from a blocking thread, so the async runtime never waits
-/// on SQLite.
-pub async fn with_store<T: Send + 'static>(
-    store: &SharedStore,
-    work: impl FnOnce(&mut Store) -> Result<T, crate::store::StoreError> + Send + 'static,
-) -> Result<T, SyncError> {
-    let store = Arc::clone(store);
-    tokio::task::spawn_blocking(move || {
-        let mut guard = store
-            .lock()
-            .map_err(|_| SyncError::Blocked("the queue is unavailable: restart the kiosk".into()))?;
-        work(&mut guard).map_err(|error| SyncError::Transient(error.to_string()))
-    })
-    .await
-    .map_err(|error| SyncError::Transient(format!("sync worker stopped: {error}")))?
-}
-
-/// reqwest's own message hides the cause ("error sending request"); the organiser needs
-/// the innermost one ("certificate not trusted", "connection refused").
-pub fn describe_http_error(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
-fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(Duration::from_secs(5))
-        .user_agent(concat!("badge-kiosk/", env!("CARGO_PKG_VERSION")))
-}
-
-pub fn http_client(timeout: Duration) -> reqwest::Client {
-    client_builder(timeout).build().unwrap_or_default()
-}
-
-/// Reads at most `limit` bytes of an answer: a hub (or anything pretending to be one)
-/// cannot make the kiosk allocate without bound.
-pub async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, SyncError> {
-    if response.content_length().is_some_and(|length| length > limit as u64) {
-        return Err(SyncError::Transient("the hub's answer is too large".into()));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|error| SyncError::Transient(format!("the connection dropped while reading the answer: {error}")))?
-    {
-        if body.len() + chunk.len() > limit {
-            return Err(SyncError::Transient("the hub's answer is too large".into()));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 async fn upload(
@@ -369,12 +283,53 @@ pub async fn sync_once(
         progress(done, total);
     }
     if let Some(target) = &settings.bundle {
-        match super::enrol::update_from_hub(http, settings, target, store).await {
+        match update_from_hub(http, settings, target, store).await {
             Ok(update) => summary.bundle = Some(update),
             Err(error) => summary.bundle_problem = Some(error.to_string()),
         }
     }
     Ok(summary)
+}
+
+/// Fetches the hub's signed bundle, checks it against the event keys the kiosk trusts, and
+/// applies it (revocations, trusted time, the enrolled event's files).
+async fn update_from_hub(
+    http: &reqwest::Client,
+    settings: &SyncSettings,
+    target: &BundleTarget,
+    store: &SharedStore,
+) -> Result<BundleUpdate, EnrolError> {
+    let auth = match &settings.device_key {
+        Some(key) => signed_bundle_request(
+            &target.event_id,
+            &settings.certificate_hex,
+            key,
+            chrono::Utc::now().timestamp_millis(),
+        ),
+        None => Vec::new(),
+    };
+    let answer = fetch_bundle(http, &settings.hub_url, &auth).await?;
+    let bundle = answer.bundle.verify(&target.trusted_keys, Some(&target.event_id))?;
+    let enrolled_dir = target.enrolled_dir.clone();
+    let store = std::sync::Arc::clone(store);
+    tokio::task::spawn_blocking(move || -> Result<BundleUpdate, EnrolError> {
+        let new_revocations = {
+            let guard = store.lock().map_err(|_| {
+                EnrolError::Hub(SyncError::Blocked("the queue is unavailable: restart the kiosk".into()))
+            })?;
+            apply_to_store(&guard, &bundle)?
+        };
+        let event_changed = match &enrolled_dir {
+            Some(dir) => crate::eventdir::install_bundle(dir, &bundle)?,
+            None => false,
+        };
+        Ok(BundleUpdate {
+            new_revocations,
+            event_changed,
+        })
+    })
+    .await
+    .map_err(|error| EnrolError::Hub(SyncError::Transient(error.to_string())))?
 }
 
 /// What the organiser panel shows about sync.

@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::VerifyingKey;
 use thiserror::Error;
 
-use super::client::SyncSettings;
-use super::client::{read_capped, SyncError};
+use super::http::{hub_client, read_capped, SyncError, REQUEST_TIMEOUT};
 use super::protocol::{
     bundle_request_message, EnrolRequest, ErrorBody, EventBundle, BUNDLE_PATH, CERTIFICATE_HEADER, ENROL_PATH,
     ENROL_TOKEN_HEADER, MAX_ANSWER_BYTES, REQUEST_SIGNATURE_HEADER, REQUEST_TIME_HEADER,
@@ -17,7 +16,7 @@ use super::protocol::{
 use crate::domain::bundle::{BundleError, VerifiedBundle};
 use crate::domain::enrolment::{EnrolmentCode, EnrolmentCodeError};
 use crate::domain::keys::KioskCertificate;
-use crate::eventdir::{self, EventDirError, ENROLLED_DIR};
+use crate::eventdir::{self, EventDirError};
 use crate::kiosk::{open_identity, KioskError, HUB_URL_SETTING};
 use crate::store::{Store, StoreError};
 
@@ -51,7 +50,7 @@ pub const HUB_TLS_PIN_SETTING: &str = "sync.hub_tls_pin";
 
 /// Where an enrolled kiosk's event lives inside its data directory.
 pub fn enrolled_event_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join(ENROLLED_DIR)
+    crate::datadir::enrolled_event_dir(data_dir)
 }
 
 async fn answer(response: reqwest::Response) -> Result<EventBundle, EnrolError> {
@@ -81,7 +80,7 @@ fn unreachable(hub_url: &str) -> impl Fn(reqwest::Error) -> EnrolError + '_ {
         } else {
             format!(
                 "cannot reach the hub at {hub_url}: check the kiosk's network ({})",
-                super::client::describe_http_error(&error)
+                super::http::describe_http_error(&error)
             )
         }))
     }
@@ -149,24 +148,26 @@ pub async fn enrol(
     kiosk_id: Option<&str>,
 ) -> Result<Enrolled, EnrolError> {
     let signed = code.verify()?.clone();
-    let mut settings = SyncSettings::new(&code.hub_url, "", "").pinned(signed.tls_pin);
-    settings.hub_ca_pem = hub_ca_pem;
-    if signed.tls_pin.is_none() && settings.hub_ca_pem.is_none() && code.hub_url.starts_with("https://") {
+    if signed.tls_pin.is_none() && hub_ca_pem.is_none() && code.hub_url.starts_with("https://") {
         // A signed code for an HTTPS hub without a pin: the hub serves a certificate from a
         // CA; the system's roots decide (a public server).
         tracing::info!("the enrolment code names no certificate: using the system's certificate authorities");
     }
-    let http = settings.http_client()?;
+    let http = hub_client(&code.hub_url, REQUEST_TIMEOUT, signed.tls_pin, hub_ca_pem.as_deref())?;
     // The bundle first: it proves the hub speaks for the event key before the token is spent.
     let preview = fetch_bundle(&http, &code.hub_url, &[(ENROL_TOKEN_HEADER, code.token.clone())]).await?;
     let preview = preview.bundle.verify(&[signed.event_key], None)?;
     let event_id = preview.content.event_id.clone();
     let identity_dir = data_dir.to_path_buf();
     let requested_id = kiosk_id.map(str::to_owned);
-    let identity =
-        tokio::task::spawn_blocking(move || open_identity(&identity_dir.join(&event_id), requested_id.as_deref()))
-            .await
-            .map_err(|error| EnrolError::Hub(SyncError::Transient(error.to_string())))??;
+    let identity = tokio::task::spawn_blocking(move || {
+        open_identity(
+            &crate::datadir::kiosk_event_dir(&identity_dir, &event_id),
+            requested_id.as_deref(),
+        )
+    })
+    .await
+    .map_err(|error| EnrolError::Hub(SyncError::Transient(error.to_string())))??;
     let request = EnrolRequest {
         token: code.token.clone(),
         kiosk_id: identity.kiosk_id.clone(),
@@ -275,43 +276,4 @@ pub struct BundleTarget {
     pub event_id: String,
     pub trusted_keys: Vec<VerifyingKey>,
     pub enrolled_dir: Option<PathBuf>,
-}
-
-pub async fn update_from_hub(
-    http: &reqwest::Client,
-    settings: &SyncSettings,
-    target: &BundleTarget,
-    store: &super::client::SharedStore,
-) -> Result<BundleUpdate, EnrolError> {
-    let auth = match &settings.device_key {
-        Some(key) => signed_bundle_request(
-            &target.event_id,
-            &settings.certificate_hex,
-            key,
-            chrono::Utc::now().timestamp_millis(),
-        ),
-        None => Vec::new(),
-    };
-    let answer = fetch_bundle(http, &settings.hub_url, &auth).await?;
-    let bundle = answer.bundle.verify(&target.trusted_keys, Some(&target.event_id))?;
-    let enrolled_dir = target.enrolled_dir.clone();
-    let store = std::sync::Arc::clone(store);
-    tokio::task::spawn_blocking(move || -> Result<BundleUpdate, EnrolError> {
-        let new_revocations = {
-            let guard = store.lock().map_err(|_| {
-                EnrolError::Hub(SyncError::Blocked("the queue is unavailable: restart the kiosk".into()))
-            })?;
-            apply_to_store(&guard, &bundle)?
-        };
-        let event_changed = match &enrolled_dir {
-            Some(dir) => eventdir::install_bundle(dir, &bundle)?,
-            None => false,
-        };
-        Ok(BundleUpdate {
-            new_revocations,
-            event_changed,
-        })
-    })
-    .await
-    .map_err(|error| EnrolError::Hub(SyncError::Transient(error.to_string())))?
 }

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod client;
 pub mod enrol;
+pub mod http;
 pub mod pinning;
 pub mod plan;
 pub mod protocol;

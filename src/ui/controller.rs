@@ -305,7 +305,7 @@ impl Controller {
 
     /// Opens the enrolled event again after the hub's bundle changed it.
     fn reload_event(&mut self) {
-        match crate::cli::open_kiosk(&self.config) {
+        match crate::app::open_kiosk(&self.config) {
             Ok(core) => {
                 self.event = Arc::new(EventView {
                     definition: core.definition().clone(),
@@ -522,7 +522,7 @@ impl Controller {
             Effect::ExportUsb => {
                 self.organiser.export = match self.options.export.resolve() {
                     None => ExportState::NoUsb,
-                    Some(dir) => match crate::cli::write_export(&self.core, &dir) {
+                    Some(dir) => match crate::app::write_export(&self.core, &dir) {
                         Ok(export) => ExportState::Done {
                             count: export.records,
                             path: export.path,

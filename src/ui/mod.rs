@@ -32,7 +32,7 @@ pub use attract_adapter::Outline;
 pub use controller::{Controller, ExportTarget, HubSync, Input, Options, ScanSender, SyncRunner, View};
 pub use kiosk_adapter::screen_id;
 
-use crate::cli::args::RunArgs;
+use crate::app::RunOptions;
 use crate::config::Config;
 use crate::AppWindow;
 
@@ -117,7 +117,7 @@ fn parse_size(text: &str) -> Option<(u32, u32)> {
     Some((width.trim().parse().ok()?, height.trim().parse().ok()?))
 }
 
-fn new_window(args: &RunArgs, config: &Config) -> Result<AppWindow> {
+fn new_window(args: &RunOptions, config: &Config) -> Result<AppWindow> {
     let window = AppWindow::new().map_err(|error| no_display(&error.to_string()))?;
     if let Some(size) = &args.size {
         let (width, height) =
@@ -134,7 +134,7 @@ fn new_window(args: &RunArgs, config: &Config) -> Result<AppWindow> {
 
 /// First boot of a packaged kiosk: "scan the enrolment code" until a hub enrols it, then
 /// the process starts again on the enrolled event (same arguments, same PID for systemd).
-fn run_enrolment(config: Config, args: RunArgs) -> Result<()> {
+fn run_enrolment(config: Config, args: RunOptions) -> Result<()> {
     let window = new_window(&args, &config)?;
     enrol_adapter::prepare(&window, config.kiosk_id.as_deref().unwrap_or("—"));
     let (inputs, receiver) = mpsc::channel();
@@ -197,7 +197,7 @@ fn restart_self() -> Result<()> {
     ))
 }
 
-pub fn run(config: Config, args: RunArgs) -> Result<()> {
+pub fn run(config: Config, args: RunOptions) -> Result<()> {
     let mut config = config;
     if let Some(stand) = args.stand.clone() {
         config.stand = Some(stand);
@@ -205,16 +205,10 @@ pub fn run(config: Config, args: RunArgs) -> Result<()> {
     if let Some(camera) = args.camera.clone() {
         config.camera = camera;
     }
-    let core = match crate::cli::open_kiosk(&config) {
+    let core = match crate::app::open_kiosk(&config) {
         Ok(core) => core,
-        Err(error)
-            if error
-                .downcast_ref::<crate::kiosk::KioskError>()
-                .is_some_and(|error| matches!(error, crate::kiosk::KioskError::NotEnrolled)) =>
-        {
-            return run_enrolment(config, args);
-        }
-        Err(error) => return Err(error),
+        Err(crate::app::OpenError::NotEnrolled) => return run_enrolment(config, args),
+        Err(error) => return Err(error.into()),
     };
     let window = new_window(&args, &config)?;
 
@@ -233,8 +227,8 @@ pub fn run(config: Config, args: RunArgs) -> Result<()> {
         Some(camera::start(&config.camera, handle.clone())?)
     };
 
-    let settings = crate::cli::sync_settings(&config, &core, None)?;
-    let store_path = config.data_dir.join(&core.definition().event.id).join("queue.sqlite");
+    let settings = crate::app::sync_settings(&config, &core, None)?;
+    let store_path = crate::app::queue_path(&config, &core);
     // With a hub configured, records also sync in the background: each new record a few
     // seconds after it is saved, and every `sync_interval_secs` otherwise, backing off
     // after failures (`sync::schedule`); "Sync now" on the organiser panel runs a pass at once.

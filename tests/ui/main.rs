@@ -8,8 +8,7 @@ mod screenshots;
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 
-use badge_kiosk::cli::args::CodesArgs;
-use badge_kiosk::cli::{make_codes, open_event, open_kiosk, CodeToPrint};
+use badge_kiosk::app::{make_codes, open_event, open_kiosk, CodeRequest, CodeToPrint};
 use badge_kiosk::config::Config;
 use badge_kiosk::domain::code::Role;
 use badge_kiosk::sync::client::SyncSummary;
@@ -80,14 +79,9 @@ impl Kiosk {
         let event = open_event(&config).expect("demo event");
         let codes = make_codes(
             &event,
-            &CodesArgs {
-                count: 0,
-                staff: vec![],
-                organisers: 0,
-                registrations: None,
-                valid_days_after: 30,
-                out: dir.path().join("codes"),
+            &CodeRequest {
                 demo: true,
+                ..CodeRequest::default()
             },
         )
         .expect("demo codes");

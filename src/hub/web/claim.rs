@@ -20,10 +20,10 @@ use sha2::{Digest, Sha256};
 use super::images::{data_uri, ImageCache};
 use super::lang::{negotiate, COOKIE};
 use super::words::{words, Words};
+use crate::credential::from_record::CredentialImages;
 use crate::domain::event::{EventDefinition, Language};
-use crate::hub::server::{blocking, error, HubState, SharedHub};
+use crate::hub::state::{blocking, error, HubState, SharedHub};
 use crate::hub::store::{HubError, HubStore};
-use crate::kiosk::issue::CredentialImages;
 
 /// The visitor's routes; merged into the hub's router.
 pub fn routes() -> Router<SharedHub> {
@@ -70,9 +70,15 @@ pub(crate) fn claim_credential_in(
         badge: badge_png.as_deref().map(|png| data_uri(png)),
         issuer: issuer_png(hub, &store.event).as_deref().map(|png| data_uri(png)),
     };
-    let credential =
-        crate::kiosk::issue::signed_credential_for(&store.event, &record, None, event_key, language, &images)
-            .map_err(|failure| HubError::BadRequest(failure.to_string()))?;
+    let credential = crate::credential::from_record::signed_credential_for(
+        &store.event,
+        &record,
+        None,
+        event_key,
+        language,
+        &images,
+    )
+    .map_err(|failure| HubError::BadRequest(failure.to_string()))?;
     Ok(Some(ClaimCredential {
         badge_id,
         credential,

@@ -14,7 +14,7 @@ use argon2::Argon2;
 use thiserror::Error;
 
 /// The file, in the hub's data directory, holding the organiser password's Argon2id hash.
-pub const PASSWORD_FILE: &str = "console-password";
+pub const PASSWORD_FILE: &str = crate::datadir::CONSOLE_PASSWORD_FILE;
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "bk_console";
 /// A session lasts a show day; the organiser logs in again the next morning.

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::hub::issue::{issue_from_hub, ProgressFn, SharedHubStore};
-use crate::hub::server::SharedHub;
+use crate::hub::state::SharedHub;
 use crate::hub::store::HubStore;
 use crate::platform::{IssueSettings, Platform, PlatformClient};
 

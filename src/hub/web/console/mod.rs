@@ -31,7 +31,7 @@ pub use issue_run::IssuerSetup;
 use texts::Texts;
 
 use crate::domain::event::Language;
-use crate::hub::server::SharedHub;
+use crate::hub::state::SharedHub;
 
 /// How `hub serve` (or a test) sets the console up.
 #[derive(Debug, Clone, Default)]

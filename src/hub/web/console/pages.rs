@@ -17,7 +17,7 @@ use super::{auth, csrf_ok, language, render, render_with, safe_next, Chrome, Not
 use crate::domain::event::Language;
 use crate::hub::console_queries as queries;
 use crate::hub::issue::{self, IssueState};
-use crate::hub::server::{with_store, SharedHub};
+use crate::hub::state::{with_store, SharedHub};
 use crate::hub::store::{HubError, HubStore};
 use crate::platform::Platform;
 

@@ -6,14 +6,15 @@
 //! [`EXIT_TRY_AGAIN_LATER`].
 
 use std::io::Write;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Result};
 
-use super::hub_commands::{open_hub, runtime};
+use super::open_hub;
+use crate::cli::args::HubIssueArgs;
+use crate::cli::runtime;
 use crate::config::Config;
 use crate::domain::event::Language;
 use crate::hub::issue;
@@ -27,17 +28,6 @@ use crate::plural::count;
 /// every attempt failed): nothing is lost, run it again later. EX_TEMPFAIL in sysexits.h.
 pub const EXIT_TRY_AGAIN_LATER: i32 = 75;
 
-/// `--help` of `hub issue`: what the exit codes mean.
-pub const EXIT_CODES_HELP: &str = "\
-Exit codes:
-  0   done: every award with an email is issued or refused (see the summary)
-  1   stopped on something to fix (credentials, badge ids in event.toml, the platform
-      refusing every call, the hub database); the message says what to do
-  75  gave up waiting for the platform: it could not be reached or did not answer within
-      --max-wait (or after 10 attempts without it). Nothing is lost: the awards stay queued,
-      a call whose answer was not seen is looked up before anything is sent again; run the
-      same command later";
-
 /// How long the platform may stay silent before the command says it is still waiting.
 const HEARTBEAT: Duration = Duration::from_secs(10);
 
@@ -46,15 +36,6 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct TryAgainLater(pub String);
-
-pub struct IssueArgs<'a> {
-    pub data: &'a Path,
-    pub platform: &'a str,
-    pub credentials: Option<&'a Path>,
-    pub no_email: bool,
-    pub dry_run: bool,
-    pub max_wait: Option<Duration>,
-}
 
 /// Readable durations for people: "3s", "10m", "1h 30m".
 fn shown(duration: Duration) -> String {
@@ -73,9 +54,9 @@ fn shown(duration: Duration) -> String {
     parts.join(" ")
 }
 
-pub fn hub_issue(config: &Config, args: IssueArgs<'_>) -> Result<()> {
-    let platform = Platform::parse(args.platform)?;
-    let (store, event) = open_hub(config, args.data)?;
+pub(super) fn run(config: &Config, args: HubIssueArgs) -> Result<()> {
+    let platform = Platform::parse(&args.platform)?;
+    let (store, event) = open_hub(config, &args.data)?;
     if args.dry_run {
         let plan = issue::dry_run(&store, platform)?;
         for (badge, language, recipients) in &plan.calls {
@@ -100,12 +81,12 @@ pub fn hub_issue(config: &Config, args: IssueArgs<'_>) -> Result<()> {
         );
         return Ok(());
     }
-    if let Some(path) = args.credentials {
+    if let Some(path) = args.credentials.as_deref() {
         if let Some(warning) = crate::platform::credentials::permission_warning(path) {
             eprintln!("warning: {warning}");
         }
     }
-    let mut client = platform_client(platform, args.credentials, args.no_email, &event)?;
+    let mut client = platform_client(platform, args.credentials.as_deref(), args.no_email, &event)?;
     let shared = Arc::new(Mutex::new(store));
     let runtime = runtime()?;
 

@@ -3,12 +3,12 @@
 
 use anyhow::{Context, Result};
 
-use super::args::HubTicketsArgs;
-use super::hub_commands::open_hub;
+use crate::cli::args::HubTicketsArgs;
+use super::open_hub;
 use crate::config::Config;
 use crate::plural::count;
 
-pub fn import(config: &Config, args: HubTicketsArgs) -> Result<()> {
+pub(super) fn run(config: &Config, args: HubTicketsArgs) -> Result<()> {
     let (mut store, _) = open_hub(config, &args.data)?;
     let data = std::fs::read(&args.csv).with_context(|| format!("reading {}", args.csv.display()))?;
     let summary = crate::domain::allowlist::import_csv(&store.event.event.id, &data)

@@ -1,6 +1,7 @@
 //! Turns a signed award record into an Open Badges 3.0 credential, signed on the kiosk
-//! with its device key (issuer `did:key`). Ed25519 is deterministic, so the same record
-//! always gives the same credential: nothing extra needs storing.
+//! with its device key (issuer `did:key`), or on the hub with the event key (claim links).
+//! Ed25519 is deterministic, so the same record always gives the same credential: nothing
+//! extra needs storing.
 
 use chrono::{DateTime, Utc};
 use ed25519_dalek::SigningKey;

@@ -1,0 +1,16 @@
+//! `pin-hash`: a staff or organiser PIN in the form the configuration takes.
+
+use anyhow::{bail, Context, Result};
+
+pub(super) fn run() -> Result<()> {
+    let mut pin = String::new();
+    std::io::stdin()
+        .read_line(&mut pin)
+        .context("reading the PIN from standard input")?;
+    let pin = pin.trim();
+    if !crate::kiosk::pin::is_valid_setting(pin) || pin.starts_with(crate::kiosk::pin::HASHED_PREFIX) {
+        bail!("a PIN is 4 to 8 digits: type it, then Enter");
+    }
+    println!("{}", crate::kiosk::pin::hash_pin(pin));
+    Ok(())
+}
