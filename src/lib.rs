@@ -3,13 +3,15 @@
 //! `domain` is pure (codes, records, rules, signing); `store` is the SQLite queue;
 //! `kiosk` ties them into the operations a tap or a CLI command performs; `ui` binds
 //! the Slint screens; `cli` is the command line. `ui` and the camera are the `kiosk`
-//! feature (on by default); `fuzzing` holds the bodies of the fuzz targets in `fuzz/`.
+//! feature (on by default); `fuzzing` (the `fuzzing` feature, which `fuzz/` and the tests turn
+//! on) holds the bodies of the fuzz targets.
 
 pub mod cli;
 pub mod config;
 pub mod credential;
 pub mod domain;
 pub mod eventdir;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod hub;
 pub mod kiosk;

@@ -158,6 +158,7 @@ pub fn run(cli: Cli, run_ui: impl FnOnce(Config, RunArgs) -> Result<()>) -> Resu
         Some(Command::Enrol(args)) => super::hub_commands::enrol(&config, args),
         Some(Command::Export(args)) => super::hub_commands::export(&config, args),
         Some(Command::Hub(command)) => super::hub_commands::hub(&config, command),
+        #[cfg(feature = "bench")]
         Some(Command::Bench(command)) => super::bench::run(command),
         Some(Command::Credential(command)) => credential(&config, command),
         Some(Command::Revoke(args)) => {

@@ -1,6 +1,7 @@
 //! The command line: every kiosk operation, scriptable, through the same library code.
 
 pub mod args;
+#[cfg(feature = "bench")]
 mod bench;
 mod commands;
 mod hub_commands;
