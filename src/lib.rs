@@ -6,6 +6,7 @@
 //! feature (on by default); `fuzzing` (the `fuzzing` feature, which `fuzz/` and the tests turn
 //! on) holds the bodies of the fuzz targets.
 
+pub mod blocking;
 pub mod cli;
 pub mod config;
 pub mod credential;
@@ -13,6 +14,7 @@ pub mod domain;
 pub mod eventdir;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod http_body;
 pub mod hub;
 pub mod kiosk;
 pub mod migrate;
