@@ -4,18 +4,21 @@
 //! `kiosk` ties them into the operations a tap or a CLI command performs; `app` opens the
 //! kiosk for a configuration and holds what the touchscreen and the command line share;
 //! `ui` binds the Slint screens; `cli` is the command line (only `main.rs` uses it). `ui`
-//! and the camera are the `kiosk` feature (on by default); `fuzzing` holds the bodies of
-//! the fuzz targets in `fuzz/`.
+//! and the camera are the `kiosk` feature (on by default); `fuzzing` (the `fuzzing`
+//! feature, which `fuzz/` and the tests turn on) holds the bodies of the fuzz targets.
 
 pub mod app;
 pub mod backoff;
+pub mod blocking;
 pub mod cli;
 pub mod config;
 pub mod credential;
 pub mod datadir;
 pub mod domain;
 pub mod eventdir;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod http_body;
 pub mod hub;
 pub mod kiosk;
 pub mod migrate;

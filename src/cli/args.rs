@@ -90,6 +90,7 @@ pub enum Command {
     #[command(subcommand)]
     Credential(CredentialCommand),
     /// Benchmarks that print figures (build with --release for meaningful numbers).
+    #[cfg(feature = "bench")]
     #[command(subcommand)]
     Bench(BenchCommand),
 }
@@ -114,6 +115,8 @@ pub enum CredentialCommand {
     },
 }
 
+/// Only in builds with `--features bench` (measuring on a kiosk board); not in the product.
+#[cfg(feature = "bench")]
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Sign N credentials on one thread (eddsa-rdfc-2022).

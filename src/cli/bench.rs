@@ -7,7 +7,7 @@ use super::args::BenchCommand;
 pub fn run(command: BenchCommand) -> Result<()> {
     match command {
         BenchCommand::Credentials { count } => {
-            let figures = crate::credential::bench_signing(count);
+            let figures = crate::credential::bench::bench_signing(count);
             println!("credential signing: {figures}");
             Ok(())
         }

@@ -4,6 +4,7 @@
 //! `run` dispatches. Nothing outside `cli/` and `main.rs` uses this module.
 
 pub mod args;
+#[cfg(feature = "bench")]
 mod bench;
 mod claim;
 mod clock;
@@ -12,6 +13,7 @@ mod credential;
 mod event;
 mod hub;
 mod pin_hash;
+mod progress;
 mod queue;
 mod revoke;
 mod scan;
@@ -65,6 +67,7 @@ pub fn run(cli: Cli, run_ui: impl FnOnce(Config, RunOptions) -> Result<()>) -> R
         Some(Command::Enrol(args)) => transfer::enrol(&config, args),
         Some(Command::Export(args)) => transfer::export(&config, args),
         Some(Command::Hub(command)) => hub::run(&config, command),
+        #[cfg(feature = "bench")]
         Some(Command::Bench(command)) => bench::run(command),
         Some(Command::Credential(command)) => credential::run(&config, command),
         Some(Command::Revoke(args)) => revoke::run(&config, args),

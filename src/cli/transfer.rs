@@ -1,6 +1,5 @@
 //! `sync`, `enrol` and `export`: a kiosk's records on their way to the organiser's hub.
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context, Result};
@@ -22,21 +21,14 @@ pub(super) fn sync(config: &Config, args: SyncArgs) -> Result<()> {
     drop(kiosk);
     let store = Arc::new(Mutex::new(Store::open(&store_path)?));
     let http = settings.http_client()?;
+    let progress = super::progress::Progress::new("synced");
     let summary = runtime()?.block_on(async {
         sync_once(&store, &settings, &http, |done, total| {
-            let width = 30;
-            if let Some(filled) = (done * width).checked_div(total) {
-                eprint!(
-                    "\r[{}{}] {done}/{total}",
-                    "#".repeat(filled),
-                    " ".repeat(width - filled)
-                );
-                let _ = std::io::stderr().flush();
-            }
+            progress.update(done as u64, total as u64, "");
         })
         .await
     });
-    eprintln!();
+    progress.finish();
     let summary = summary.map_err(|error| {
         anyhow::anyhow!("sync stopped: {error}. Queued records are kept; run `badge-kiosk sync` again")
     })?;

@@ -100,7 +100,7 @@ pub fn verify_endorsed(
 mod tests {
     use chrono::TimeZone;
 
-    use super::super::bench::sample_input;
+    use super::super::fixtures::sample_input;
     use super::super::sign;
     use super::*;
 

@@ -10,9 +10,12 @@
 //! `reproduces_the_1edtech_vector_step_by_step` pins it.
 
 mod bake;
-mod bench;
+#[cfg(feature = "bench")]
+pub mod bench;
 mod didkey;
 mod endorse;
+#[cfg(any(test, feature = "bench"))]
+mod fixtures;
 pub mod from_record;
 mod nquads;
 mod rdfc;
@@ -25,7 +28,6 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 pub use bake::{bake_png, bake_svg, extract_png, extract_svg};
-pub use bench::{bench_signing, BenchFigures};
 pub use didkey::{did_key, key_from_did_key};
 pub use endorse::{endorse_key, verify_endorsed, EndorsementInput};
 pub use shape::CredentialKind;

@@ -5,7 +5,7 @@ use chrono::TimeZone;
 use ed25519_dalek::Signer;
 use proptest::prelude::*;
 
-use super::bench::sample_input;
+use super::fixtures::sample_input;
 use super::*;
 
 /// The 1EdTech files live in the shared folder next to the repository.

@@ -7,7 +7,7 @@
 //!   from the imported ticketing export, else — for a pathway the hub merged itself — an
 //!   email known for the same visitor code. Awards with none are "needs an email", not
 //!   failures; they are issued by a later run once an email is known.
-//! - Every SQLite call runs on a blocking thread (`spawn_blocking`), never on the runtime
+//! - Every SQLite call runs on a blocking thread ([`crate::blocking`]), never on the runtime
 //!   threads that carry the HTTP calls.
 //! - [`purge_emails`] erases clear emails once the platform confirmed plus the retention.
 
@@ -19,6 +19,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use thiserror::Error;
 
 use super::store::{HubError, HubStore};
+use crate::blocking::BlockingError;
 use crate::domain::event::Language;
 use crate::domain::registrations::Registration;
 use crate::platform::plan::{plan_calls, CallShape, BADGR_DEFAULT_BATCH, OBF_MAX_RECIPIENTS};
@@ -302,15 +303,13 @@ async fn blocking<T: Send + 'static>(
     store: &SharedHubStore,
     work: impl FnOnce(&mut HubStore) -> Result<T, rusqlite::Error> + Send + 'static,
 ) -> Result<T, LedgerError> {
-    let store = Arc::clone(store);
-    tokio::task::spawn_blocking(move || {
-        let mut guard = store
-            .lock()
-            .map_err(|_| LedgerError("the hub database is unavailable after an internal error".into()))?;
-        work(&mut guard).map_err(|error| LedgerError(format!("hub database: {error}")))
-    })
-    .await
-    .map_err(|error| LedgerError(format!("the hub database worker stopped: {error}")))?
+    crate::blocking::with_lock(store, work)
+        .await
+        .map_err(|error| match error {
+            BlockingError::Poisoned => LedgerError("the hub database is unavailable after an internal error".into()),
+            BlockingError::Stopped(error) => LedgerError(format!("the hub database worker stopped: {error}")),
+            BlockingError::Work(error) => LedgerError(format!("hub database: {error}")),
+        })
 }
 
 /// The [`IssueLedger`] over the hub's database: every mark is committed (WAL,

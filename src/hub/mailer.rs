@@ -167,36 +167,12 @@ fn url_secrets(url: &str) -> Vec<String> {
             continue;
         }
         secrets.push(raw.to_owned());
-        if let Ok(decoded) = percent_decode(raw) {
-            secrets.push(decoded);
+        if let Ok(decoded) = percent_encoding::percent_decode_str(raw).decode_utf8() {
+            secrets.push(decoded.into_owned());
         }
     }
     secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
     secrets
-}
-
-fn percent_decode(text: &str) -> Result<String, std::string::FromUtf8Error> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let hex = bytes
-            .get(index + 1..index + 3)
-            .and_then(|pair| std::str::from_utf8(pair).ok())
-            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
-        match (bytes.get(index), hex) {
-            (Some(b'%'), Some(value)) => {
-                out.push(value);
-                index += 3;
-            }
-            (Some(byte), _) => {
-                out.push(*byte);
-                index += 1;
-            }
-            (None, _) => break,
-        }
-    }
-    String::from_utf8(out)
 }
 
 /// Replaces the recipient's address (and its local part) by its masked hint, and every

@@ -150,17 +150,18 @@ pub(crate) async fn with_store<T: Send + 'static>(
     hub: &SharedHub,
     work: impl FnOnce(&mut HubStore, i64) -> Result<T, HubError> + Send + 'static,
 ) -> Result<T, HubError> {
-    let hub = Arc::clone(hub);
-    tokio::task::spawn_blocking(move || {
-        let now = (hub.clock)();
-        let mut store = hub
-            .store
-            .lock()
-            .map_err(|_| HubError::Internal("hub store poisoned".into()))?;
-        work(&mut store, now)
-    })
+    let clock = Arc::clone(hub);
+    crate::blocking::with_lock_in(
+        Arc::clone(hub),
+        |hub: &HubState| &hub.store,
+        move |store| work(store, (clock.clock)()),
+    )
     .await
-    .map_err(|join| HubError::Internal(join.to_string()))?
+    .map_err(|error| match error {
+        crate::blocking::BlockingError::Poisoned => HubError::Internal("hub store poisoned".into()),
+        crate::blocking::BlockingError::Stopped(join) => HubError::Internal(join.to_string()),
+        crate::blocking::BlockingError::Work(error) => error,
+    })
 }
 
 // The error is the HTTP answer itself, built once per failed request: boxing it buys nothing.

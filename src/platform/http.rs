@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use super::credentials::Secret;
 use super::plan::parse_retry_after;
+use crate::http_body::CappedReadError;
 
 /// Why a request did not give a usable answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,32 +100,18 @@ impl Reply {
 
 /// Reads at most `limit` bytes: a platform (or anything pretending to be one) cannot make
 /// the hub allocate without bound.
-pub async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, CallError> {
-    if response.content_length().is_some_and(|length| length > limit as u64) {
-        return Err(CallError::Unknown(format!(
-            "the platform's answer is larger than {limit} bytes; it was not read"
-        )));
-    }
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > limit {
-                    return Err(CallError::Unknown(format!(
-                        "the platform's answer is larger than {limit} bytes; it was not read"
-                    )));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Ok(body),
-            Err(error) => {
-                return Err(CallError::Unknown(format!(
-                    "the connection dropped while reading the platform's answer ({})",
-                    short_error(&error)
-                )))
-            }
-        }
-    }
+pub async fn read_capped(response: reqwest::Response, limit: usize) -> Result<Vec<u8>, CallError> {
+    crate::http_body::read_capped(response, limit)
+        .await
+        .map_err(|error| match error {
+            CappedReadError::TooLarge { limit } => CallError::Unknown(format!(
+                "the platform's answer is larger than {limit} bytes; it was not read"
+            )),
+            CappedReadError::Dropped(error) => CallError::Unknown(format!(
+                "the connection dropped while reading the platform's answer ({})",
+                short_error(&error)
+            )),
+        })
 }
 
 /// Sends one request and reads its answer, sorting transport failures into "not sent"

@@ -107,8 +107,12 @@ pub fn qr_version(code_text: &str) -> Result<i16, PrintError> {
     qr::encode(code_text, "").map(|(version, _)| version)
 }
 
-/// Any text (an enrolment code, a link) as a QR image with a quiet zone, for a screen.
-pub fn qr_png(text: &str, module_px: u32) -> Result<Vec<u8>, PrintError> {
+/// The standard quiet zone around a QR code on screen, in modules.
+pub const QR_QUIET_ZONE: usize = 4;
+
+/// Any text (an enrolment code, a link) as a black-on-white QR image with a quiet zone, for
+/// a screen: the hub's pages and the kiosk's claim screen both draw codes with it.
+pub fn qr_image(text: &str, module_px: u32) -> Result<image::GrayImage, PrintError> {
     let qr =
         QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).map_err(|source| PrintError::Encoder {
             short_id: String::new(),
@@ -116,18 +120,24 @@ pub fn qr_png(text: &str, module_px: u32) -> Result<Vec<u8>, PrintError> {
         })?;
     let width = qr.width();
     let colors = qr.to_colors();
-    let quiet = 4;
+    let quiet = QR_QUIET_ZONE;
+    let module_px = module_px.max(1);
     let side = u32::try_from(width + 2 * quiet)
         .unwrap_or(u32::MAX)
         .saturating_mul(module_px);
-    let image = image::GrayImage::from_fn(side, side, |x, y| {
+    Ok(image::GrayImage::from_fn(side, side, |x, y| {
         let column = (x / module_px) as usize;
         let row = (y / module_px) as usize;
         let dark = (quiet..quiet + width).contains(&column)
             && (quiet..quiet + width).contains(&row)
             && colors.get((row - quiet) * width + (column - quiet)) == Some(&qrcode::Color::Dark);
         image::Luma([if dark { 0 } else { 255 }])
-    });
+    }))
+}
+
+/// [`qr_image`] as a PNG file.
+pub fn qr_png(text: &str, module_px: u32) -> Result<Vec<u8>, PrintError> {
+    let image = qr_image(text, module_px)?;
     let mut png = Vec::new();
     image::DynamicImage::ImageLuma8(image)
         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)

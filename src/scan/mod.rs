@@ -2,12 +2,16 @@
 //!
 //! `source` gives frames (camera, image file, folder replay) with latest-frame-wins
 //! hand-off; `decode` is a pure function over a grey image; `wedge` recognises USB
-//! keyboard-wedge scanners; `bench` measures the decoders.
+//! keyboard-wedge scanners. `fixtures` draws synthetic frames for tests and benchmarks;
+//! `bench` (the `bench` feature) measures the decoders.
 
+#[cfg(feature = "bench")]
 pub mod bench;
 #[cfg(feature = "kiosk")]
 pub mod camera;
 pub mod decode;
+#[cfg(any(test, feature = "bench"))]
+pub mod fixtures;
 pub mod source;
 pub mod wedge;
 

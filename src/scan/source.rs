@@ -132,16 +132,20 @@ pub struct FolderSource {
 /// A watched folder that is missing or empty is looked at again at most this often.
 pub const FOLDER_RETRY_INTERVAL: Duration = Duration::from_millis(500);
 
+/// Image file extensions a folder source replays (case-insensitive).
+pub const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "webp", "gif", "bmp"];
+
+/// Whether `path` names an image a folder source would replay.
+pub fn is_image(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|known| e.eq_ignore_ascii_case(known)))
+}
+
 fn list_images(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| {
-            path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                super::bench::IMAGE_EXTENSIONS
-                    .iter()
-                    .any(|known| e.eq_ignore_ascii_case(known))
-            })
-        })
+        .filter(|path| is_image(path))
         .collect();
     files.sort();
     Ok(files)

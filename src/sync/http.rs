@@ -60,15 +60,17 @@ pub async fn with_store<T: Send + 'static>(
     store: &SharedStore,
     work: impl FnOnce(&mut Store) -> Result<T, crate::store::StoreError> + Send + 'static,
 ) -> Result<T, SyncError> {
-    let store = Arc::clone(store);
-    tokio::task::spawn_blocking(move || {
-        let mut guard = store
-            .lock()
-            .map_err(|_| SyncError::Blocked("the queue is unavailable: restart the kiosk".into()))?;
-        work(&mut guard).map_err(|error| SyncError::Transient(error.to_string()))
-    })
-    .await
-    .map_err(|error| SyncError::Transient(format!("sync worker stopped: {error}")))?
+    crate::blocking::with_lock(store, work)
+        .await
+        .map_err(|error| match error {
+            crate::blocking::BlockingError::Poisoned => {
+                SyncError::Blocked("the queue is unavailable: restart the kiosk".into())
+            }
+            crate::blocking::BlockingError::Stopped(error) => {
+                SyncError::Transient(format!("sync worker stopped: {error}"))
+            }
+            crate::blocking::BlockingError::Work(error) => SyncError::Transient(error.to_string()),
+        })
 }
 
 /// reqwest's own message hides the cause ("error sending request"); the organiser needs
@@ -97,20 +99,15 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
 
 /// Reads at most `limit` bytes of an answer: a hub (or anything pretending to be one)
 /// cannot make the kiosk allocate without bound.
-pub async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, SyncError> {
-    if response.content_length().is_some_and(|length| length > limit as u64) {
-        return Err(SyncError::Transient("the hub's answer is too large".into()));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
+pub async fn read_capped(response: reqwest::Response, limit: usize) -> Result<Vec<u8>, SyncError> {
+    crate::http_body::read_capped(response, limit)
         .await
-        .map_err(|error| SyncError::Transient(format!("the connection dropped while reading the answer: {error}")))?
-    {
-        if body.len() + chunk.len() > limit {
-            return Err(SyncError::Transient("the hub's answer is too large".into()));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+        .map_err(|error| match error {
+            crate::http_body::CappedReadError::TooLarge { .. } => {
+                SyncError::Transient("the hub's answer is too large".into())
+            }
+            crate::http_body::CappedReadError::Dropped(error) => {
+                SyncError::Transient(format!("the connection dropped while reading the answer: {error}"))
+            }
+        })
 }

@@ -5,8 +5,6 @@
 //! [`HEARTBEAT`]; `--max-wait` bounds the whole run, which then exits with
 //! [`EXIT_TRY_AGAIN_LATER`].
 
-use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -90,10 +88,8 @@ pub(super) fn run(config: &Config, args: HubIssueArgs) -> Result<()> {
     let shared = Arc::new(Mutex::new(store));
     let runtime = runtime()?;
 
-    // What was last said, so the heartbeat speaks only when nothing else did, and a notice
-    // after a progress bar starts on its own line.
+    // What was last said, so the heartbeat speaks only when nothing else did.
     let last_said = Arc::new(Mutex::new(std::time::Instant::now()));
-    let bar_open = Arc::new(AtomicBool::new(false));
     let said = {
         let last_said = Arc::clone(&last_said);
         move || {
@@ -102,30 +98,18 @@ pub(super) fn run(config: &Config, args: HubIssueArgs) -> Result<()> {
             }
         }
     };
+    let bar = Arc::new(crate::cli::progress::Progress::new("issued or refused"));
     let progress: issue::ProgressFn = {
-        let (said, bar_open) = (said.clone(), Arc::clone(&bar_open));
+        let (said, bar) = (said.clone(), Arc::clone(&bar));
         Arc::new(move |confirmed, failed, total| {
-            let done = confirmed + failed;
-            let width = 30;
-            if let Some(filled) = (done.min(total) * width).checked_div(total) {
-                eprint!(
-                    "\r[{}{}] {done}/{total} ({failed} refused)",
-                    "#".repeat(filled),
-                    " ".repeat(width - filled)
-                );
-                let _ = std::io::stderr().flush();
-                bar_open.store(true, Ordering::Relaxed);
-                said();
-            }
+            bar.update((confirmed + failed) as u64, total as u64, &format!("{failed} refused"));
+            said();
         })
     };
     let notices: NoticeFn = {
-        let (said, bar_open) = (said.clone(), Arc::clone(&bar_open));
+        let (said, bar) = (said.clone(), Arc::clone(&bar));
         Arc::new(move |notice| {
-            if bar_open.swap(false, Ordering::Relaxed) {
-                eprintln!();
-            }
-            eprintln!("{notice}");
+            bar.say(&notice.to_string());
             said();
         })
     };
@@ -158,24 +142,19 @@ pub(super) fn run(config: &Config, args: HubIssueArgs) -> Result<()> {
                 _ = heartbeat.tick() => {
                     let quiet = last_said.lock().map(|last| last.elapsed()).unwrap_or_default();
                     if quiet >= HEARTBEAT {
-                        if bar_open.swap(false, Ordering::Relaxed) {
-                            eprintln!();
-                        }
-                        eprintln!(
+                        bar.say(&format!(
                             "still waiting for {} ({} so far); nothing is lost if you stop now (Ctrl-C) and run \
                              this again later",
                             platform.label(),
                             shown(started.elapsed())
-                        );
+                        ));
                         said();
                     }
                 }
             }
         }
     });
-    if bar_open.load(Ordering::Relaxed) {
-        eprintln!();
-    }
+    bar.finish();
     let report = report.map_err(|error| anyhow::anyhow!("{error}"))?;
     let summary = &report.summary;
     println!(

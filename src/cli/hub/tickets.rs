@@ -3,8 +3,8 @@
 
 use anyhow::{Context, Result};
 
-use crate::cli::args::HubTicketsArgs;
 use super::open_hub;
+use crate::cli::args::HubTicketsArgs;
 use crate::config::Config;
 use crate::plural::count;
 

@@ -728,7 +728,7 @@ impl AttemptResult {
 
 #[cfg(test)]
 mod tests {
-    use super::super::bench::{paste_code, stress_image, synthetic_frame};
+    use super::super::fixtures::{paste_code, stress_image, synthetic_frame};
     use super::*;
     use proptest::prelude::*;
 

@@ -271,8 +271,8 @@ mod tests {
     #[test]
     fn hybrid_binarisation_matches_rxing_at_zxing_settings() {
         use rxing::Binarizer;
-        let mut frame = crate::scan::bench::synthetic_frame(4, None);
-        crate::scan::bench::paste_code(
+        let mut frame = crate::scan::fixtures::synthetic_frame(4, None);
+        crate::scan::fixtures::paste_code(
             &mut frame,
             "BKMFRGGZDFMZTWQ2LKNNWG23TPOJ2XK5TXPB4XUYJRGI",
             300.0,
