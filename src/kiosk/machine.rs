@@ -24,6 +24,24 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// Every refusal, for tests that each reads differently on screen. Kept next to
+    /// `every_refusal_is_listed` below, which stops compiling when a variant is added.
+    pub const ALL: [Refusal; 13] = [
+        Refusal::AlreadyClaimed,
+        Refusal::OtherEvent,
+        Refusal::Expired,
+        Refusal::NotYetValid,
+        Refusal::Forged,
+        Refusal::Revoked,
+        Refusal::UnknownKey,
+        Refusal::Damaged,
+        Refusal::NotAVisitorCode,
+        Refusal::WrongStand,
+        Refusal::NotStaffCard,
+        Refusal::NotSaved,
+        Refusal::UpdateNeeded,
+    ];
+
     /// What a visitor is told when the kiosk core says no. Anything that is not about
     /// the code itself means the award could not be stored.
     pub fn from_error(error: &crate::kiosk::KioskError) -> Self {
@@ -640,6 +658,28 @@ mod tests {
     use crate::domain::code::Role;
     use crate::domain::pathway::PathwayProgress;
     use crate::kiosk::PathwayStatus;
+
+    #[test]
+    fn every_refusal_is_listed() {
+        // A new variant fails to compile here; give it the next position and add it to ALL.
+        let position = |refusal: &Refusal| match refusal {
+            Refusal::AlreadyClaimed => 0,
+            Refusal::OtherEvent => 1,
+            Refusal::Expired => 2,
+            Refusal::NotYetValid => 3,
+            Refusal::Forged => 4,
+            Refusal::Revoked => 5,
+            Refusal::UnknownKey => 6,
+            Refusal::Damaged => 7,
+            Refusal::NotAVisitorCode => 8,
+            Refusal::WrongStand => 9,
+            Refusal::NotStaffCard => 10,
+            Refusal::NotSaved => 11,
+            Refusal::UpdateNeeded => 12,
+        };
+        let positions: Vec<usize> = Refusal::ALL.iter().map(position).collect();
+        assert_eq!(positions, (0..Refusal::ALL.len()).collect::<Vec<_>>());
+    }
 
     fn visitor(holder: Option<&str>) -> Identified {
         Identified {

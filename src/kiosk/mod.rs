@@ -1,6 +1,10 @@
-//! The kiosk: its application core (event + queue + keys) and the screen state machine.
+//! The kiosk: its application core (event + queue + keys), the screen state machine, and
+//! the controller that runs them for a touchscreen without knowing the window.
 
+pub mod claim_qr;
+pub mod controller;
 pub mod core;
 pub mod machine;
 pub mod pin;
+pub mod wedge_keys;
 pub use self::core::*;

@@ -57,6 +57,7 @@ pub fn demo_pin_in_use(staff: &str, organiser: &str) -> Option<&'static str> {
     }
 }
 
+/// Compares without an early exit, so timing does not reveal how many digits matched.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
@@ -67,6 +68,13 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pin_compare() {
+        assert!(constant_time_eq(b"1234", b"1234"));
+        assert!(!constant_time_eq(b"1235", b"1234"));
+        assert!(!constant_time_eq(b"12345", b"1234"));
+    }
 
     #[test]
     fn clear_and_hashed_pins() {

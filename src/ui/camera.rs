@@ -49,11 +49,11 @@ pub fn start(camera: &str, handle: KioskHandle) -> std::io::Result<LatestFrameSl
                 if was.as_deref() != Some(error.to_string().as_str()) {
                     tracing::warn!(%error, "camera trouble");
                 }
-                trouble_handle.set_camera_status("trouble");
+                trouble_handle.set_camera_status(crate::CameraStatus::Trouble);
             }
             None => {
                 tracing::info!("camera working again");
-                trouble_handle.set_camera_status("on");
+                trouble_handle.set_camera_status(crate::CameraStatus::On);
             }
         }
     })?;
@@ -70,7 +70,7 @@ pub fn start(camera: &str, handle: KioskHandle) -> std::io::Result<LatestFrameSl
                     continue;
                 };
                 if !announced {
-                    handle.set_camera_status("on");
+                    handle.set_camera_status(crate::CameraStatus::On);
                     announced = true;
                 }
                 let outcome = decode_frame(&frame.to_gray(), &budget);

@@ -2,11 +2,11 @@
 
 use std::sync::mpsc::Sender;
 
-use slint::{ComponentHandle, Image};
+use slint::{ComponentHandle, Image, Rgb8Pixel, SharedPixelBuffer};
 
-use super::controller::{Input, View};
-use crate::kiosk::machine::{DoneKind, Screen, Tap};
-use crate::{AppWindow, DoneAdapter};
+use crate::kiosk::controller::{Input, View};
+use crate::kiosk::machine::{self, Screen, Tap};
+use crate::{AppWindow, DoneAdapter, DoneKind};
 
 pub fn bind(window: &AppWindow, inputs: &Sender<Input>) {
     let sender = inputs.clone();
@@ -22,13 +22,20 @@ pub fn apply(window: &AppWindow, view: &View) {
         adapter.set_claim_url("".into());
         return;
     };
-    let (id, url) = match kind {
-        DoneKind::Registration => ("registration", ""),
-        DoneKind::Email => ("email", ""),
-        DoneKind::Phone { claim_url } => ("phone", claim_url.as_str()),
+    let (kind, url) = match kind {
+        machine::DoneKind::Registration => (DoneKind::Registration, ""),
+        machine::DoneKind::Email => (DoneKind::Email, ""),
+        machine::DoneKind::Phone { claim_url } => (DoneKind::Phone, claim_url.as_str()),
     };
-    adapter.set_kind(id.into());
+    adapter.set_kind(kind);
     adapter.set_ready_now(view.claim_readiness == crate::sync::schedule::ClaimReadiness::Seconds);
     adapter.set_claim_url(url.into());
-    adapter.set_qr(view.qr.clone().map(Image::from_rgb8).unwrap_or_default());
+    let qr = view.qr.as_ref().map(|qr| {
+        Image::from_rgb8(SharedPixelBuffer::<Rgb8Pixel>::clone_from_slice(
+            qr.as_raw(),
+            qr.width(),
+            qr.height(),
+        ))
+    });
+    adapter.set_qr(qr.unwrap_or_default());
 }

@@ -7,35 +7,35 @@ use std::sync::{Arc, Mutex};
 
 use slint::ComponentHandle;
 
-use super::controller::Input;
-use super::keys::new_detector;
 use crate::config::Config;
 use crate::domain::bundle::BundleError;
 use crate::domain::enrolment::EnrolmentCode;
+use crate::kiosk::controller::{now_ms, Input};
+use crate::kiosk::wedge_keys::WedgeKeys;
 use crate::sync::enrol::{enrol, EnrolError};
-use crate::{AppWindow, EnrolAdapter, KioskAdapter};
+use crate::{AppWindow, EnrolAdapter, EnrolFailure, EnrolState, KioskAdapter, ScreenId};
 
 /// What the enrolment screen shows.
 #[derive(Debug, Clone, Default)]
 pub struct EnrolmentView {
-    /// waiting, working, failed, done
-    pub state: &'static str,
-    /// not-a-code, unreachable, refused, untrusted, other
-    pub failure: &'static str,
+    pub state: EnrolState,
+    /// Why it failed, when `state` is `Failed`.
+    pub failure: EnrolFailure,
+    /// The event joined, or the technical reason for `EnrolFailure::Other`.
     pub detail: String,
     pub kiosk_id: String,
 }
 
 pub fn apply(window: &AppWindow, view: &EnrolmentView) {
     let adapter = window.global::<EnrolAdapter>();
-    adapter.set_state(view.state.into());
-    adapter.set_failure(view.failure.into());
+    adapter.set_state(view.state);
+    adapter.set_failure(view.failure);
     adapter.set_detail(view.detail.as_str().into());
     adapter.set_kiosk_id(view.kiosk_id.as_str().into());
-    window.global::<KioskAdapter>().set_screen("enrol".into());
+    window.global::<KioskAdapter>().set_screen(ScreenId::Enrol);
 }
 
-fn show(window: &slint::Weak<AppWindow>, state: &'static str, failure: &'static str, detail: String) {
+fn show(window: &slint::Weak<AppWindow>, state: EnrolState, failure: EnrolFailure, detail: String) {
     let _ = window.upgrade_in_event_loop(move |window| {
         let kiosk_id = window.global::<EnrolAdapter>().get_kiosk_id().to_string();
         apply(
@@ -51,12 +51,12 @@ fn show(window: &slint::Weak<AppWindow>, state: &'static str, failure: &'static 
 }
 
 /// Sorts failures into what the screen can say in both languages.
-fn failure_kind(error: &EnrolError) -> &'static str {
+fn failure_kind(error: &EnrolError) -> EnrolFailure {
     match error {
-        EnrolError::Hub(_) => "unreachable",
-        EnrolError::Refused(_) => "refused",
-        EnrolError::Bundle(BundleError::UntrustedSigner | BundleError::KeyNotListed) => "untrusted",
-        _ => "other",
+        EnrolError::Hub(_) => EnrolFailure::Unreachable,
+        EnrolError::Refused(_) => EnrolFailure::Refused,
+        EnrolError::Bundle(BundleError::UntrustedSigner | BundleError::KeyNotListed) => EnrolFailure::Untrusted,
+        _ => EnrolFailure::Other,
     }
 }
 
@@ -64,7 +64,7 @@ pub fn prepare(window: &AppWindow, kiosk_id: &str) {
     apply(
         window,
         &EnrolmentView {
-            state: "waiting",
+            state: EnrolState::Waiting,
             kiosk_id: kiosk_id.to_owned(),
             ..EnrolmentView::default()
         },
@@ -75,11 +75,16 @@ pub fn prepare(window: &AppWindow, kiosk_id: &str) {
 /// inputs stop.
 pub fn run_worker(config: Config, inputs: Receiver<Input>, window: slint::Weak<AppWindow>, enrolled: Arc<Mutex<bool>>) {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-        show(&window, "failed", "other", "cannot start the network worker".into());
+        show(
+            &window,
+            EnrolState::Failed,
+            EnrolFailure::Other,
+            "cannot start the network worker".into(),
+        );
         return;
     };
     let hub_ca_pem = config.hub_ca.as_ref().and_then(|path| std::fs::read(path).ok());
-    let mut keys = new_detector();
+    let mut keys = WedgeKeys::default();
     let mut last_attempt: Option<(String, std::time::Instant)> = None;
     while let Ok(input) = inputs.recv() {
         let text = match input {
@@ -88,7 +93,7 @@ pub fn run_worker(config: Config, inputs: Receiver<Input>, window: slint::Weak<A
                 Some(text) => text,
                 None => continue,
             },
-            Input::Tick => match keys.poll(super::controller::now_ms()) {
+            Input::Tick => match keys.poll(now_ms()) {
                 Some(text) => text,
                 None => continue,
             },
@@ -108,11 +113,11 @@ pub fn run_worker(config: Config, inputs: Receiver<Input>, window: slint::Weak<A
         let code = match EnrolmentCode::parse(&text).and_then(|code| code.verify().map(|_| ()).map(|()| code)) {
             Ok(code) => code,
             Err(error) => {
-                show(&window, "failed", "not-a-code", error.to_string());
+                show(&window, EnrolState::Failed, EnrolFailure::NotACode, error.to_string());
                 continue;
             }
         };
-        show(&window, "working", "", String::new());
+        show(&window, EnrolState::Working, EnrolFailure::default(), String::new());
         match runtime.block_on(enrol(
             hub_ca_pem.clone(),
             &code,
@@ -121,7 +126,7 @@ pub fn run_worker(config: Config, inputs: Receiver<Input>, window: slint::Weak<A
         )) {
             Ok(done) => {
                 tracing::info!(event = %done.event_id, kiosk = %done.kiosk_id, "enrolled");
-                show(&window, "done", "", done.event_name);
+                show(&window, EnrolState::Done, EnrolFailure::default(), done.event_name);
                 if let Ok(mut flag) = enrolled.lock() {
                     *flag = true;
                 }
@@ -133,7 +138,7 @@ pub fn run_worker(config: Config, inputs: Receiver<Input>, window: slint::Weak<A
             }
             Err(error) => {
                 tracing::warn!(%error, "enrolment failed");
-                show(&window, "failed", failure_kind(&error), error.to_string());
+                show(&window, EnrolState::Failed, failure_kind(&error), error.to_string());
             }
         }
     }

@@ -4,22 +4,23 @@ use std::sync::mpsc::Sender;
 
 use slint::ComponentHandle;
 
-use super::controller::{now_ms, Input, View};
+use crate::kiosk::controller::{now_ms, Input, View};
 use crate::kiosk::machine::{Screen, Tap};
-use crate::{AppWindow, KioskAdapter};
+use crate::{AppWindow, CameraStatus, KioskAdapter, ScreenId};
 
-pub fn screen_id(screen: &Screen) -> &'static str {
+/// The one place a machine screen becomes a Slint screen.
+pub fn screen_id(screen: &Screen) -> ScreenId {
     match screen {
-        Screen::Attract => "attract",
-        Screen::Busy => "busy",
-        Screen::Claim { .. } => "claim",
-        Screen::EmailEntry { .. } => "email",
-        Screen::Done { .. } => "done",
-        Screen::Refused { .. } => "refusal",
-        Screen::PinEntry { .. } => "pin",
-        Screen::LockedOut { .. } => "locked",
-        Screen::Staff { .. } => "staff",
-        Screen::Organiser => "organiser",
+        Screen::Attract => ScreenId::Attract,
+        Screen::Busy => ScreenId::Busy,
+        Screen::Claim { .. } => ScreenId::Claim,
+        Screen::EmailEntry { .. } => ScreenId::Email,
+        Screen::Done { .. } => ScreenId::Done,
+        Screen::Refused { .. } => ScreenId::Refusal,
+        Screen::PinEntry { .. } => ScreenId::Pin,
+        Screen::LockedOut { .. } => ScreenId::Locked,
+        Screen::Staff { .. } => ScreenId::Staff,
+        Screen::Organiser => ScreenId::Organiser,
     }
 }
 
@@ -49,12 +50,11 @@ pub fn apply(window: &AppWindow, view: &View) {
         }
         adapter.set_language(language.into());
     }
-    adapter.set_screen(screen_id(&view.screen).into());
+    adapter.set_screen(screen_id(&view.screen));
     adapter.set_event_name(view.event.definition.event.name.get(view.language).into());
     adapter.set_clock_warning(view.clock_warning);
 }
 
-/// Camera state for the attract screen: "on", "off" (scanner only) or "trouble".
-pub fn set_camera_status(window: &AppWindow, status: &str) {
-    window.global::<KioskAdapter>().set_camera_status(status.into());
+pub fn set_camera_status(window: &AppWindow, status: CameraStatus) {
+    window.global::<KioskAdapter>().set_camera_status(status);
 }

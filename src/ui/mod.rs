@@ -1,21 +1,20 @@
-//! Binds the Slint screens (ui/) to the kiosk. One adapter file per screen maps the
-//! machine's `Screen` onto that screen's global; the controller runs on its own thread.
+//! Binds the Slint screens (ui/) to the kiosk. One adapter file per screen translates the
+//! controller's `View` (plain Rust, `kiosk::controller`) into that screen's global, with
+//! the states as the Slint enums of ui/types.slint; the controller runs on its own thread.
 
 mod attract_adapter;
 mod camera;
 mod claim_adapter;
-pub mod controller;
 mod done_adapter;
 mod email_adapter;
 mod enrol_adapter;
 pub use enrol_adapter::{apply as apply_enrolment, EnrolmentView};
-pub mod keys;
 mod kiosk_adapter;
 mod locked_adapter;
 mod organiser_adapter;
 mod pin_adapter;
-pub mod qr;
 mod refusal_adapter;
+pub use refusal_adapter::refusal_reason;
 pub mod sound;
 mod staff_adapter;
 
@@ -29,12 +28,12 @@ use anyhow::{Context, Result};
 use slint::{ComponentHandle, Image, Rgb8Pixel, SharedPixelBuffer};
 
 pub use attract_adapter::Outline;
-pub use controller::{Controller, ExportTarget, HubSync, Input, Options, ScanSender, SyncRunner, View};
 pub use kiosk_adapter::screen_id;
 
 use crate::app::RunOptions;
 use crate::config::Config;
-use crate::AppWindow;
+use crate::kiosk::controller::{self, Controller, ExportTarget, HubSync, Input, Options, ScanSender, View};
+use crate::{AppWindow, CameraStatus, ScreenId};
 
 thread_local! {
     // Badge images are decoded once; `Image` is cheap to clone and lives on the UI thread.
@@ -70,7 +69,7 @@ pub fn bind(window: &AppWindow, inputs: &Sender<Input>) {
 
 /// Shows a view (UI thread).
 pub fn apply(window: &AppWindow, view: &View) {
-    let entering_email = window.global::<crate::KioskAdapter>().get_screen() != "email";
+    let entering_email = window.global::<crate::KioskAdapter>().get_screen() != ScreenId::Email;
     attract_adapter::apply(window, view);
     claim_adapter::apply(window, view);
     email_adapter::apply(window, view, entering_email);
@@ -104,8 +103,8 @@ impl KioskHandle {
         });
     }
 
-    /// "on", "off" (USB scanner only) or "trouble".
-    pub fn set_camera_status(&self, status: &'static str) {
+    /// Whether the scan area shows the camera, the USB scanner hint, or a camera problem.
+    pub fn set_camera_status(&self, status: CameraStatus) {
         let _ = self.window.upgrade_in_event_loop(move |window| {
             kiosk_adapter::set_camera_status(&window, status);
         });
@@ -144,10 +143,10 @@ fn run_enrolment(config: Config, args: RunOptions) -> Result<()> {
         window: window.as_weak(),
     };
     let camera = if config.camera == "none" {
-        handle.set_camera_status("off");
+        handle.set_camera_status(CameraStatus::Off);
         None
     } else {
-        handle.set_camera_status("trouble");
+        handle.set_camera_status(CameraStatus::Trouble);
         Some(camera::start(&config.camera, handle.clone())?)
     };
     let enrolled = Arc::new(std::sync::Mutex::new(false));
@@ -220,10 +219,10 @@ pub fn run(config: Config, args: RunOptions) -> Result<()> {
     };
     // With no camera the USB scanner is the input; a camera that fails is retried.
     let camera = if config.camera == "none" {
-        handle.set_camera_status("off");
+        handle.set_camera_status(CameraStatus::Off);
         None
     } else {
-        handle.set_camera_status("trouble");
+        handle.set_camera_status(CameraStatus::Trouble);
         Some(camera::start(&config.camera, handle.clone())?)
     };
 
@@ -279,6 +278,7 @@ pub fn run(config: Config, args: RunOptions) -> Result<()> {
     let options = Options {
         sync: Arc::new(sync),
         export: ExportTarget::Removable,
+        speaker: Box::new(sound::Sounds::start(config.sound_volume)),
     };
     let controller = Controller::new(core, config, options, inputs.clone());
     let weak = window.as_weak();

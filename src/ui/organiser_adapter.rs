@@ -4,9 +4,9 @@ use std::sync::mpsc::Sender;
 
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
-use super::controller::{ExportState, Input, SyncState, View};
+use crate::kiosk::controller::{self, Input, View};
 use crate::kiosk::machine::{Screen, Tap};
-use crate::{AppWindow, CountRow, OrganiserAdapter};
+use crate::{AppWindow, CountRow, ExportState, OrganiserAdapter, SyncState};
 
 pub fn bind(window: &AppWindow, inputs: &Sender<Input>) {
     let adapter = window.global::<OrganiserAdapter>();
@@ -79,22 +79,22 @@ pub fn apply(window: &AppWindow, view: &View) {
         .unwrap_or_default();
     adapter.set_last_sync(last_sync.into());
     let (state, progress, sent, error) = match &organiser.sync {
-        SyncState::Idle => ("idle", 0.0, 0, String::new()),
-        SyncState::Running { progress } => ("running", *progress, 0, String::new()),
-        SyncState::Done { sent } => ("done", 1.0, *sent, String::new()),
-        SyncState::Failed(error) => ("failed", 0.0, 0, error.clone()),
+        controller::SyncState::Idle => (SyncState::Idle, 0.0, 0, String::new()),
+        controller::SyncState::Running { progress } => (SyncState::Running, *progress, 0, String::new()),
+        controller::SyncState::Done { sent } => (SyncState::Done, 1.0, *sent, String::new()),
+        controller::SyncState::Failed(error) => (SyncState::Failed, 0.0, 0, error.clone()),
     };
-    adapter.set_sync_state(state.into());
+    adapter.set_sync_state(state);
     adapter.set_sync_progress(progress);
     adapter.set_sync_sent(i32::try_from(sent).unwrap_or(i32::MAX));
     adapter.set_sync_error(error.into());
     let (state, export_count, path) = match &organiser.export {
-        ExportState::Idle => ("idle", 0, String::new()),
-        ExportState::Done { count, path } => ("done", *count, path.display().to_string()),
-        ExportState::NoUsb => ("no-usb", 0, String::new()),
-        ExportState::Failed(error) => ("failed", 0, error.clone()),
+        controller::ExportState::Idle => (ExportState::Idle, 0, String::new()),
+        controller::ExportState::Done { count, path } => (ExportState::Done, *count, path.display().to_string()),
+        controller::ExportState::NoUsb => (ExportState::NoUsb, 0, String::new()),
+        controller::ExportState::Failed(error) => (ExportState::Failed, 0, error.clone()),
     };
-    adapter.set_export_state(state.into());
+    adapter.set_export_state(state);
     adapter.set_export_count(i32::try_from(export_count).unwrap_or(i32::MAX));
     adapter.set_export_path(path.into());
 }

@@ -4,9 +4,9 @@ use std::sync::mpsc::Sender;
 
 use slint::ComponentHandle;
 
-use super::controller::{Input, View};
+use crate::kiosk::controller::{Input, View};
 use crate::kiosk::machine::{PinPurpose, Screen, Tap};
-use crate::{AppWindow, PinAdapter};
+use crate::{AppWindow, PinAdapter, PinRole};
 
 pub fn bind(window: &AppWindow, inputs: &Sender<Input>) {
     let adapter = window.global::<PinAdapter>();
@@ -38,11 +38,11 @@ pub fn apply(window: &AppWindow, view: &View) {
     let adapter = window.global::<PinAdapter>();
     match purpose {
         PinPurpose::Staff { stand } => {
-            adapter.set_role("staff".into());
+            adapter.set_role(PinRole::Staff);
             adapter.set_stand_name(view.event.stand_name(stand, view.language).into());
         }
         PinPurpose::Organiser => {
-            adapter.set_role("organiser".into());
+            adapter.set_role(PinRole::Organiser);
             adapter.set_stand_name("".into());
         }
     }

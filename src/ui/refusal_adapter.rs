@@ -4,25 +4,27 @@ use std::sync::mpsc::Sender;
 
 use slint::ComponentHandle;
 
-use super::controller::{Input, View};
+use crate::kiosk::controller::{Input, View};
 use crate::kiosk::machine::{Refusal, Screen, Tap};
-use crate::{AppWindow, RefusalAdapter};
+use crate::{AppWindow, RefusalAdapter, RefusalReason};
 
-pub fn reason_id(reason: &Refusal) -> &'static str {
+/// The one place a refusal becomes the reason the screens explain (the refusal screen and
+/// the staff screen's feedback).
+pub fn refusal_reason(reason: &Refusal) -> RefusalReason {
     match reason {
-        Refusal::AlreadyClaimed => "already-claimed",
-        Refusal::OtherEvent => "other-event",
-        Refusal::Expired => "expired",
-        Refusal::NotYetValid => "not-yet-valid",
-        Refusal::Forged => "forged",
-        Refusal::Revoked => "revoked",
-        Refusal::UnknownKey => "unknown-key",
-        Refusal::Damaged => "damaged",
-        Refusal::NotAVisitorCode => "not-a-visitor-code",
-        Refusal::WrongStand => "wrong-stand",
-        Refusal::NotStaffCard => "not-staff-card",
-        Refusal::NotSaved => "not-saved",
-        Refusal::UpdateNeeded => "update-needed",
+        Refusal::AlreadyClaimed => RefusalReason::AlreadyClaimed,
+        Refusal::OtherEvent => RefusalReason::OtherEvent,
+        Refusal::Expired => RefusalReason::Expired,
+        Refusal::NotYetValid => RefusalReason::NotYetValid,
+        Refusal::Forged => RefusalReason::Forged,
+        Refusal::Revoked => RefusalReason::Revoked,
+        Refusal::UnknownKey => RefusalReason::UnknownKey,
+        Refusal::Damaged => RefusalReason::Damaged,
+        Refusal::NotAVisitorCode => RefusalReason::NotAVisitorCode,
+        Refusal::WrongStand => RefusalReason::WrongStand,
+        Refusal::NotStaffCard => RefusalReason::NotStaffCard,
+        Refusal::NotSaved => RefusalReason::NotSaved,
+        Refusal::UpdateNeeded => RefusalReason::UpdateNeeded,
     }
 }
 
@@ -35,6 +37,6 @@ pub fn bind(window: &AppWindow, inputs: &Sender<Input>) {
 
 pub fn apply(window: &AppWindow, view: &View) {
     if let Screen::Refused { reason } = &view.screen {
-        window.global::<RefusalAdapter>().set_reason(reason_id(reason).into());
+        window.global::<RefusalAdapter>().set_reason(refusal_reason(reason));
     }
 }

@@ -1,6 +1,7 @@
 //! Sounds a visitor notices in a noisy hall: a bright rising two-note chime when a badge or
 //! a visit is saved, a low double buzz when a code is refused (as check-in scanners do).
 //!
+//! The controller decides which cue a result calls for (`kiosk::controller::cue_for`).
 //! The tones are synthesised here ([`samples`], pure, tested); a dedicated thread plays them
 //! through rodio (ALSA), opening the default output device at the first sound. A kiosk
 //! without a sound device works as before: the failure is logged once, never shown.
@@ -8,29 +9,10 @@
 use std::num::NonZero;
 use std::sync::mpsc::{self, Sender};
 
-use crate::kiosk::machine::WorkResult;
-use crate::kiosk::ClaimOutcome;
+pub use crate::kiosk::controller::Cue;
+use crate::kiosk::controller::Speaker;
 
 pub const SAMPLE_RATE: u32 = 44_100;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cue {
-    Saved,
-    Refused,
-}
-
-/// The sound for a piece of work's result, if it calls for one.
-pub fn cue_for(result: &WorkResult) -> Option<Cue> {
-    match result {
-        WorkResult::Claimed(Ok(ClaimOutcome::Saved { .. })) => Some(Cue::Saved),
-        WorkResult::Step(Ok(step)) if step.newly_recorded => Some(Cue::Saved),
-        WorkResult::Identified { result: Err(_), .. }
-        | WorkResult::StaffCard { result: Err(_) }
-        | WorkResult::Claimed(Err(_))
-        | WorkResult::Step(Err(_)) => Some(Cue::Refused),
-        _ => None,
-    }
-}
 
 /// One note: frequency (Hz), length (ms), and whether it is a buzz (odd harmonics).
 struct Note {
@@ -150,8 +132,10 @@ impl Sounds {
             }
         }
     }
+}
 
-    pub fn play(&self, cue: Cue) {
+impl Speaker for Sounds {
+    fn play(&self, cue: Cue) {
         if let Some(cues) = &self.cues {
             // The thread only stops with the process.
             let _ = cues.send(cue);
@@ -199,21 +183,6 @@ mod tests {
             // Notes start and end at silence: no click.
             assert!(loud[0].abs() < 1e-3 && loud[loud.len() - 1].abs() < 1e-2);
         }
-    }
-
-    #[test]
-    fn saved_work_chimes_and_refusals_buzz() {
-        use crate::kiosk::machine::Refusal;
-        assert_eq!(cue_for(&WorkResult::Claimed(Err(Refusal::Forged))), Some(Cue::Refused));
-        assert_eq!(cue_for(&WorkResult::Step(Err(Refusal::WrongStand))), Some(Cue::Refused));
-        let saved = WorkResult::Claimed(Ok(ClaimOutcome::Saved {
-            sequence: 1,
-            badge_id: "attended".into(),
-            claim_url: None,
-        }));
-        assert_eq!(cue_for(&saved), Some(Cue::Saved));
-        let already = WorkResult::Claimed(Ok(ClaimOutcome::AlreadyClaimed { created_at_ms: 0 }));
-        assert_eq!(cue_for(&already), None);
     }
 
     #[test]

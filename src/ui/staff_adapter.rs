@@ -4,9 +4,9 @@ use std::sync::mpsc::Sender;
 
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
-use super::controller::{Input, View};
-use crate::kiosk::machine::{Screen, StaffFeedback, Tap};
-use crate::{AppWindow, StaffAdapter};
+use crate::kiosk::controller::{Input, View};
+use crate::kiosk::machine::{self, Screen, Tap};
+use crate::{AppWindow, RefusalReason, StaffAdapter, StaffFeedback};
 
 pub fn bind(window: &AppWindow, inputs: &Sender<Input>) {
     let sender = inputs.clone();
@@ -33,16 +33,22 @@ pub fn apply(window: &AppWindow, view: &View) {
     adapter.set_stand_name(view.event.stand_name(stand, view.language).into());
     adapter.set_visitors(i32::try_from(*visitors).unwrap_or(i32::MAX));
     let (kind, refusal) = match feedback {
-        None => ("", ""),
-        Some(StaffFeedback::Refused(reason)) => ("refused", super::refusal_adapter::reason_id(reason)),
-        Some(StaffFeedback::Recorded(outcome)) if outcome.pathways.iter().any(|p| p.awarded_now) => ("awarded", ""),
-        Some(StaffFeedback::Recorded(outcome)) if !outcome.newly_recorded => ("again", ""),
-        Some(StaffFeedback::Recorded(_)) => ("recorded", ""),
+        None => (StaffFeedback::Waiting, RefusalReason::default()),
+        Some(machine::StaffFeedback::Refused(reason)) => {
+            (StaffFeedback::Refused, super::refusal_adapter::refusal_reason(reason))
+        }
+        Some(machine::StaffFeedback::Recorded(outcome)) if outcome.pathways.iter().any(|p| p.awarded_now) => {
+            (StaffFeedback::Awarded, RefusalReason::default())
+        }
+        Some(machine::StaffFeedback::Recorded(outcome)) if !outcome.newly_recorded => {
+            (StaffFeedback::Again, RefusalReason::default())
+        }
+        Some(machine::StaffFeedback::Recorded(_)) => (StaffFeedback::Recorded, RefusalReason::default()),
     };
-    adapter.set_feedback(kind.into());
-    adapter.set_refusal(refusal.into());
+    adapter.set_feedback(kind);
+    adapter.set_refusal(refusal);
     let pathway = match feedback {
-        Some(StaffFeedback::Recorded(outcome)) => outcome.pathways.first(),
+        Some(machine::StaffFeedback::Recorded(outcome)) => outcome.pathways.first(),
         _ => None,
     };
     adapter.set_has_pathway(pathway.is_some());

@@ -11,9 +11,11 @@ use std::sync::Arc;
 use badge_kiosk::app::{make_codes, open_event, open_kiosk, CodeRequest, CodeToPrint};
 use badge_kiosk::config::Config;
 use badge_kiosk::domain::code::Role;
+use badge_kiosk::kiosk::controller::{Controller, ExportTarget, Input, Options, Silent, SyncRunner};
+use badge_kiosk::kiosk::machine::Refusal;
 use badge_kiosk::sync::client::SyncSummary;
-use badge_kiosk::ui::{self, Controller, ExportTarget, Input, Options, SyncRunner};
-use badge_kiosk::{AppWindow, KioskAdapter, RefusalAdapter};
+use badge_kiosk::ui;
+use badge_kiosk::{AppWindow, KioskAdapter, RefusalAdapter, ScreenId};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle, ElementQuery};
 use slint::ComponentHandle;
 
@@ -96,6 +98,7 @@ impl Kiosk {
                 config: config.clone(),
             }),
             export: ExportTarget::Folder(dir.path().join("usb")),
+            speaker: Box::new(Silent),
         };
         let controller = Controller::new(core, config, options, sender);
         let mut kiosk = Self {
@@ -164,8 +167,8 @@ impl Kiosk {
         self.code(|c| c.role == Role::Organiser)
     }
 
-    fn screen(&self) -> String {
-        self.window.global::<KioskAdapter>().get_screen().to_string()
+    fn screen(&self) -> ScreenId {
+        self.window.global::<KioskAdapter>().get_screen()
     }
 
     /// Every text on screen, as assistive technology reads it.
@@ -215,22 +218,22 @@ impl Kiosk {
 #[test]
 fn claim_with_registration() {
     let mut kiosk = Kiosk::start();
-    assert_eq!(kiosk.screen(), "attract");
+    assert_eq!(kiosk.screen(), ScreenId::Attract);
     kiosk.assert_shows("Scan your ticket");
     kiosk.assert_shows("National Skills Finals 2026");
     let code = kiosk.registered_visitor();
     kiosk.scan(&code);
-    assert_eq!(kiosk.screen(), "claim");
+    assert_eq!(kiosk.screen(), ScreenId::Claim);
     kiosk.assert_shows("I attended the National Skills Finals 2026");
     kiosk.tap("Send it to the email I registered with");
-    assert_eq!(kiosk.screen(), "done");
+    assert_eq!(kiosk.screen(), ScreenId::Done);
     kiosk.assert_shows("It will arrive at the email address you registered with");
     assert_eq!(kiosk.queue_count(), 1);
     kiosk.tap("Finish");
-    assert_eq!(kiosk.screen(), "attract");
+    assert_eq!(kiosk.screen(), ScreenId::Attract);
     // The same ticket again: refused, nothing added.
     kiosk.scan(&code);
-    assert_eq!(kiosk.screen(), "refusal");
+    assert_eq!(kiosk.screen(), ScreenId::Refusal);
     kiosk.assert_shows("This ticket's badge has already been claimed");
     assert_eq!(kiosk.queue_count(), 1);
 }
@@ -242,7 +245,7 @@ fn claim_with_typed_email_in_french() {
     kiosk.assert_shows("Scannez votre billet");
     let code = kiosk.anonymous_visitor(0);
     kiosk.scan(&code);
-    assert_eq!(kiosk.screen(), "claim");
+    assert_eq!(kiosk.screen(), ScreenId::Claim);
     // No registration on this ticket: no "registered email" choice.
     assert!(
         ElementHandle::find_by_accessible_label(&kiosk.window, "À l'adresse e-mail de mon inscription")
@@ -250,7 +253,7 @@ fn claim_with_typed_email_in_french() {
             .is_none()
     );
     kiosk.tap("Saisir une adresse e-mail");
-    assert_eq!(kiosk.screen(), "email");
+    assert_eq!(kiosk.screen(), ScreenId::Email);
     kiosk.assert_shows("effacée 30 jours après");
     kiosk.type_on_keyboard("marie");
     kiosk.tap("Suivant");
@@ -265,7 +268,7 @@ fn claim_with_typed_email_in_french() {
     kiosk.assert_shows("Est-ce bien votre adresse e-mail ?");
     kiosk.assert_shows("marie@gmail.com");
     kiosk.tap("Oui, envoyer mon badge");
-    assert_eq!(kiosk.screen(), "done");
+    assert_eq!(kiosk.screen(), ScreenId::Done);
     kiosk.assert_shows("Il arrivera à l'adresse saisie");
     assert_eq!(kiosk.queue_count(), 1);
 }
@@ -276,7 +279,7 @@ fn claim_on_phone_shows_a_qr_code() {
     let code = kiosk.anonymous_visitor(1);
     kiosk.scan(&code);
     kiosk.tap("Take it on my phone (QR code)");
-    assert_eq!(kiosk.screen(), "done");
+    assert_eq!(kiosk.screen(), ScreenId::Done);
     kiosk.assert_shows("Scan this code with your phone");
     let qr = ElementHandle::find_by_accessible_label(&kiosk.window, "QR code of your badge link").next();
     assert!(qr.is_some(), "the QR code is on screen");
@@ -318,54 +321,46 @@ fn refusals_have_their_own_friendly_message() {
     let last = forged.pop().expect("non-empty");
     forged.push(if last == 'A' { 'B' } else { 'A' });
     kiosk.scan(&forged);
-    assert_eq!(kiosk.screen(), "refusal");
+    assert_eq!(kiosk.screen(), ScreenId::Refusal);
     let title = kiosk.texts().join(" | ");
     assert!(
         title.contains("could not be verified") || title.contains("could not read"),
         "{title}"
     );
     kiosk.tap("OK");
-    assert_eq!(kiosk.screen(), "attract");
+    assert_eq!(kiosk.screen(), ScreenId::Attract);
     // Something that is not a code at all.
     kiosk.scan("https://example.org/not-a-ticket");
     kiosk.assert_shows("We could not read this code");
-    // Every refusal the machine knows has its own title and explanation, in both languages.
-    let reasons = [
-        "already-claimed",
-        "other-event",
-        "expired",
-        "not-yet-valid",
-        "forged",
-        "revoked",
-        "unknown-key",
-        "damaged",
-        "not-a-visitor-code",
-        "wrong-stand",
-        "not-staff-card",
-        "not-saved",
-        "update-needed",
-    ];
+    // Every refusal the machine knows has its own title and explanation, in both languages,
+    // through the same mapping the kiosk uses.
     for language in ["en", "fr"] {
         slint::select_bundled_translation(if language == "en" { "" } else { language }).expect("bundled");
         let mut titles = std::collections::HashSet::new();
-        for reason in reasons {
-            kiosk.window.global::<RefusalAdapter>().set_reason(reason.into());
+        for reason in Refusal::ALL {
+            kiosk
+                .window
+                .global::<RefusalAdapter>()
+                .set_reason(ui::refusal_reason(&reason));
             let texts = kiosk.texts();
             assert!(
                 !texts
                     .iter()
                     .any(|t| t == "Something went wrong" || t == "Un problème est survenu"),
-                "{reason} has no message: {texts:?}"
+                "{reason:?} has no message: {texts:?}"
             );
             titles.insert(texts.join("|"));
         }
         assert_eq!(
             titles.len(),
-            reasons.len(),
+            Refusal::ALL.len(),
             "each refusal reads differently ({language})"
         );
     }
-    kiosk.window.global::<RefusalAdapter>().set_reason("not-saved".into());
+    kiosk
+        .window
+        .global::<RefusalAdapter>()
+        .set_reason(ui::refusal_reason(&Refusal::NotSaved));
     slint::select_bundled_translation("").expect("bundled");
     kiosk.assert_shows("Your badge was NOT saved");
 }
@@ -376,19 +371,19 @@ fn wrong_stand_and_not_a_staff_card() {
     let mut kiosk = Kiosk::start_in(dir, |config| config.stand = Some("cuisine".into()), None);
     let card = kiosk.staff_card("boulangerie");
     kiosk.scan(&card);
-    assert_eq!(kiosk.screen(), "refusal");
+    assert_eq!(kiosk.screen(), ScreenId::Refusal);
     kiosk.assert_shows("This staff card is for another stand");
 }
 
 fn unlock_staff(kiosk: &mut Kiosk, stand: &str) {
     let card = kiosk.staff_card(stand);
     kiosk.scan(&card);
-    assert_eq!(kiosk.screen(), "pin");
+    assert_eq!(kiosk.screen(), ScreenId::Pin);
     kiosk.assert_shows("Staff mode");
     for digit in ["1", "2", "3", "4"] {
         kiosk.tap(digit);
     }
-    assert_eq!(kiosk.screen(), "staff");
+    assert_eq!(kiosk.screen(), ScreenId::Staff);
 }
 
 #[test]
@@ -397,12 +392,12 @@ fn staff_unlock_then_lockout_survives_a_restart() {
     unlock_staff(&mut kiosk, "cuisine");
     kiosk.assert_shows("Cooking");
     kiosk.tap("Lock");
-    assert_eq!(kiosk.screen(), "attract");
+    assert_eq!(kiosk.screen(), ScreenId::Attract);
     // Three wrong PINs lock staff and organiser access.
     let card = kiosk.staff_card("cuisine");
     for attempt in 0..3 {
         kiosk.scan(&card);
-        assert_eq!(kiosk.screen(), "pin", "attempt {attempt}");
+        assert_eq!(kiosk.screen(), ScreenId::Pin, "attempt {attempt}");
         for digit in ["9", "9", "9", "9"] {
             kiosk.tap(digit);
         }
@@ -411,7 +406,7 @@ fn staff_unlock_then_lockout_survives_a_restart() {
             kiosk.tap("Cancel");
         }
     }
-    assert_eq!(kiosk.screen(), "locked");
+    assert_eq!(kiosk.screen(), ScreenId::Locked);
     kiosk.assert_shows("Too many wrong PINs");
     kiosk.assert_shows("Try again in 0:30");
     // A restart keeps the lock.
@@ -419,7 +414,7 @@ fn staff_unlock_then_lockout_survives_a_restart() {
     let mut restarted = Kiosk::open(dir, |_| {}, None);
     let card = restarted.staff_card("cuisine");
     restarted.scan(&card);
-    assert_eq!(restarted.screen(), "locked");
+    assert_eq!(restarted.screen(), ScreenId::Locked);
 }
 
 #[test]
@@ -460,12 +455,12 @@ fn organiser_panel_counts_syncs_and_exports() {
     kiosk.tap("Finish");
     let card = kiosk.organiser_card();
     kiosk.scan(&card);
-    assert_eq!(kiosk.screen(), "pin");
+    assert_eq!(kiosk.screen(), ScreenId::Pin);
     kiosk.assert_shows("Organiser panel");
     for digit in ["2", "4", "6", "8"] {
         kiosk.tap(digit);
     }
-    assert_eq!(kiosk.screen(), "organiser");
+    assert_eq!(kiosk.screen(), ScreenId::Organiser);
     kiosk.assert_shows("I attended the National Skills Finals 2026");
     kiosk.assert_shows("Waiting to be sent");
     kiosk.assert_shows("Hub: https://hub.example.org");
@@ -482,7 +477,7 @@ fn organiser_panel_counts_syncs_and_exports() {
         .count();
     assert_eq!(exported, 1);
     kiosk.tap("Lock");
-    assert_eq!(kiosk.screen(), "attract");
+    assert_eq!(kiosk.screen(), ScreenId::Attract);
 }
 
 #[test]

@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use badge_kiosk::domain::event::Language;
 use badge_kiosk::ui;
+use badge_kiosk::{EnrolFailure, EnrolState, ScreenId};
 use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
 use slint::platform::{Platform, WindowAdapter};
 use slint::{ComponentHandle, PhysicalSize, Rgb8Pixel};
@@ -128,11 +129,11 @@ fn render_screenshots() {
         for digit in ["0", "0", "0", "0"] {
             kiosk.tap(digit);
         }
-        if kiosk.screen() == "pin" {
+        if kiosk.screen() == ScreenId::Pin {
             kiosk.tap("Cancel");
         }
     }
-    assert_eq!(kiosk.screen(), "locked");
+    assert_eq!(kiosk.screen(), ScreenId::Locked);
     shot(&kiosk, "locked");
 
     // The first-boot screen of a packaged kiosk, waiting and after a refused code.
@@ -142,13 +143,19 @@ fn render_screenshots() {
         detail: String::new(),
         kiosk_id: "hall-a-entrance".into(),
     };
-    render_all(&kiosk, &window, "enrol", &out, Some(&enrolment("waiting", "")));
+    render_all(
+        &kiosk,
+        &window,
+        "enrol",
+        &out,
+        Some(&enrolment(EnrolState::Waiting, EnrolFailure::default())),
+    );
     render_all(
         &kiosk,
         &window,
         "enrol-refused",
         &out,
-        Some(&enrolment("failed", "refused")),
+        Some(&enrolment(EnrolState::Failed, EnrolFailure::Refused)),
     );
 }
 

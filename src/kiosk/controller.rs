@@ -1,12 +1,14 @@
 //! The kiosk's worker: owns the `KioskCore` (SQLite) and the screen `Machine`, performs
 //! the machine's effects and publishes a `View` after every input. The UI thread only
 //! sends `Input`s and renders views, so it never waits on the disk or the network.
+//!
+//! Nothing here knows the window: a `View` is plain data (the QR code as pixels, sounds
+//! through a `Speaker`), and `src/ui/` translates it into the Slint screens' adapters.
+//! So every flow runs in the tests below without a display.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
-
-use slint::{Rgb8Pixel, SharedPixelBuffer};
 
 use crate::config::Config;
 use crate::domain::event::{EventDefinition, Language};
@@ -15,7 +17,7 @@ use crate::kiosk::{Delivery, KioskCore};
 use crate::store::QueueCounts;
 use crate::sync::client::SyncSummary;
 
-use super::keys::{new_detector, KeyDetector};
+use super::wedge_keys::WedgeKeys;
 
 const PIN_FAILURES: &str = "pin.failures";
 const PIN_LOCKED_UNTIL: &str = "pin.locked_until_ms";
@@ -109,7 +111,7 @@ pub struct View {
     pub event: Arc<EventView>,
     pub organiser: OrganiserView,
     /// The phone-claim QR code, when the Done screen shows one.
-    pub qr: Option<SharedPixelBuffer<Rgb8Pixel>>,
+    pub qr: Option<Arc<image::RgbImage>>,
     pub clock_warning: bool,
     /// What the done screen may promise about a phone claim link, from the sync state.
     pub claim_readiness: crate::sync::schedule::ClaimReadiness,
@@ -234,9 +236,42 @@ fn is_mount_point(dir: &std::path::Path) -> bool {
         .any(|mount| mount.replace("\\040", " ") == wanted)
 }
 
+/// A sound a visitor hears over the hall's noise: the result is felt, not only seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cue {
+    Saved,
+    Refused,
+}
+
+/// The sound for a piece of work's result, if it calls for one.
+pub fn cue_for(result: &WorkResult) -> Option<Cue> {
+    match result {
+        WorkResult::Claimed(Ok(crate::kiosk::ClaimOutcome::Saved { .. })) => Some(Cue::Saved),
+        WorkResult::Step(Ok(step)) if step.newly_recorded => Some(Cue::Saved),
+        WorkResult::Identified { result: Err(_), .. }
+        | WorkResult::StaffCard { result: Err(_) }
+        | WorkResult::Claimed(Err(_))
+        | WorkResult::Step(Err(_)) => Some(Cue::Refused),
+        _ => None,
+    }
+}
+
+/// Plays cues without blocking the worker (the real one is `ui::sound::Sounds`).
+pub trait Speaker: Send {
+    fn play(&self, cue: Cue);
+}
+
+/// No sound device, or tests.
+pub struct Silent;
+
+impl Speaker for Silent {
+    fn play(&self, _cue: Cue) {}
+}
+
 pub struct Options {
     pub sync: Arc<dyn SyncRunner>,
     pub export: ExportTarget,
+    pub speaker: Box<dyn Speaker>,
 }
 
 pub struct Controller {
@@ -245,13 +280,12 @@ pub struct Controller {
     config: Config,
     event: Arc<EventView>,
     organiser: OrganiserView,
-    qr: Option<SharedPixelBuffer<Rgb8Pixel>>,
-    detector: Box<dyn KeyDetector>,
+    qr: Option<Arc<image::RgbImage>>,
+    detector: WedgeKeys,
     options: Options,
     inputs: Sender<Input>,
     event_reload_pending: bool,
     sync_health: crate::sync::schedule::SyncHealth,
-    sounds: super::sound::Sounds,
 }
 
 impl Controller {
@@ -286,7 +320,6 @@ impl Controller {
                 .unwrap_or_default(),
             ..OrganiserView::default()
         };
-        let config_sound_volume = config.sound_volume;
         Self {
             machine: Machine::new(language, timing, failures, locked_until_ms),
             core,
@@ -294,12 +327,11 @@ impl Controller {
             event,
             organiser,
             qr: None,
-            detector: new_detector(),
+            detector: WedgeKeys::default(),
             options,
             inputs,
             event_reload_pending: false,
             sync_health: crate::sync::schedule::SyncHealth::default(),
-            sounds: super::sound::Sounds::start(config_sound_volume),
         }
     }
 
@@ -397,8 +429,8 @@ impl Controller {
                 let now = now_ms();
                 if let Some(result) = self.effect(effect) {
                     // Saved or refused is heard as well as seen, off this thread.
-                    if let Some(cue) = super::sound::cue_for(&result) {
-                        self.sounds.play(cue);
+                    if let Some(cue) = cue_for(&result) {
+                        self.options.speaker.play(cue);
                     }
                     next.extend(self.machine.work_done(result, now));
                 }
@@ -437,7 +469,7 @@ impl Controller {
                     claim_url: Some(url), ..
                 })) = &result
                 {
-                    self.qr = super::qr::render(url);
+                    self.qr = super::claim_qr::render(url).map(Arc::new);
                 }
                 Some(result)
             }
@@ -568,7 +600,6 @@ impl Controller {
     }
 }
 
-/// Compares without an early exit, so timing does not reveal how many digits matched.
 /// Runs the worker until `Quit` or until every sender is gone.
 pub fn run_worker(mut controller: Controller, inputs: Receiver<Input>, publish: impl Fn(View)) {
     publish(controller.view());
@@ -582,13 +613,199 @@ pub fn run_worker(mut controller: Controller, inputs: Receiver<Input>, publish: 
     }
 }
 
+/// The controller's decisions, without a window: what `src/ui/` would be asked to show
+/// and play. tests/ui drives the same flows through the real screens.
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::domain::code::{AttendanceCode, CodeClaims, CodeId, Role};
+    use crate::kiosk::machine::DoneKind;
+
+    struct NoHub;
+
+    impl SyncRunner for NoHub {
+        fn hub(&self) -> Option<String> {
+            None
+        }
+        fn sync(&self, _progress: &mut (dyn FnMut(usize, usize) + Send)) -> Result<SyncSummary, String> {
+            Err("no hub configured".into())
+        }
+    }
+
+    /// Remembers every cue instead of playing it.
+    #[derive(Clone, Default)]
+    struct Heard(Arc<Mutex<Vec<Cue>>>);
+
+    impl Speaker for Heard {
+        fn play(&self, cue: Cue) {
+            if let Ok(mut heard) = self.0.lock() {
+                heard.push(cue);
+            }
+        }
+    }
+
+    impl Heard {
+        fn take(&self) -> Vec<Cue> {
+            self.0
+                .lock()
+                .map(|mut heard| std::mem::take(&mut *heard))
+                .unwrap_or_default()
+        }
+    }
+
+    struct Kiosk {
+        controller: Controller,
+        heard: Heard,
+        key: ed25519_dalek::SigningKey,
+        event_id: String,
+        dir: tempfile::TempDir,
+    }
+
+    impl Kiosk {
+        fn start() -> Self {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let config = Config {
+                data_dir: dir.path().join("data"),
+                language: "en".into(),
+                debounce_secs: 0,
+                ..Config::default()
+            };
+            let event = crate::eventdir::EventDir::demo(&config.data_dir).expect("demo event");
+            let key = event.event_key.clone().expect("the demo event has its key");
+            let event_id = event.definition.event.id.clone();
+            let core = KioskCore::open(
+                event,
+                &config.data_dir.join(&event_id),
+                None,
+                Box::new(crate::domain::clock::SystemClock),
+            )
+            .expect("kiosk");
+            let heard = Heard::default();
+            let options = Options {
+                sync: Arc::new(NoHub),
+                export: ExportTarget::Folder(dir.path().join("usb")),
+                speaker: Box::new(heard.clone()),
+            };
+            let (inputs, _) = std::sync::mpsc::channel();
+            Self {
+                controller: Controller::new(core, config, options, inputs),
+                heard,
+                key,
+                event_id,
+                dir,
+            }
+        }
+
+        fn code(&self, role: Role, holder: Option<&str>) -> String {
+            AttendanceCode::sign(
+                &self.event_id,
+                &self.key,
+                CodeClaims {
+                    code_id: CodeId::random(),
+                    role,
+                    holder: holder.map(str::to_owned),
+                    valid_from: 1_700_000_000,
+                    valid_until: 2_000_000_000,
+                },
+            )
+            .expect("signed")
+            .to_text()
+        }
+
+        fn send(&mut self, input: Input) -> Screen {
+            self.controller.handle(input);
+            self.controller.view().screen
+        }
+
+        fn tap(&mut self, tap: Tap) -> Screen {
+            self.send(Input::Tap(tap))
+        }
+    }
+
     #[test]
-    fn pin_compare() {
-        use crate::kiosk::pin::constant_time_eq;
-        assert!(constant_time_eq(b"1234", b"1234"));
-        assert!(!constant_time_eq(b"1235", b"1234"));
-        assert!(!constant_time_eq(b"12345", b"1234"));
+    fn a_claim_is_saved_with_a_chime_and_a_bad_code_buzzes() {
+        let mut kiosk = Kiosk::start();
+        assert_eq!(kiosk.controller.view().screen, Screen::Attract);
+        let ticket = kiosk.code(Role::Visitor, Some("REG-1"));
+        assert!(matches!(kiosk.send(Input::Scan(ticket.clone())), Screen::Claim { .. }));
+        assert_eq!(
+            kiosk.tap(Tap::ClaimRegistered),
+            Screen::Done {
+                kind: DoneKind::Registration
+            }
+        );
+        assert_eq!(kiosk.heard.take(), [Cue::Saved]);
+        assert_eq!(kiosk.tap(Tap::Back), Screen::Attract);
+        assert_eq!(
+            kiosk.send(Input::Scan(ticket)),
+            Screen::Refused {
+                reason: Refusal::AlreadyClaimed
+            }
+        );
+        assert_eq!(
+            kiosk.send(Input::Scan("https://example.org/not-a-ticket".into())),
+            Screen::Refused {
+                reason: Refusal::Damaged
+            }
+        );
+        assert_eq!(kiosk.heard.take(), [Cue::Refused]);
+    }
+
+    #[test]
+    fn a_phone_claim_holds_its_qr_code_only_while_it_shows() {
+        let mut kiosk = Kiosk::start();
+        let ticket = kiosk.code(Role::Visitor, None);
+        kiosk.send(Input::Scan(ticket));
+        assert!(matches!(
+            kiosk.tap(Tap::ClaimOnPhone),
+            Screen::Done {
+                kind: DoneKind::Phone { .. }
+            }
+        ));
+        let qr = kiosk.controller.view().qr.expect("a QR code on the done screen");
+        assert!(qr.width() > 100 && qr.width() == qr.height());
+        kiosk.tap(Tap::Back);
+        assert!(kiosk.controller.view().qr.is_none(), "the claim link left memory");
+    }
+
+    #[test]
+    fn the_organiser_exports_to_the_stick() {
+        let mut kiosk = Kiosk::start();
+        let ticket = kiosk.code(Role::Visitor, Some("REG-2"));
+        kiosk.send(Input::Scan(ticket));
+        kiosk.tap(Tap::ClaimRegistered);
+        kiosk.tap(Tap::Back);
+        let card = kiosk.code(Role::Organiser, None);
+        assert!(matches!(kiosk.send(Input::Scan(card)), Screen::PinEntry { .. }));
+        for digit in "2468".chars() {
+            kiosk.tap(Tap::PinDigit(digit));
+        }
+        assert_eq!(kiosk.controller.view().screen, Screen::Organiser);
+        let organiser = kiosk.controller.view().organiser;
+        assert_eq!((organiser.counts.queued, organiser.hub), (1, None));
+        kiosk.tap(Tap::ExportUsb);
+        let ExportState::Done { count, path } = kiosk.controller.view().organiser.export else {
+            panic!("not exported: {:?}", kiosk.controller.view().organiser.export);
+        };
+        assert_eq!(count, 1);
+        assert!(path.starts_with(kiosk.dir.path().join("usb")), "{}", path.display());
+        assert_eq!(kiosk.tap(Tap::Lock), Screen::Attract);
+    }
+
+    #[test]
+    fn saved_work_chimes_and_refusals_buzz() {
+        use crate::kiosk::ClaimOutcome;
+        assert_eq!(cue_for(&WorkResult::Claimed(Err(Refusal::Forged))), Some(Cue::Refused));
+        assert_eq!(cue_for(&WorkResult::Step(Err(Refusal::WrongStand))), Some(Cue::Refused));
+        let saved = WorkResult::Claimed(Ok(ClaimOutcome::Saved {
+            sequence: 1,
+            badge_id: "attended".into(),
+            claim_url: None,
+        }));
+        assert_eq!(cue_for(&saved), Some(Cue::Saved));
+        let already = WorkResult::Claimed(Ok(ClaimOutcome::AlreadyClaimed { created_at_ms: 0 }));
+        assert_eq!(cue_for(&already), None);
     }
 }

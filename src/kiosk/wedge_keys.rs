@@ -1,20 +1,7 @@
 //! Keyboard-wedge scanners type a code as a fast burst of keys ended by Enter. People
 //! type slowly, so a pause starts a new burst. The detector itself (speed, AZERTY
-//! mapping, Enter-less scanners) lives in `src/scan/wedge.rs`; this adapts Slint's key
-//! events to it, and `new_detector` is the one place to swap it.
-
-pub trait KeyDetector: Send {
-    /// One key's text (Enter is "\n") typed at `at_ms`; returns a complete scan.
-    fn key(&mut self, text: &str, at_ms: i64) -> Option<String>;
-    /// Called on every tick: completes a scan from a scanner that sends no Enter.
-    fn poll(&mut self, _now_ms: i64) -> Option<String> {
-        None
-    }
-}
-
-pub fn new_detector() -> Box<dyn KeyDetector> {
-    Box::new(WedgeKeys::default())
-}
+//! mapping, Enter-less scanners) lives in `src/scan/wedge.rs`; this feeds it the key
+//! texts a window reports, stamped with wall-clock milliseconds.
 
 /// The full detector from `scan::wedge`: speed-based, Enter-less completion, and the
 /// AZERTY → US mapping for scanners typing into a host with another layout.
@@ -49,15 +36,15 @@ impl WedgeKeys {
             .cloned()
             .unwrap_or(scan.text)
     }
-}
 
-impl KeyDetector for WedgeKeys {
-    fn key(&mut self, text: &str, at_ms: i64) -> Option<String> {
+    /// One key's text (Enter is "\n") typed at `at_ms`; returns a complete scan.
+    pub fn key(&mut self, text: &str, at_ms: i64) -> Option<String> {
         use crate::scan::wedge::WedgeKey;
         let at = self.instant(at_ms);
         let mut result = None;
         for character in text.chars() {
-            // Slint sends modifier and arrow keys as control or private-use characters.
+            // Windows (Slint's among them) report modifier and arrow keys as control or
+            // private-use characters.
             let key = match character {
                 '\r' | '\n' => WedgeKey::Enter,
                 '\t' => WedgeKey::Tab,
@@ -71,7 +58,8 @@ impl KeyDetector for WedgeKeys {
         result
     }
 
-    fn poll(&mut self, now_ms: i64) -> Option<String> {
+    /// Called on every tick: completes a scan from a scanner that sends no Enter.
+    pub fn poll(&mut self, now_ms: i64) -> Option<String> {
         let now = self.instant(now_ms);
         self.detector.poll(now).map(Self::best)
     }
@@ -81,7 +69,7 @@ impl KeyDetector for WedgeKeys {
 mod tests {
     use super::*;
 
-    fn typed(detector: &mut dyn KeyDetector, text: &str, start_ms: i64, gap_ms: i64) -> Option<String> {
+    fn typed(detector: &mut WedgeKeys, text: &str, start_ms: i64, gap_ms: i64) -> Option<String> {
         let mut at = start_ms;
         for c in text.chars() {
             at += gap_ms;
