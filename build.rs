@@ -1,3 +1,6 @@
+// A build script reports failure by panicking: cargo shows the message and stops.
+#![allow(clippy::expect_used)]
+
 fn main() {
     // The Slint UI is only part of the `kiosk` feature (the default); the fuzz targets and
     // hub-only builds skip it.

@@ -2,6 +2,9 @@
 //! the same function and frames as `badge-kiosk bench decode --frames N` (which also reads
 //! folders of labelled photos and reports read rates).
 
+// A benchmark stops on a broken set-up, as a test does.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use badge_kiosk::scan::decode::{decode_frame, DecodeBudget};
 use badge_kiosk::scan::fixtures::{stress_image, synthetic_frame, STRESS_KINDS, SYNTHETIC_CODE_TEXT};
 

@@ -32,5 +32,12 @@ pub mod sync;
 #[cfg(feature = "kiosk")]
 pub mod ui;
 
+// Slint's generated code unwraps what it built itself; the crate's no-panic lints are for
+// ours.
 #[cfg(feature = "kiosk")]
-slint::include_modules!();
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod slint_generated {
+    slint::include_modules!();
+}
+#[cfg(feature = "kiosk")]
+pub use slint_generated::*;

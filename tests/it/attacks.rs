@@ -72,7 +72,7 @@ fn enrol_kiosk(runtime: &tokio::runtime::Runtime, hub: &LoopbackHub, data: &Path
     )
     .unwrap();
     let store = Arc::new(Mutex::new(
-        Store::open(&data.join(&enrolled.event_id).join("queue.sqlite")).unwrap(),
+        Store::open(&badge_kiosk::datadir::queue_path(data, &enrolled.event_id)).unwrap(),
     ));
     let settings = kiosk_sync_settings(&hub.url(), &core).pinned(hub.tls_pin);
     Enrolled { core, store, settings }
@@ -183,7 +183,11 @@ fn finding_1_enrolment_replay_and_kiosk_id_takeover_are_refused() {
         )
         .unwrap();
         let store = Arc::new(Mutex::new(
-            Store::open(&kiosk_dir.join(&event.definition.event.id).join("queue.sqlite")).unwrap(),
+            Store::open(&badge_kiosk::datadir::queue_path(
+                &kiosk_dir,
+                &event.definition.event.id,
+            ))
+            .unwrap(),
         ));
         let settings = kiosk_sync_settings(&hub.url(), &core).pinned(hub.tls_pin);
         Enrolled { core, store, settings }

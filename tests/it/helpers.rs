@@ -54,7 +54,7 @@ impl TestKiosk {
     }
 
     pub fn queue_path(&self, event_id: &str) -> PathBuf {
-        self.data_dir().join(event_id).join("queue.sqlite")
+        badge_kiosk::datadir::queue_path(&self.data_dir(), event_id)
     }
 }
 

@@ -1,6 +1,9 @@
 //! The one integration test binary: CLI, sync against a real hub on loopback, the UI in
 //! a real window, and the independent credential verifier.
 
+// Test code, helpers included: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod attacks;
 mod claim_email;
 mod cli;

@@ -179,7 +179,7 @@ fn a_phone_claim_at_a_running_kiosk_is_on_the_public_claim_page_within_seconds()
     // "Take it on my phone (QR code)": third choice of an anonymous visitor, right-hand
     // column of the 800×480 layout. Tap again every few seconds until the award is saved;
     // once it is, the kiosk shows the QR code and further taps land on nothing.
-    let queue = data_dir.join(&event.definition.event.id).join("queue.sqlite");
+    let queue = badge_kiosk::datadir::queue_path(&data_dir, &event.definition.event.id);
     let mut token = None;
     let mut last_tap = Instant::now();
     let mut last_typed = Instant::now();

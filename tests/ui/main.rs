@@ -3,6 +3,9 @@
 //! reader or a finger would. A separate test binary because the testing backend must be
 //! set up before any window exists in the thread.
 
+// Test code, helpers included: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod screenshots;
 
 use std::sync::mpsc::{self, Receiver};
