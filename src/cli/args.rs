@@ -210,7 +210,12 @@ pub enum HubCommand {
         /// otherwise the hub refuses to send the SMTP login in clear.
         #[arg(long, env = "BADGE_KIOSK_SMTP_INSECURE")]
         smtp_insecure: bool,
+        #[command(flatten)]
+        relay: Box<super::hub_relay::ServeRelayArgs>,
     },
+    /// Relay this venue hub's records to the organiser's public hub once (each record
+    /// exactly once; safe to interrupt and run again).
+    Relay(super::hub_relay::RelayArgs),
     /// Set the organiser console's password (read from standard input; stored as an
     /// Argon2 hash in the hub's data directory).
     Passwd {

@@ -298,6 +298,7 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
             credentials,
             no_email,
             smtp_insecure,
+            relay,
         } => {
             if let Some(url) = &smtp_url {
                 crate::hub::mailer::check_transport_security(url, smtp_insecure)?;
@@ -405,6 +406,7 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
                         None
                     }
                 };
+                let relay_task = super::hub_relay::spawn_for_serve(&relay, &state)?;
                 // Ctrl-C in a terminal, SIGTERM from systemd: both finish the requests in flight.
                 let stop = async {
                     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -422,13 +424,14 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
                     Some(identity) => crate::hub::server::serve_tls(listener, state, &identity, stop).await?,
                     None => crate::hub::server::serve(listener, state, stop).await?,
                 }
-                if let Some(task) = mail_task {
+                for task in [mail_task, relay_task].into_iter().flatten() {
                     task.abort();
                 }
                 Ok(())
             })
         }
         HubCommand::Passwd { data } => hub_passwd(&data),
+        HubCommand::Relay(args) => super::hub_relay::relay(config, args),
         HubCommand::Import { file, data } => {
             let (mut store, _) = open_hub(config, &data)?;
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
@@ -539,6 +542,7 @@ pub fn hub(config: &Config, command: HubCommand) -> Result<()> {
                 println!("records from {}: {n}", crate::hub::trust::printable(&kiosk));
             }
             println!("cross-kiosk duplicates: {}", counts.duplicates);
+            super::hub_relay::print_status(&store)?;
             for platform in [Platform::Obf, Platform::Badgr] {
                 let issues = issue::award_issues(store.connection(), platform)?;
                 let counts = issue::counts(&issues);

@@ -5,6 +5,7 @@ mod bench;
 mod commands;
 mod hub_commands;
 mod hub_issue;
+mod hub_relay;
 
 pub use args::Cli;
 pub use commands::{exit_code, make_codes, open_event, open_kiosk, run, sync_settings, CodeToPrint};

@@ -42,6 +42,8 @@ pub struct HubState {
     pub tls_pin: Option<[u8; 32]>,
     /// Enrolment attempts per network address (see `trust::AttemptLimiter`).
     pub enrol_attempts: super::trust::AttemptLimiter,
+    /// Rung when an upload brought records, for the relay to a public hub (`hub::relay`).
+    pub relay: super::relay::RelaySignal,
 }
 
 /// Shared between the claim-email form and the mailer task (see `hub::mailer`).
@@ -77,6 +79,7 @@ impl HubState {
             plain_http: !public_url.starts_with("https://"),
             tls_pin: None,
             enrol_attempts: super::trust::AttemptLimiter::default(),
+            relay: super::relay::RelaySignal::default(),
         })
     }
 
@@ -208,7 +211,12 @@ async fn upload(State(hub): State<SharedHub>, body: Result<Json<UploadRequest>, 
     })
     .await
     {
-        Ok(response) => Json(response).into_response(),
+        Ok(response) => {
+            if !response.answers.is_empty() {
+                hub.relay.wake.notify_one();
+            }
+            Json(response).into_response()
+        }
         Err(response) => response,
     }
 }

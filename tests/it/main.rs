@@ -16,6 +16,7 @@ mod phone_claim;
 mod platform;
 mod platform_contract;
 mod power_cut;
+mod relay;
 mod sync;
 mod ui_e2e;
 mod webdriver;
