@@ -416,3 +416,64 @@ fn hub_relay_reports_its_figures_and_a_second_run_sends_nothing() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// `hub serve --relay-to`: records a kiosk syncs to the venue hub reach the public hub
+/// shortly after, by the relay the upload triggers (its periodic pass is set to an hour,
+/// so only the trigger can deliver within the test's patience).
+#[test]
+fn hub_serve_relays_new_records_shortly_after_they_arrive() {
+    let runtime = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let event = EventDir::demo(dir.path()).unwrap();
+    let public = start_hub_tls(&runtime, &dir.path().join("public.sqlite"), &event, now_ms);
+    let pin = hex::encode(public.tls_pin.unwrap());
+    let public_url = public.url();
+    let venue = crate::enrol::Hub::start(
+        &event.dir,
+        &dir.path().join("venue-process"),
+        &[
+            "--insecure-http",
+            "--relay-to",
+            &public_url,
+            "--relay-pin",
+            &pin,
+            "--relay-interval",
+            "1h",
+        ],
+    );
+    let data = dir.path().join("kiosk");
+    let mut core = KioskCore::open(event.clone(), &data, Some("hall-a"), Box::new(FixedClock)).unwrap();
+    for _ in 0..3 {
+        let visitor = core.identify(&visitor_code(&event, None)).unwrap();
+        core.claim(&visitor, None, Delivery::Phone).unwrap();
+    }
+    let store = Arc::new(Mutex::new(Store::open(&data.join("queue.sqlite")).unwrap()));
+    let settings = kiosk_sync_settings(&venue.url, &core);
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let summary = runtime
+        .block_on(sync_once(&store, &settings, &client, |_, _| {}))
+        .expect("the kiosk syncs to the venue hub");
+    assert_eq!(summary.synced, 3, "{summary:?}");
+    crate::ui_e2e::wait_for(
+        "the records at the public hub",
+        Duration::from_secs(120),
+        || figures(&public).0 == 3,
+        || {
+            let logs: String = std::fs::read_dir(dir.path().join("venue-process"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|entry| entry.file_name().to_string_lossy().ends_with(".log"))
+                .map(|entry| std::fs::read_to_string(entry.path()).unwrap_or_default())
+                .collect();
+            format!(
+                "the public hub holds {:?}; the venue hub said:\n{logs}",
+                figures(&public)
+            )
+        },
+    );
+    assert_eq!(figures(&public), (3, 3, 3, 0));
+}
