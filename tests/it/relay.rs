@@ -213,7 +213,7 @@ fn a_venue_hub_relays_to_the_public_hub_whose_claim_page_serves_the_badge() {
         "{credential}"
     );
 
-    // The organiser sees where the relay stands.
+    // The organiser sees where the relay stands, in `hub status`…
     let counts = venue.hub.state.store.lock().unwrap().relay_counts().unwrap();
     assert_eq!(counts.len(), 1);
     assert_eq!(
@@ -224,6 +224,16 @@ fn a_venue_hub_relays_to_the_public_hub_whose_claim_page_serves_the_badge() {
             counts[0].waiting
         ),
         (public.url().as_str(), records as u64, 0, 0)
+    );
+    // … and on the console's kiosks page.
+    let (status, page) = crate::helpers::console_page(&runtime, &venue.hub, "/console/kiosks");
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains(&format!(
+            "{}: {records} record(s) relayed, 0 refused for good, 0 waiting",
+            public.url()
+        )) || page.contains(&format!("{} : {records} enregistrement(s) relayé(s)", public.url())),
+        "{page}"
     );
 }
 

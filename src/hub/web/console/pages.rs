@@ -525,6 +525,8 @@ pub struct KioskRow {
 pub struct KiosksView {
     summary: String,
     rows: Vec<KioskRow>,
+    /// One line per public hub this hub relays to, and its latest refusals.
+    relay: Vec<(String, Vec<String>)>,
 }
 
 fn format_offset(ms: i64) -> String {
@@ -603,6 +605,32 @@ fn kiosks_view(store: &HubStore, now: i64, language: Language) -> Result<KiosksV
             ],
         ),
         rows,
+        relay: store
+            .relay_counts()?
+            .into_iter()
+            .map(|counts| {
+                let line = fill(
+                    t.relay_line,
+                    &[
+                        ("target", &counts.target),
+                        ("relayed", &counts.relayed),
+                        ("refused", &counts.refused),
+                        ("waiting", &counts.waiting),
+                    ],
+                );
+                let refusals = counts
+                    .refusals
+                    .iter()
+                    .map(|(kiosk, sequence, reason)| {
+                        fill(
+                            t.relay_refused,
+                            &[("kiosk", kiosk), ("sequence", sequence), ("reason", reason)],
+                        )
+                    })
+                    .collect();
+                (line, refusals)
+            })
+            .collect(),
     })
 }
 
