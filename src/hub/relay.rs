@@ -637,6 +637,96 @@ mod tests {
         );
     }
 
+    struct At(i64);
+    impl crate::domain::clock::Clock for At {
+        fn now_ms(&self) -> i64 {
+            self.0
+        }
+    }
+
+    /// A kiosk (self-certified at `at_ms`) that made one phone claim, and its upload.
+    fn kiosk_upload(event: &crate::eventdir::EventDir, dir: &std::path::Path, at_ms: i64) -> UploadRequest {
+        use crate::domain::code::{AttendanceCode, CodeClaims, CodeId, Role};
+        let mut core = crate::kiosk::KioskCore::open(event.clone(), dir, Some("hall-a"), Box::new(At(at_ms))).unwrap();
+        let claims = CodeClaims {
+            code_id: CodeId::random(),
+            role: Role::Visitor,
+            holder: None,
+            valid_from: 0,
+            valid_until: u32::MAX,
+        };
+        let key = event.event_key.as_ref().unwrap();
+        let code = AttendanceCode::sign(&event.definition.event.id, key, claims)
+            .unwrap()
+            .to_text();
+        let visitor = core.identify(&code).unwrap();
+        core.claim(&visitor, None, crate::kiosk::Delivery::Phone).unwrap();
+        let store = crate::store::Store::open(&dir.join("queue.sqlite")).unwrap();
+        let pending = store.pending(usize::MAX).unwrap();
+        crate::sync::client::upload_request(
+            &event.definition.event.id,
+            &hex::encode(core.certificate().to_bytes().unwrap()),
+            &pending,
+        )
+    }
+
+    /// A kiosk replaced by a new device under the same id: the venue hub moved the old
+    /// device's records to an archive id; relayed, each goes with its own device's
+    /// certificate, the old one first, and the public hub ends up holding what the venue
+    /// hub holds.
+    #[test]
+    fn a_replaced_devices_records_are_relayed_with_their_own_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let event = crate::eventdir::EventDir::demo(dir.path()).unwrap();
+        let now = 1_795_000_000_000;
+        let old = kiosk_upload(&event, &dir.path().join("old"), now);
+        let new = kiosk_upload(&event, &dir.path().join("new"), now + 60_000);
+        let mut venue = crate::hub::store::HubStore::open_in_memory(event.definition.clone()).unwrap();
+        venue.ingest(&old, now).unwrap();
+        venue.ingest(&new, now + 60_000).unwrap();
+        let kiosks = |store: &crate::hub::store::HubStore| -> Vec<String> {
+            let mut rows: Vec<String> = store
+                .counts()
+                .unwrap()
+                .records_by_kiosk
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect();
+            rows.sort();
+            rows
+        };
+        assert_eq!(kiosks(&venue).len(), 2, "the old device's record is archived");
+
+        let plan = plan_relay(
+            &event.definition.event.id,
+            &venue.relay_candidates("https://public").unwrap(),
+            &venue.kiosk_certificates().unwrap(),
+            500,
+            usize::MAX,
+        );
+        assert_eq!(
+            plan.uploads
+                .iter()
+                .map(|upload| upload.request.certificate.clone())
+                .collect::<Vec<_>>(),
+            vec![old.certificate.clone(), new.certificate.clone()]
+        );
+        assert_eq!(plan.uploads[0].request.records, old.records);
+        let mut public = crate::hub::store::HubStore::open_in_memory(event.definition.clone()).unwrap();
+        for upload in &plan.uploads {
+            let response = public.ingest(&upload.request, now + 120_000).unwrap();
+            assert!(
+                response
+                    .answers
+                    .iter()
+                    .all(|answer| answer.status == RecordStatus::Accepted),
+                "{response:?}"
+            );
+        }
+        assert_eq!(kiosks(&public), kiosks(&venue));
+        assert_eq!(public.awards().unwrap().len(), venue.awards().unwrap().len());
+    }
+
     #[test]
     fn plain_http_needs_the_explicit_flag() {
         assert!(matches!(

@@ -25,3 +25,5 @@ CREATE TABLE relay_records (
     at_ms       INTEGER NOT NULL,
     PRIMARY KEY (target, record_hash)
 );
+-- The relay's figures join its states back to the records by hash.
+CREATE INDEX records_hash ON records (record_hash);
