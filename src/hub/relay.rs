@@ -372,8 +372,9 @@ pub async fn relay_once(
             continue;
         }
         let nonce: [u8; 32] = rand::random();
+        // No software version, queue or clock: those describe the kiosk, and the relay is
+        // not the kiosk (the public hub keeps what it knew of them).
         upload.request.nonce = Some(hex::encode(nonce));
-        upload.request.software_version = Some(env!("CARGO_PKG_VERSION").to_owned());
         summary.sent += count;
         let response = match transport.upload(&upload.request).await {
             Ok(response) => response,
