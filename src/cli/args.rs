@@ -176,6 +176,9 @@ pub struct ExportArgs {
 pub enum HubCommand {
     /// Serve the hub's API and pages.
     Serve(HubServeArgs),
+    /// Relay this venue hub's records to the organiser's public hub once (each record
+    /// exactly once; safe to interrupt and run again).
+    Relay(RelayArgs),
     /// Set the organiser console's password (read from standard input; stored as an
     /// Argon2 hash in the hub's data directory).
     Passwd(HubPasswdArgs),
@@ -258,6 +261,8 @@ pub struct HubServeArgs {
     /// otherwise the hub refuses to send the SMTP login in clear.
     #[arg(long, env = "BADGE_KIOSK_SMTP_INSECURE")]
     pub smtp_insecure: bool,
+    #[command(flatten)]
+    pub relay: Box<ServeRelayArgs>,
 }
 
 #[derive(Debug, Args)]
@@ -561,4 +566,41 @@ pub struct HubTicketsArgs {
 pub struct RevokeArgs {
     /// Code id (20 hex digits) or a full code text.
     pub code: String,
+}
+
+/// `hub serve`'s relay options.
+#[derive(Debug, Clone, Args)]
+pub struct ServeRelayArgs {
+    /// Relay this hub's records to the organiser's public hub at this address (https://…),
+    /// the one that serves the event's claim pages: shortly after new records arrive, and
+    /// periodically, each record exactly once.
+    #[arg(long, value_name = "URL")]
+    pub relay_to: Option<String>,
+    /// SHA-256 (hex) of the public hub's own TLS certificate, when it is self-signed (the
+    /// public hub prints it when it starts); without it the certificate must be a public one.
+    #[arg(long, value_name = "HEX", requires = "relay_to")]
+    pub relay_pin: Option<String>,
+    /// Allow an http:// relay address: records and visitors' emails then cross the network
+    /// in clear. Only for a public hub behind a TLS proxy on this machine, or a test.
+    #[arg(long, requires = "relay_to")]
+    pub relay_insecure_http: bool,
+    /// The periodic relay pass (new records are relayed within seconds anyway).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub relay_interval: std::time::Duration,
+}
+
+/// `hub relay`: one pass, with its progress and figures.
+#[derive(Debug, Clone, Args)]
+pub struct RelayArgs {
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// The organiser's public hub (https://…), the one that serves the claim pages.
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// SHA-256 (hex) of the public hub's own TLS certificate, when it is self-signed.
+    #[arg(long, value_name = "HEX")]
+    pub relay_pin: Option<String>,
+    /// Allow an http:// address (records and emails in clear).
+    #[arg(long)]
+    pub insecure_http: bool,
 }

@@ -18,28 +18,41 @@ fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-/// The claim funnel: codes scanned → badges claimed → reached the visitor (email known or
-/// sent, or taken on a phone) → issued to the badge platform.
+/// The claim funnel, counted in visitors (distinct visitor codes) at every stage so each
+/// stage is a subset of the one before: a visitor who earned three badges is one visitor
+/// who earned a badge, never three (counting badges against codes made "badges claimed"
+/// exceed "codes scanned"). Stages: scanned a code → earned at least one badge → has it
+/// (a claim link taken on a phone, or an email known or sent) → has one issued on the
+/// badge platform.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Funnel {
     /// Distinct visitor codes in the records kiosks sent.
-    pub codes_scanned: u64,
-    /// Awards (one per badge and code).
-    pub badges_claimed: u64,
-    /// Awards whose visitor has the badge or will get it by email: claim link taken on a
-    /// phone, claim email sent, or an email known (typed at the kiosk or registered).
+    pub scanned: u64,
+    /// Of `scanned`: visitors with at least one award.
+    pub earned: u64,
+    /// The awards those visitors earned (one per badge and code): a detail, not a stage.
+    pub badges: u64,
+    /// Of `earned`: visitors who have a badge or will get it by email (claim link taken
+    /// on a phone, claim email sent, or an email known: typed at the kiosk or registered).
     pub reached: u64,
-    /// Of `reached`: claim link taken on a phone.
+    /// Of `reached`: visitors who took a claim link on a phone.
     pub taken_on_phone: u64,
-    /// Of `reached`: with an email (typed, registered, or sent from the claim page).
+    /// Of `reached`: visitors with an email (typed, registered, or sent from the claim page).
     pub with_email: u64,
-    /// Awards the badge platform confirmed (any platform).
+    /// Of `reached`: visitors with at least one award the badge platform confirmed.
     pub issued: u64,
 }
 
+/// What one visitor's awards add up to, for the funnel.
+#[derive(Default)]
+struct VisitorStages {
+    taken: bool,
+    emailed: bool,
+    issued: bool,
+}
+
 pub fn funnel(connection: &Connection) -> Result<Funnel, HubError> {
-    let codes_scanned: i64 =
-        connection.query_row("SELECT COUNT(DISTINCT code_id) FROM records", [], |row| row.get(0))?;
+    let scanned: i64 = connection.query_row("SELECT COUNT(DISTINCT code_id) FROM records", [], |row| row.get(0))?;
     // Claim tokens whose email was sent from the claim page (base32 in the outbox, the
     // recipient's description in awards).
     let mut statement =
@@ -51,7 +64,7 @@ pub fn funnel(connection: &Connection) -> Result<Funnel, HubError> {
         .filter_map(|token| claim_description(&token))
         .collect();
     let mut statement = connection.prepare(
-        "SELECT a.claim_token, a.claimed_ms IS NOT NULL,
+        "SELECT a.code_id, a.claim_token, a.claimed_ms IS NOT NULL,
                 (re.kiosk_id IS NOT NULL OR rg.reference IS NOT NULL),
                 EXISTS (SELECT 1 FROM platform_issues p
                         WHERE p.state = 'confirmed' AND p.award_key = a.badge_id || '/' || lower(hex(a.code_id)))
@@ -59,28 +72,43 @@ pub fn funnel(connection: &Connection) -> Result<Funnel, HubError> {
          LEFT JOIN record_emails re ON re.kiosk_id = a.source_kiosk AND re.sequence = a.source_sequence
          LEFT JOIN registrations rg ON a.recipient LIKE 'registration:%' AND rg.reference = substr(a.recipient, 14)",
     )?;
-    let mut funnel = Funnel {
-        codes_scanned: count(codes_scanned),
-        ..Funnel::default()
-    };
     let rows = statement.query_map([], |row| {
         Ok((
-            row.get::<_, Option<String>>(0)?,
-            row.get::<_, bool>(1)?,
+            row.get::<_, Vec<u8>>(0)?,
+            row.get::<_, Option<String>>(1)?,
             row.get::<_, bool>(2)?,
             row.get::<_, bool>(3)?,
+            row.get::<_, bool>(4)?,
         ))
     })?;
+    let mut badges = 0;
+    let mut visitors: BTreeMap<Vec<u8>, VisitorStages> = BTreeMap::new();
     for row in rows {
-        let (token, taken, email_known, issued) = row?;
-        funnel.badges_claimed += 1;
-        let emailed = email_known || token.as_ref().is_some_and(|token| sent.contains(token));
-        if taken || emailed {
-            funnel.reached += 1;
+        let (code_id, token, taken, email_known, issued) = row?;
+        badges += 1;
+        let visitor = visitors.entry(code_id).or_default();
+        visitor.taken |= taken;
+        visitor.emailed |= email_known || token.as_ref().is_some_and(|token| sent.contains(token));
+        visitor.issued |= issued;
+    }
+    let mut funnel = Funnel {
+        // Every award comes from a record, so this is never below `earned`; max() keeps
+        // the funnel monotone even for a hand-edited database.
+        scanned: count(scanned).max(visitors.len() as u64),
+        earned: visitors.len() as u64,
+        badges,
+        ..Funnel::default()
+    };
+    for visitor in visitors.values() {
+        if !(visitor.taken || visitor.emailed) {
+            continue;
         }
-        funnel.taken_on_phone += u64::from(taken);
-        funnel.with_email += u64::from(emailed);
-        funnel.issued += u64::from(issued);
+        funnel.reached += 1;
+        funnel.taken_on_phone += u64::from(visitor.taken);
+        funnel.with_email += u64::from(visitor.emailed);
+        // Issuing needs an email, so an issued visitor is a reached one; counting it only
+        // here keeps the stage a subset whatever was erased since.
+        funnel.issued += u64::from(visitor.issued);
     }
     Ok(funnel)
 }
@@ -482,8 +510,9 @@ mod tests {
         assert_eq!(
             funnel,
             Funnel {
-                codes_scanned: 4,
-                badges_claimed: 3,
+                scanned: 4,
+                earned: 3,
+                badges: 3,
                 // R2 is not registered: not reached yet.
                 reached: 2,
                 taken_on_phone: 1,
@@ -491,6 +520,38 @@ mod tests {
                 issued: 1,
             }
         );
+    }
+
+    /// Issue #17: a visitor who earns several badges (kiosk badges and a pathway the hub
+    /// completed) is one visitor at every stage: no stage exceeds the one before.
+    #[test]
+    fn regression_issue_17_the_funnel_counts_visitors_and_never_grows() {
+        let store = store();
+        record(&store, "k1", 1, "attendance", "attended", 1, "accueil");
+        record(&store, "k1", 2, "attendance", "attended", 2, "accueil");
+        award(&store, "attended", 1, "k1", 1, "email-sha256:00", None);
+        award(&store, "other", 1, "k1", 1, "email-sha256:00", None);
+        award(&store, "pathway", 1, "k1", 1, "", None);
+        let connection = store.connection();
+        connection
+            .execute(
+                "INSERT INTO record_emails (kiosk_id, sequence, email, received_ms) VALUES ('k1', 1, 'a@b.fr', 0)",
+                [],
+            )
+            .unwrap();
+        for badge in ["attended", "other"] {
+            connection
+                .execute(
+                    "INSERT INTO platform_issues (platform, award_key, state, updated_ms) VALUES ('obf', ?1, 'confirmed', 0)",
+                    [crate::hub::issue::award_key(badge, &[1; 10])],
+                )
+                .unwrap();
+        }
+        let funnel = funnel(connection).unwrap();
+        assert_eq!((funnel.scanned, funnel.earned, funnel.badges), (2, 1, 3));
+        assert_eq!((funnel.reached, funnel.issued), (1, 1));
+        let stages = [funnel.scanned, funnel.earned, funnel.reached, funnel.issued];
+        assert!(stages.windows(2).all(|pair| pair[0] >= pair[1]), "{funnel:?}");
     }
 
     #[test]

@@ -49,7 +49,12 @@ async fn upload(State(hub): State<SharedHub>, body: Result<Json<UploadRequest>, 
     })
     .await
     {
-        Ok(response) => Json(response).into_response(),
+        Ok(response) => {
+            if !response.answers.is_empty() {
+                hub.relay.wake.notify_one();
+            }
+            Json(response).into_response()
+        }
         Err(response) => response,
     }
 }

@@ -39,6 +39,8 @@ pub struct HubState {
     pub tls_pin: Option<[u8; 32]>,
     /// Enrolment attempts per network address (see `trust::AttemptLimiter`).
     pub enrol_attempts: crate::hub::trust::AttemptLimiter,
+    /// Rung when an upload brought records, for the relay to a public hub (`hub::relay`).
+    pub relay: RelaySignal,
 }
 
 /// Shared between the claim-email form and the mailer task (see `hub::mailer`).
@@ -74,6 +76,7 @@ impl HubState {
             plain_http: !public_url.starts_with("https://"),
             tls_pin: None,
             enrol_attempts: crate::hub::trust::AttemptLimiter::default(),
+            relay: RelaySignal::default(),
         })
     }
 
@@ -171,4 +174,11 @@ pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce(&mut HubStore, i64) -> Result<T, HubError> + Send + 'static,
 ) -> Result<T, Response> {
     with_store(hub, work).await.map_err(hub_error)
+}
+
+/// Rung by the hub when an upload brought records, so the relay (`hub::relay`) sends them
+/// shortly.
+#[derive(Debug, Default)]
+pub struct RelaySignal {
+    pub wake: tokio::sync::Notify,
 }

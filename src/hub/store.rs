@@ -167,10 +167,10 @@ impl HubStore {
                 found: request.event_id.clone(),
             });
         }
-        let certificate = hex::decode(&request.certificate)
-            .ok()
-            .and_then(|bytes| KioskCertificate::from_bytes(&bytes).ok())
-            .ok_or_else(|| HubError::Unenrolled("the certificate is unreadable".into()))?;
+        let certificate_bytes = hex::decode(&request.certificate)
+            .map_err(|_| HubError::Unenrolled("the certificate is unreadable".into()))?;
+        let certificate = KioskCertificate::from_bytes(&certificate_bytes)
+            .map_err(|_| HubError::Unenrolled("the certificate is unreadable".into()))?;
         certificate
             .verify(&self.event.event.id, &self.event_keys)
             .map_err(|error| HubError::Unenrolled(error.to_string()))?;
@@ -233,6 +233,23 @@ impl HubStore {
                 )?;
             }
         }
+        // Kept as sent, so a relay to the public hub replays this kiosk's records verbatim
+        // with the certificate of the device key that signed them. The newest certificate of
+        // a device key is the one kept: the public hub compares issue times too.
+        transaction.execute(
+            "INSERT INTO kiosk_certificates (kiosk_id, device_key, certificate, issued_ms, received_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (kiosk_id, device_key) DO UPDATE SET certificate = excluded.certificate,
+                     issued_ms = excluded.issued_ms, received_ms = excluded.received_ms
+             WHERE excluded.issued_ms > kiosk_certificates.issued_ms",
+            params![
+                certificate.kiosk_id,
+                certificate.device_key.as_bytes().as_slice(),
+                certificate_bytes,
+                issued_ms,
+                now_ms
+            ],
+        )?;
         transaction.execute(
             "UPDATE kiosks SET last_seen_ms = ?2,
                     queue_waiting = COALESCE(?3, queue_waiting),
@@ -1133,4 +1150,131 @@ fn merge_pathway(
         )?;
     }
     Ok(())
+}
+
+/// A record the venue hub has not yet relayed to a public hub, as its kiosk signed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayCandidate {
+    /// SHA-256 of the signed bytes: the key of its relay state.
+    pub record_hash: Vec<u8>,
+    pub signed_bytes: Vec<u8>,
+    /// The clear email the kiosk sent with it, while the hub still holds it.
+    pub email: Option<String>,
+    /// The stand the kiosk last said it is set up for, for the public hub's fleet view.
+    pub kiosk_stand: Option<String>,
+}
+
+/// What the relay learned about one record from the public hub's signed answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelayMark {
+    Relayed,
+    Refused(String),
+}
+
+/// Where a venue hub's records stand with one public hub (`hub status`, the console).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RelayCounts {
+    pub target: String,
+    pub relayed: u64,
+    pub refused: u64,
+    /// Records not relayed yet (new, or only transient failures so far).
+    pub waiting: u64,
+    /// The latest refusals: (kiosk id, sequence, reason).
+    pub refusals: Vec<(String, u64, String)>,
+    pub last_relayed_ms: Option<i64>,
+}
+
+impl HubStore {
+    /// Every record not yet relayed to `target`, oldest kiosk and sequence first.
+    pub fn relay_candidates(&self, target: &str) -> Result<Vec<RelayCandidate>, HubError> {
+        let mut statement = self.connection.prepare(
+            "SELECT r.record_hash, r.signed_bytes, e.email, k.stand FROM records r
+             LEFT JOIN relay_records s ON s.target = ?1 AND s.record_hash = r.record_hash
+             LEFT JOIN record_emails e ON e.kiosk_id = r.kiosk_id AND e.sequence = r.sequence
+             LEFT JOIN kiosks k ON k.kiosk_id = r.kiosk_id
+             WHERE s.record_hash IS NULL
+             ORDER BY r.kiosk_id, r.sequence",
+        )?;
+        let rows = statement.query_map([target], |row| {
+            Ok(RelayCandidate {
+                record_hash: row.get(0)?,
+                signed_bytes: row.get(1)?,
+                email: row.get(2)?,
+                kiosk_stand: row.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The frozen bytes of every kiosk certificate this hub accepted an upload with.
+    pub fn kiosk_certificates(&self) -> Result<Vec<Vec<u8>>, HubError> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT certificate FROM kiosk_certificates ORDER BY issued_ms, kiosk_id")?;
+        let rows = statement.query_map([], |row| row.get(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Notes the public hub's word on each record (by record hash), all or nothing.
+    pub fn mark_relay(&mut self, target: &str, marks: &[(Vec<u8>, RelayMark)], now_ms: i64) -> Result<(), HubError> {
+        let transaction = self.connection.transaction()?;
+        for (hash, mark) in marks {
+            let (state, reason) = match mark {
+                RelayMark::Relayed => ("relayed", None),
+                RelayMark::Refused(reason) => ("refused", Some(reason.as_str())),
+            };
+            transaction.execute(
+                "INSERT OR REPLACE INTO relay_records (target, record_hash, state, reason, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![target, hash, state, reason, now_ms],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Where the records stand with each public hub this hub ever relayed to.
+    pub fn relay_counts(&self) -> Result<Vec<RelayCounts>, HubError> {
+        let total = u64::try_from(
+            self.connection
+                .query_row("SELECT COUNT(*) FROM records", [], |row| row.get::<_, i64>(0))?,
+        )
+        .unwrap_or(0);
+        let mut statement = self.connection.prepare(
+            "SELECT target, SUM(state = 'relayed'), SUM(state = 'refused'), MAX(CASE WHEN state = 'relayed' THEN at_ms END)
+             FROM relay_records s WHERE EXISTS (SELECT 1 FROM records r WHERE r.record_hash = s.record_hash)
+             GROUP BY target ORDER BY target",
+        )?;
+        let mut counts = statement
+            .query_map([], |row| {
+                let relayed = u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0);
+                let refused = u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0);
+                Ok(RelayCounts {
+                    target: row.get(0)?,
+                    relayed,
+                    refused,
+                    waiting: total.saturating_sub(relayed + refused),
+                    refusals: Vec::new(),
+                    last_relayed_ms: row.get(3)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut refusals = self.connection.prepare(
+            "SELECT r.kiosk_id, r.sequence, s.reason FROM relay_records s
+             JOIN records r ON r.record_hash = s.record_hash
+             WHERE s.target = ?1 AND s.state = 'refused' ORDER BY s.at_ms DESC, r.kiosk_id, r.sequence LIMIT 20",
+        )?;
+        for count in &mut counts {
+            count.refusals = refusals
+                .query_map([&count.target], |row| {
+                    Ok((
+                        row.get(0)?,
+                        u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+                        row.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+        }
+        Ok(counts)
+    }
 }

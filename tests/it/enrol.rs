@@ -7,10 +7,10 @@ use std::process::{Child, Command, Stdio};
 
 use crate::helpers::{binary, require_tool, TestKiosk};
 
-/// A hub process, killed when dropped.
-struct Hub {
+/// A hub process, killed when dropped (the relay tests start one too).
+pub(crate) struct Hub {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     event: PathBuf,
     data: PathBuf,
 }
@@ -23,7 +23,7 @@ impl Drop for Hub {
 }
 
 impl Hub {
-    fn start(event: &Path, data: &Path, extra: &[&str]) -> Self {
+    pub(crate) fn start(event: &Path, data: &Path, extra: &[&str]) -> Self {
         std::fs::create_dir_all(data).unwrap();
         // A file, not a pipe: the hub must never die of a reader that went away.
         let log_path = data.join(format!(

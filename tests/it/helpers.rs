@@ -192,8 +192,13 @@ pub fn kiosk_sync_settings(
 /// hub directly, as `POST /login` does): (status, body).
 pub fn console_page(runtime: &tokio::runtime::Runtime, hub: &LoopbackHub, path: &str) -> (u16, String) {
     let (session, _) = hub.state.console.sessions.open((hub.state.clock)());
+    let mut client = reqwest::Client::builder();
+    if let Some(pin) = hub.tls_pin {
+        client = client.use_preconfigured_tls(badge_kiosk::sync::pinning::pinned_client_config(pin));
+    }
+    let client = client.build().expect("an HTTP client");
     runtime.block_on(async {
-        let response = reqwest::Client::new()
+        let response = client
             .get(format!("{}{path}", hub.url()))
             .header(
                 "cookie",

@@ -19,6 +19,7 @@ mod phone_claim;
 mod platform;
 mod platform_contract;
 mod power_cut;
+mod relay;
 mod sync;
 mod tickets;
 mod ui_e2e;

@@ -9,6 +9,7 @@ mod passwd;
 mod purge;
 mod recipients;
 mod registrations;
+pub(crate) mod relay;
 mod revoke;
 mod serve;
 mod status;
@@ -25,6 +26,7 @@ use crate::hub::store::HubStore;
 pub(super) fn run(config: &Config, command: HubCommand) -> Result<()> {
     match command {
         HubCommand::Serve(args) => serve::run(config, args),
+        HubCommand::Relay(args) => relay::relay(config, args),
         HubCommand::Passwd(args) => passwd::run(&args.data),
         HubCommand::Import(args) => import::run(config, args),
         HubCommand::EnrolToken(args) => enrol_token::run(config, args),

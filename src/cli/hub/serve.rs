@@ -28,6 +28,7 @@ pub(super) fn run(config: &Config, args: HubServeArgs) -> Result<()> {
         credentials,
         no_email,
         smtp_insecure,
+        relay,
     } = args;
     if let Some(url) = &smtp_url {
         crate::hub::mailer::check_transport_security(url, smtp_insecure)?;
@@ -137,6 +138,7 @@ pub(super) fn run(config: &Config, args: HubServeArgs) -> Result<()> {
                 None
             }
         };
+        let relay_task = super::relay::spawn_for_serve(&relay, &state)?;
         // Ctrl-C in a terminal, SIGTERM from systemd: both finish the requests in flight.
         let stop = async {
             let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -154,7 +156,7 @@ pub(super) fn run(config: &Config, args: HubServeArgs) -> Result<()> {
             Some(identity) => crate::hub::server::serve_tls(listener, state, &identity, stop).await?,
             None => crate::hub::server::serve(listener, state, stop).await?,
         }
-        if let Some(task) = mail_task {
+        for task in [mail_task, relay_task].into_iter().flatten() {
             task.abort();
         }
         Ok(())

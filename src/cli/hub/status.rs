@@ -22,6 +22,7 @@ pub(super) fn run(config: &Config, args: HubStatusArgs) -> Result<()> {
         println!("records from {}: {n}", crate::hub::trust::printable(&kiosk));
     }
     println!("cross-kiosk duplicates: {}", counts.duplicates);
+    super::relay::print_status(&store)?;
     for platform in [Platform::Obf, Platform::Badgr] {
         let issues = issue::award_issues(store.connection(), platform)?;
         let counts = issue::counts(&issues);

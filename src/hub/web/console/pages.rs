@@ -331,22 +331,22 @@ fn overview_view(store: &HubStore, now: i64, language: Language) -> Result<Overv
     let t = Texts::of(language);
     let connection = store.connection();
     let funnel = queries::funnel(connection)?;
-    let top = funnel.codes_scanned.max(1);
+    let top = funnel.scanned.max(1);
     let stages = vec![
         Stage {
-            label: t.codes_scanned,
-            count: funnel.codes_scanned,
-            percent: percent(funnel.codes_scanned, top),
+            label: t.visitors_scanned,
+            count: funnel.scanned,
+            percent: percent(funnel.scanned, top),
             detail: String::new(),
         },
         Stage {
-            label: t.badges_claimed,
-            count: funnel.badges_claimed,
-            percent: percent(funnel.badges_claimed, top),
-            detail: String::new(),
+            label: t.visitors_earned,
+            count: funnel.earned,
+            percent: percent(funnel.earned, top),
+            detail: t.badges_in_all.replace("{count}", &funnel.badges.to_string()),
         },
         Stage {
-            label: t.emails_or_phone,
+            label: t.visitors_reached,
             count: funnel.reached,
             percent: percent(funnel.reached, top),
             detail: format!(
@@ -355,7 +355,7 @@ fn overview_view(store: &HubStore, now: i64, language: Language) -> Result<Overv
             ),
         },
         Stage {
-            label: t.issued_to_platform,
+            label: t.visitors_issued,
             count: funnel.issued,
             percent: percent(funnel.issued, top),
             detail: String::new(),
@@ -525,6 +525,8 @@ pub struct KioskRow {
 pub struct KiosksView {
     summary: String,
     rows: Vec<KioskRow>,
+    /// One line per public hub this hub relays to, and its latest refusals.
+    relay: Vec<(String, Vec<String>)>,
 }
 
 fn format_offset(ms: i64) -> String {
@@ -603,6 +605,32 @@ fn kiosks_view(store: &HubStore, now: i64, language: Language) -> Result<KiosksV
             ],
         ),
         rows,
+        relay: store
+            .relay_counts()?
+            .into_iter()
+            .map(|counts| {
+                let line = fill(
+                    t.relay_line,
+                    &[
+                        ("target", &counts.target),
+                        ("relayed", &counts.relayed),
+                        ("refused", &counts.refused),
+                        ("waiting", &counts.waiting),
+                    ],
+                );
+                let refusals = counts
+                    .refusals
+                    .iter()
+                    .map(|(kiosk, sequence, reason)| {
+                        fill(
+                            t.relay_refused,
+                            &[("kiosk", kiosk), ("sequence", sequence), ("reason", reason)],
+                        )
+                    })
+                    .collect();
+                (line, refusals)
+            })
+            .collect(),
     })
 }
 
