@@ -40,6 +40,9 @@ pub struct Config {
     pub sync_interval_secs: u64,
     /// Volume of the "saved" chime and the "refused" buzz, 0 to 100; 0 turns them off.
     pub sound_volume: u8,
+    /// Longest pause (ms) between two keys a USB barcode scanner types; a longer pause means
+    /// a person is typing. Raise it for slow (e.g. Bluetooth) scanners that lose codes.
+    pub wedge_max_gap_ms: u64,
 }
 
 impl Default for Config {
@@ -61,6 +64,7 @@ impl Default for Config {
             hub_ca: None,
             sync_interval_secs: 300,
             sound_volume: 70,
+            wedge_max_gap_ms: 35,
         }
     }
 }
@@ -139,6 +143,7 @@ impl Config {
                 "ENROL" => config.enrol = matches!(value.as_str(), "1" | "true" | "yes"),
                 "HUB_CA" => config.hub_ca = Some(PathBuf::from(&value)),
                 "SYNC_INTERVAL_SECS" => config.sync_interval_secs = number(&value)?,
+                "WEDGE_MAX_GAP_MS" => config.wedge_max_gap_ms = number(&value)?,
                 "SOUND_VOLUME" => {
                     config.sound_volume = value
                         .parse::<u8>()
@@ -167,6 +172,13 @@ impl Config {
                 name: "sync_interval_secs".into(),
                 value: "0".into(),
                 message: "give at least 1 second (new awards are synced within seconds anyway)".into(),
+            });
+        }
+        if !(1..=10_000).contains(&self.wedge_max_gap_ms) {
+            return Err(ConfigError::Env {
+                name: "wedge_max_gap_ms".into(),
+                value: self.wedge_max_gap_ms.to_string(),
+                message: "give a pause from 1 to 10000 ms (35 suits USB scanners)".into(),
             });
         }
         if self.sound_volume > 100 {

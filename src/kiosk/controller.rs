@@ -320,6 +320,7 @@ impl Controller {
                 .unwrap_or_default(),
             ..OrganiserView::default()
         };
+        let detector = WedgeKeys::for_config(&config);
         Self {
             machine: Machine::new(language, timing, failures, locked_until_ms),
             core,
@@ -327,7 +328,7 @@ impl Controller {
             event,
             organiser,
             qr: None,
-            detector: WedgeKeys::default(),
+            detector,
             options,
             inputs,
             event_reload_pending: false,

@@ -14,15 +14,31 @@ pub struct WedgeKeys {
 
 impl Default for WedgeKeys {
     fn default() -> Self {
-        Self {
-            detector: crate::scan::wedge::WedgeDetector::new(crate::scan::wedge::WedgeConfig::default()),
-            origin: std::time::Instant::now(),
-            base_ms: None,
-        }
+        Self::new(crate::scan::wedge::WedgeConfig::default())
     }
 }
 
 impl WedgeKeys {
+    pub fn new(config: crate::scan::wedge::WedgeConfig) -> Self {
+        Self {
+            detector: crate::scan::wedge::WedgeDetector::new(config),
+            origin: std::time::Instant::now(),
+            base_ms: None,
+        }
+    }
+
+    /// The detector with the configured pause between a scanner's keys (`wedge_max_gap_ms`).
+    pub fn for_config(config: &crate::config::Config) -> Self {
+        let defaults = crate::scan::wedge::WedgeConfig::default();
+        let max_gap = std::time::Duration::from_millis(config.wedge_max_gap_ms);
+        Self::new(crate::scan::wedge::WedgeConfig {
+            max_gap,
+            // An Enter-less scan ends after a silence no key of a burst can leave.
+            idle_timeout: defaults.idle_timeout.max(max_gap * 2),
+            ..defaults
+        })
+    }
+
     fn instant(&mut self, at_ms: i64) -> std::time::Instant {
         let base = *self.base_ms.get_or_insert(at_ms);
         self.origin + std::time::Duration::from_millis(u64::try_from(at_ms - base).unwrap_or(0))
@@ -113,6 +129,20 @@ mod tests {
         // Shift and arrows reach us as control or private-use characters.
         let with_modifiers = format!("{}\u{10}\u{F700}{}\n", &CODE[..10], &CODE[10..]);
         assert_eq!(typed(&mut detector, &with_modifiers, 20_000, 5).as_deref(), Some(CODE));
+    }
+
+    #[test]
+    fn a_slow_scanner_reads_once_the_configured_pause_allows_it() {
+        // 60 ms between keys: a person under the default 35 ms rule, a scan at 100 ms.
+        assert_eq!(typed(&mut WedgeKeys::default(), &format!("{CODE}\n"), 1_000, 60), None);
+        let config = crate::config::Config {
+            wedge_max_gap_ms: 100,
+            ..Default::default()
+        };
+        assert_eq!(
+            typed(&mut WedgeKeys::for_config(&config), &format!("{CODE}\n"), 1_000, 60).as_deref(),
+            Some(CODE)
+        );
     }
 
     #[test]

@@ -84,7 +84,7 @@ pub fn run_worker(config: Config, inputs: Receiver<Input>, window: slint::Weak<A
         return;
     };
     let hub_ca_pem = config.hub_ca.as_ref().and_then(|path| std::fs::read(path).ok());
-    let mut keys = WedgeKeys::default();
+    let mut keys = WedgeKeys::for_config(&config);
     let mut last_attempt: Option<(String, std::time::Instant)> = None;
     while let Ok(input) = inputs.recv() {
         let text = match input {
