@@ -30,7 +30,7 @@ pub struct HubState {
     /// The event's images as PNG for the claim pages and credentials, rendered once.
     pub images: crate::hub::web::images::ImageCache,
     /// The organiser console: its settings, sessions and issue runs (see `hub::web::console`).
-    pub console: crate::hub::web::console::Console,
+    pub console: crate::hub::web::console::shared::Console,
     /// True when the organiser chose plain HTTP (`--insecure-http`): the console and the
     /// kiosks' organiser panel say that enrolment codes, emails and claim links cross the
     /// network in clear.
@@ -72,7 +72,7 @@ impl HubState {
             public_url: public_url.trim_end_matches('/').to_owned(),
             mail: MailSignal::default(),
             images: crate::hub::web::images::ImageCache::default(),
-            console: crate::hub::web::console::Console::default(),
+            console: crate::hub::web::console::shared::Console::default(),
             plain_http: !public_url.starts_with("https://"),
             tls_pin: None,
             enrol_attempts: crate::hub::trust::AttemptLimiter::default(),
@@ -81,8 +81,8 @@ impl HubState {
     }
 
     /// Sets up the organiser console (password location, HTTPS, host names, platform).
-    pub fn with_console(mut self, settings: crate::hub::web::console::ConsoleSettings) -> Self {
-        self.console = crate::hub::web::console::Console::new(settings);
+    pub fn with_console(mut self, settings: crate::hub::web::console::shared::ConsoleSettings) -> Self {
+        self.console = crate::hub::web::console::shared::Console::new(settings);
         self
     }
 

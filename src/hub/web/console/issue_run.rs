@@ -6,7 +6,6 @@
 use std::sync::{Arc, Mutex};
 
 use crate::hub::issue::{issue_from_hub, ProgressFn, SharedHubStore};
-use crate::hub::state::SharedHub;
 use crate::hub::store::HubStore;
 use crate::platform::{IssueSettings, Platform, PlatformClient};
 
@@ -65,13 +64,18 @@ impl IssueRuns {
     }
 
     /// Starts a run in the background, unless one is running or issuing is not set up.
-    pub fn start(&self, hub: &SharedHub) -> Result<(), StartRefusal> {
-        let console = &hub.console;
-        let (Some(issuer), Some(database)) = (console.settings.issuer.clone(), console.settings.database.clone())
-        else {
+    /// `event` is None when the hub's database could not be read: the run then ends at once
+    /// with that reason.
+    pub fn start(
+        &self,
+        issuer: Option<IssuerSetup>,
+        database: Option<std::path::PathBuf>,
+        now: i64,
+        event: Option<crate::domain::event::EventDefinition>,
+    ) -> Result<(), StartRefusal> {
+        let (Some(issuer), Some(database)) = (issuer, database) else {
             return Err(StartRefusal::NotConfigured);
         };
-        let now = (hub.clock)();
         {
             let mut latest = self.latest.lock().map_err(|_| StartRefusal::AlreadyRunning)?;
             if latest.as_ref().is_some_and(|run| run.end.is_none()) {
@@ -87,15 +91,12 @@ impl IssueRuns {
             });
         }
         let latest = Arc::clone(&self.latest);
-        let event = match hub.store.lock() {
-            Ok(store) => store.event.clone(),
-            Err(_) => {
-                finish(
-                    &latest,
-                    RunEnd::Failed("the hub database is unavailable: restart the hub".into()),
-                );
-                return Ok(());
-            }
+        let Some(event) = event else {
+            finish(
+                &latest,
+                RunEnd::Failed("the hub database is unavailable: restart the hub".into()),
+            );
+            return Ok(());
         };
         tokio::spawn(async move {
             let end = run(issuer, database, event, Arc::clone(&latest)).await;

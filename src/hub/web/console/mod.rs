@@ -15,9 +15,8 @@ pub mod auth;
 pub mod chart;
 pub mod issue_run;
 mod pages;
+pub mod shared;
 pub mod texts;
-
-use std::path::PathBuf;
 
 use askama::Template;
 use axum::extract::{Request, State};
@@ -28,55 +27,11 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use issue_run::IssuerSetup;
+pub use shared::{Console, ConsoleSettings};
 use texts::Texts;
 
 use crate::domain::event::Language;
 use crate::hub::state::SharedHub;
-
-/// How `hub serve` (or a test) sets the console up.
-#[derive(Debug, Clone, Default)]
-pub struct ConsoleSettings {
-    /// The hub's data directory, holding the organiser password's hash. None: no
-    /// password can be set, the console stays closed.
-    pub data_dir: Option<PathBuf>,
-    /// The hub's database file, opened a second time for "Issue now".
-    pub database: Option<PathBuf>,
-    /// Served over HTTPS: the session cookie is `Secure`.
-    pub https: bool,
-    /// Host names the console answers to besides IP literals, `localhost` and the host of
-    /// the hub's public URL (`hub serve --console-host`).
-    pub host_names: Vec<String>,
-    /// The badge platform "Issue now" sends to.
-    pub issuer: Option<IssuerSetup>,
-}
-
-/// The console's state inside `HubState`.
-#[derive(Debug, Default)]
-pub struct Console {
-    pub settings: ConsoleSettings,
-    pub sessions: auth::Sessions,
-    pub login_limiter: auth::LoginLimiter,
-    pub issue_runs: issue_run::IssueRuns,
-}
-
-impl Console {
-    pub fn new(settings: ConsoleSettings) -> Self {
-        Self {
-            settings,
-            ..Self::default()
-        }
-    }
-
-    /// The command that sets the organiser password for this hub.
-    pub fn passwd_command(&self) -> String {
-        let data = self
-            .settings
-            .data_dir
-            .as_ref()
-            .map_or_else(|| "DIR".to_owned(), |dir| dir.display().to_string());
-        format!("badge-kiosk hub passwd --data {data}")
-    }
-}
 
 /// The session a request was let in with (see [`require_session`]).
 #[derive(Debug, Clone)]

@@ -1179,14 +1179,21 @@ pub async fn start_issue(
     if !csrf_ok(&session, &form.csrf) {
         return expired_form(language);
     }
-    let notice = match hub.console.issue_runs.start(&hub) {
-        Ok(()) => {
-            tracing::info!("issue started from the organiser console");
-            Notice::success(t.issue_started.to_owned())
-        }
-        Err(StartRefusal::AlreadyRunning) => Notice::warning(t.issue_already_running.to_owned()),
-        Err(StartRefusal::NotConfigured) => Notice::error(t.issue_not_configured.to_owned()),
-    };
+    let settings = &hub.console.settings;
+    let event = hub.store.lock().ok().map(|store| store.event.clone());
+    let notice =
+        match hub
+            .console
+            .issue_runs
+            .start(settings.issuer.clone(), settings.database.clone(), (hub.clock)(), event)
+        {
+            Ok(()) => {
+                tracing::info!("issue started from the organiser console");
+                Notice::success(t.issue_started.to_owned())
+            }
+            Err(StartRefusal::AlreadyRunning) => Notice::warning(t.issue_already_running.to_owned()),
+            Err(StartRefusal::NotConfigured) => Notice::error(t.issue_not_configured.to_owned()),
+        };
     platform_page(&hub, language, &session, vec![notice]).await
 }
 
