@@ -41,8 +41,8 @@ pub(super) fn sync(config: &Config, args: SyncArgs) -> Result<()> {
     }
     if let Some(update) = &summary.bundle {
         println!(
-            "event bundle: {} new revoked code(s){}",
-            update.new_revocations,
+            "event bundle: {}{}",
+            crate::plural::count(update.new_revocations, "new revoked code", "new revoked codes"),
             if update.event_changed { ", event updated" } else { "" }
         );
     }

@@ -460,7 +460,7 @@ fn without_smtp_the_form_queues_and_refuses_bad_addresses_and_floods() {
     );
     let (_, dashboard) = console_page(&runtime, &loopback, "/console/registrations?lang=en");
     assert!(
-        dashboard.contains("3 email(s) waiting: start the hub with --smtp-url"),
+        dashboard.contains("3 emails waiting: start the hub with --smtp-url"),
         "{dashboard}"
     );
     assert_eq!(outbox_column(&db, "SELECT COUNT(email) FROM claim_emails"), 3);

@@ -168,7 +168,7 @@ fn an_enrolled_kiosk_syncs_and_receives_revocations_and_event_changes() {
     let hub = Hub::start(&event, &root.path().join("hub"), &[]);
 
     let synced = kiosk.ok(&["sync", "--hub", &hub.url]);
-    assert!(synced.contains("1 new revoked code(s), event updated"), "{synced}");
+    assert!(synced.contains("1 new revoked code, event updated"), "{synced}");
     let refused = kiosk.run(&["claim", &codes[1]]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(stdout(&refused).contains("cancelled") || String::from_utf8_lossy(&refused.stderr).contains("cancelled"));

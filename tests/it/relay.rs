@@ -230,9 +230,9 @@ fn a_venue_hub_relays_to_the_public_hub_whose_claim_page_serves_the_badge() {
     assert_eq!(status, 200, "{page}");
     assert!(
         page.contains(&format!(
-            "{}: {records} record(s) relayed, 0 refused for good, 0 waiting",
+            "{}: {records} records relayed, 0 refused for good, 0 waiting",
             public.url()
-        )) || page.contains(&format!("{} : {records} enregistrement(s) relayé(s)", public.url())),
+        )) || page.contains(&format!("{} : {records} enregistrements relayés", public.url())),
         "{page}"
     );
 }

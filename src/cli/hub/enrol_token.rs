@@ -53,7 +53,8 @@ pub(super) fn run(config: &Config, args: HubEnrolTokenArgs) -> Result<()> {
         eprintln!("QR code written to {}", path.display());
     }
     eprintln!(
-        "valid {minutes} minutes for {kiosks} kiosk(s): show it to each kiosk's \"scan the enrolment code\" screen, or run `badge-kiosk enrol URL` on it"
+        "valid {minutes} minutes for {}: show it to each kiosk's \"scan the enrolment code\" screen, or run `badge-kiosk enrol URL` on it",
+        crate::plural::count(kiosks, "kiosk", "kiosks")
     );
     Ok(())
 }

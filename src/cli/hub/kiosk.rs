@@ -19,12 +19,12 @@ pub(super) fn run(config: &Config, command: KioskFleetCommand) -> Result<()> {
             }
             for kiosk in fleet {
                 println!(
-                    "{}\tkey {}\tcertificate {}\tlast seen {}\t{} record(s){}{}",
+                    "{}\tkey {}\tcertificate {}\tlast seen {}\t{}{}{}",
                     printable(&kiosk.kiosk_id),
                     kiosk.fingerprint,
                     kiosk.certificate_issued_ms.map_or_else(|| "-".into(), format_time),
                     format_time(kiosk.last_seen_ms),
-                    kiosk.records,
+                    crate::plural::count(kiosk.records, "record", "records"),
                     kiosk
                         .queue_waiting
                         .map(|n| format!(", {n} waiting on the kiosk"))

@@ -12,7 +12,7 @@ use axum::{Extension, Form};
 
 use super::chart::{stacked_by_hour, Chart};
 use super::issue_run::{RunEnd, RunState, StartRefusal};
-use super::texts::{fill, Texts};
+use super::texts::Texts;
 use super::{auth, csrf_ok, language, render, render_with, safe_next, Chrome, Notice, Page, SessionContext};
 use crate::domain::event::Language;
 use crate::hub::console_queries as queries;
@@ -37,11 +37,11 @@ fn ago(t: &Texts, now_ms: i64, at_ms: i64) -> String {
     if minutes < 1 {
         t.just_now.to_owned()
     } else if minutes < 120 {
-        fill(t.minutes_ago, &[("n", &minutes)])
+        t.fill(t.minutes_ago, &[("n", &minutes)])
     } else if minutes < 48 * 60 {
-        fill(t.hours_ago, &[("n", &(minutes / 60))])
+        t.fill(t.hours_ago, &[("n", &(minutes / 60))])
     } else {
-        fill(t.days_ago, &[("n", &(minutes / 1440))])
+        t.fill(t.days_ago, &[("n", &(minutes / 1440))])
     }
 }
 
@@ -73,7 +73,7 @@ fn storage_failure(language: Language, failure: HubError) -> Response {
     (
         StatusCode::INTERNAL_SERVER_ERROR,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        fill(t.storage_error, &[("error", &failure)]),
+        t.fill(t.storage_error, &[("error", &failure)]),
     )
         .into_response()
 }
@@ -229,7 +229,7 @@ pub async fn login(
             &hub,
             language,
             &next,
-            Some(fill(t.too_many_attempts, &[("minutes", &minutes)])),
+            Some(t.fill(t.too_many_attempts, &[("minutes", &minutes)])),
         )
         .await;
         return render_with(StatusCode::TOO_MANY_REQUESTS, &page);
@@ -405,7 +405,7 @@ fn overview_view(store: &HubStore, now: i64, language: Language) -> Result<Overv
         },
     );
     if let Some((first, last, total, peak)) = chart.span {
-        chart.summary = fill(
+        chart.summary = t.fill(
             t.chart_summary,
             &[
                 ("first", &local_time(first, "%d/%m %Hh")),
@@ -595,7 +595,7 @@ fn kiosks_view(store: &HubStore, now: i64, language: Language) -> Result<KiosksV
         })
         .collect();
     Ok(KiosksView {
-        summary: fill(
+        summary: t.fill(
             t.fleet_summary,
             &[
                 ("total", &rows.len()),
@@ -609,7 +609,7 @@ fn kiosks_view(store: &HubStore, now: i64, language: Language) -> Result<KiosksV
             .relay_counts()?
             .into_iter()
             .map(|counts| {
-                let line = fill(
+                let line = t.fill(
                     t.relay_line,
                     &[
                         ("target", &counts.target),
@@ -622,7 +622,7 @@ fn kiosks_view(store: &HubStore, now: i64, language: Language) -> Result<KiosksV
                     .refusals
                     .iter()
                     .map(|(kiosk, sequence, reason)| {
-                        fill(
+                        t.fill(
                             t.relay_refused,
                             &[("kiosk", kiosk), ("sequence", sequence), ("reason", reason)],
                         )
@@ -703,9 +703,9 @@ pub async fn revoke_kiosk(
     let notice = match revoked {
         Ok(true) => {
             tracing::warn!(kiosk = %form.kiosk_id, "kiosk revoked from the organiser console");
-            Notice::success(fill(t.kiosk_revoked, &[("kiosk", &form.kiosk_id)]))
+            Notice::success(t.fill(t.kiosk_revoked, &[("kiosk", &form.kiosk_id)]))
         }
-        Ok(false) => Notice::error(fill(t.kiosk_unknown, &[("kiosk", &form.kiosk_id)])),
+        Ok(false) => Notice::error(t.fill(t.kiosk_unknown, &[("kiosk", &form.kiosk_id)])),
         Err(failure) => return storage_failure(language, failure),
     };
     kiosks_page(&hub, language, &session, vec![notice]).await
@@ -802,7 +802,7 @@ pub async fn enrol(
         t,
         c,
         e: EnrolView {
-            headline: fill(
+            headline: t.fill(
                 t.enrol_headline,
                 &[("kiosks", &kiosks), ("until", &local_time(until, "%d/%m %H:%M"))],
             ),
@@ -868,7 +868,7 @@ fn pathways_view(store: &HubStore, language: Language) -> Result<PathwaysView, H
                 .badge(&reach.badge_id)
                 .and_then(|badge| badge.pathway.clone());
             let mut rule_text = rule.as_ref().map_or_else(String::new, |rule| {
-                fill(
+                t.fill(
                     t.pathway_rule,
                     &[("needed", &rule.needed), ("stands", &rule.stands.len())],
                 )
@@ -880,7 +880,7 @@ fn pathways_view(store: &HubStore, language: Language) -> Result<PathwaysView, H
                     .map(|stand| stand_name(store, language, stand))
                     .collect();
                 rule_text.push(' ');
-                rule_text.push_str(&fill(t.pathway_required, &[("stands", &names.join(", "))]));
+                rule_text.push_str(&t.fill(t.pathway_required, &[("stands", &names.join(", "))]));
             }
             let top = reach.reached.iter().copied().max().unwrap_or(0).max(1);
             PathwayView {
@@ -893,7 +893,7 @@ fn pathways_view(store: &HubStore, language: Language) -> Result<PathwaysView, H
                     .iter()
                     .enumerate()
                     .map(|(index, count)| StepRow {
-                        label: fill(t.stand_count, &[("n", &(index + 1))]),
+                        label: t.fill(t.stand_count, &[("n", &(index + 1))]),
                         count: *count,
                         percent: percent(*count, top),
                     })
@@ -1049,7 +1049,7 @@ fn platform_view(
         t.platform_not_set.to_owned()
     };
     Ok(PlatformView {
-        platform_line: fill(t.platform_line, &[("platform", &platform_name)]),
+        platform_line: t.fill(t.platform_line, &[("platform", &platform_name)]),
         configured,
         badges: rows.into_values().collect(),
         needs_email_total,
@@ -1064,7 +1064,7 @@ fn issue_run_view(run: &RunState, language: Language) -> IssueRunView {
         Some(RunEnd::Done(issued, refused, queued, needs)) => (
             t.issue_finished,
             "done",
-            fill(
+            t.fill(
                 t.issue_outcome,
                 &[
                     ("issued", issued),
@@ -1079,7 +1079,7 @@ fn issue_run_view(run: &RunState, language: Language) -> IssueRunView {
             "stopped",
             format!(
                 "{reason} — {}",
-                fill(
+                t.fill(
                     t.issue_outcome,
                     &[
                         ("issued", issued),
@@ -1099,7 +1099,7 @@ fn issue_run_view(run: &RunState, language: Language) -> IssueRunView {
         started: format!("{} · {}", run.platform.label(), local_time(run.started_ms, "%H:%M:%S")),
         total: run.total.max(done),
         done,
-        figures: fill(
+        figures: t.fill(
             t.issue_figures,
             &[
                 ("done", &done),
@@ -1293,14 +1293,14 @@ fn registrations_view(store: &HubStore, language: Language, mail_enabled: bool) 
     let outbox = store.outbox_counts()?;
     let mut warnings = Vec::new();
     if outbox.queued > 0 && !mail_enabled {
-        warnings.push(fill(t.emails_waiting_no_smtp, &[("n", &outbox.queued)]));
+        warnings.push(t.fill(t.emails_waiting_no_smtp, &[("n", &outbox.queued)]));
     }
     if let (true, Some(error)) = (outbox.queued > 0 && mail_enabled, &outbox.last_transient_error) {
-        warnings.push(fill(t.last_mail_error, &[("error", error)]));
+        warnings.push(t.fill(t.last_mail_error, &[("error", error)]));
     }
     Ok(RegistrationsView {
         import: None,
-        registrations_line: fill(t.registrations_line, &[("n", &known)]),
+        registrations_line: t.fill(t.registrations_line, &[("n", &known)]),
         revoked,
         queued: outbox.queued,
         sent: outbox.sent,
@@ -1419,14 +1419,14 @@ pub async fn import_registrations(
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(_) => {
-            let reason = fill(t.import_unreadable, &[("reason", &"not UTF-8")]);
+            let reason = t.fill(t.import_unreadable, &[("reason", &"not UTF-8")]);
             return registrations_page(&hub, language, &session, vec![Notice::error(reason)], None).await;
         }
     };
     let parsed = match crate::domain::registrations::parse_registrations(&text) {
         Ok(parsed) => parsed,
         Err(failure) => {
-            let reason = fill(t.import_unreadable, &[("reason", &failure)]);
+            let reason = t.fill(t.import_unreadable, &[("reason", &failure)]);
             return registrations_page(&hub, language, &session, vec![Notice::error(reason)], None).await;
         }
     };
@@ -1444,10 +1444,10 @@ pub async fn import_registrations(
     };
     let mut notices = Vec::new();
     if outcome.requeued > 0 {
-        notices.push(Notice::success(fill(t.import_requeued, &[("n", &outcome.requeued)])));
+        notices.push(Notice::success(t.fill(t.import_requeued, &[("n", &outcome.requeued)])));
     }
     let result = ImportResult {
-        summary: fill(
+        summary: t.fill(
             t.import_summary,
             &[
                 ("file", &file_name),
@@ -1501,14 +1501,14 @@ pub async fn revoke_code(
                     .map(|bytes| crate::domain::code::CodeId(bytes).short())
                     .unwrap_or_else(|_| hex::encode(&id));
                 if fresh {
-                    Notice::success(fill(t.code_revoked, &[("code", &shown)]))
+                    Notice::success(t.fill(t.code_revoked, &[("code", &shown)]))
                 } else {
-                    Notice::warning(fill(t.code_already_revoked, &[("code", &shown)]))
+                    Notice::warning(t.fill(t.code_already_revoked, &[("code", &shown)]))
                 }
             }
             queries::CodeLookup::UnknownShortId => Notice::error(t.code_unknown_short_id.to_owned()),
-            queries::CodeLookup::Ambiguous(n) => Notice::error(fill(t.code_ambiguous, &[("n", &n)])),
-            queries::CodeLookup::Unreadable(reason) => Notice::error(fill(t.code_unreadable, &[("reason", &reason)])),
+            queries::CodeLookup::Ambiguous(n) => Notice::error(t.fill(t.code_ambiguous, &[("n", &n)])),
+            queries::CodeLookup::Unreadable(reason) => Notice::error(t.fill(t.code_unreadable, &[("reason", &reason)])),
         })
     })
     .await;
@@ -1545,7 +1545,7 @@ pub async fn export(
             t,
             c: Chrome::new(language, Page::Export, &name, &session),
             x: ExportView {
-                summary: fill(t.export_summary, &[("n", &count)]),
+                summary: t.fill(t.export_summary, &[("n", &count)]),
             },
         }),
         Err(failure) => storage_failure(language, failure),

@@ -5,6 +5,8 @@
 use crate::domain::event::Language;
 
 pub struct Texts {
+    /// French counts 0 as singular ("0 borne"), English does not ("0 kiosks").
+    pub zero_is_singular: bool,
     // Frame and navigation.
     pub console: &'static str,
     pub skip_to_content: &'static str,
@@ -188,16 +190,38 @@ impl Texts {
     }
 }
 
-/// Replaces `{name}` placeholders in a text of this file.
-pub fn fill(text: &str, values: &[(&str, &(dyn std::fmt::Display + Sync))]) -> String {
+impl Texts {
+    /// Fills `{name}` with its value and `{name|one|other}` with the form this language uses
+    /// for that count (French: one for 0 and 1; English: one for 1 only).
+    pub fn fill(&self, text: &str, values: &[(&str, &(dyn std::fmt::Display + Sync))]) -> String {
+        fill_in(text, values, self.zero_is_singular)
+    }
+}
+
+/// Replaces the placeholders of a text of this file (see [`Texts::fill`]).
+fn fill_in(text: &str, values: &[(&str, &(dyn std::fmt::Display + Sync))], zero_is_singular: bool) -> String {
     let mut out = text.to_owned();
     for (name, value) in values {
-        out = out.replace(&format!("{{{name}}}"), &value.to_string());
+        let shown = value.to_string();
+        let opening = format!("{{{name}|");
+        while let Some(start) = out.find(&opening) {
+            let Some(length) = out[start..].find('}') else { break };
+            let inner = &out[start + opening.len()..start + length];
+            let (one, other) = inner.split_once('|').unwrap_or((inner, inner));
+            let singular = match shown.parse::<u64>() {
+                Ok(n) => n == 1 || (n == 0 && zero_is_singular),
+                Err(_) => false,
+            };
+            let form = if singular { one } else { other }.to_owned();
+            out.replace_range(start..start + length + 1, &form);
+        }
+        out = out.replace(&format!("{{{name}}}"), &shown);
     }
     out
 }
 
 pub static FR: Texts = Texts {
+    zero_is_singular: true,
     console: "Console de l'organisateur",
     skip_to_content: "Aller au contenu",
     nav_label: "Pages de la console",
@@ -248,9 +272,9 @@ pub static FR: Texts = Texts {
     hours_ago: "il y a {n} h",
     days_ago: "il y a {n} j",
     fleet: "Parc de bornes",
-    fleet_summary: "{total} borne(s) : {ok} active(s), {quiet} silencieuse(s) depuis plus de 30 min, {revoked} révoquée(s).",
+    fleet_summary: "{total} {total|borne|bornes} : {ok} {ok|active|actives}, {quiet} {quiet|silencieuse|silencieuses} depuis plus de 30 min, {revoked} {revoked|révoquée|révoquées}.",
     relay_title: "Relais vers le hub public",
-    relay_line: "{target} : {relayed} enregistrement(s) relayé(s), {refused} refusé(s) définitivement, {waiting} en attente (relayés dès que le hub public répond).",
+    relay_line: "{target} : {relayed} {relayed|enregistrement relayé|enregistrements relayés}, {refused} {refused|refusé|refusés} définitivement, {waiting} en attente (relayés dès que le hub public répond).",
     relay_refused: "Refusé : borne {kiosk}, enregistrement n° {sequence} — {reason}",
     status: "État",
     status_ok: "active",
@@ -274,7 +298,7 @@ pub static FR: Texts = Texts {
     valid_for: "Valable pendant",
     make_enrolment_code: "Créer le code",
     enrolment_code: "Code d'enrôlement",
-    enrol_headline: "Code d'enrôlement pour {kiosks} borne(s), valable jusqu'à {until}",
+    enrol_headline: "Code d'enrôlement pour {kiosks} {kiosks|borne|bornes}, valable jusqu'à {until}",
     enrol_show_camera: "Montrez ce code à la caméra de chaque borne (écran « Scannez le code d'enrôlement »).",
     enrol_qr_label: "Code QR d'enrôlement",
     enrol_or_command: "Ou, sur la borne :",
@@ -287,7 +311,7 @@ pub static FR: Texts = Texts {
     started: "commencé(s)",
     completed: "terminé(s)",
     stands_visited: "Stands visités",
-    stand_count: "{n} stand(s)",
+    stand_count: "{n} {n|stand|stands}",
     visitors: "Visiteurs",
     share: "Part",
     traffic_per_stand: "Fréquentation par stand",
@@ -324,13 +348,13 @@ pub static FR: Texts = Texts {
     import_explain: "Le fichier CSV de la billetterie (référence, courriel, nom) relie les badges aux adresses. Importer deux fois le même fichier ne change rien.",
     ticketing_csv: "Fichier CSV de la billetterie",
     import: "Importer",
-    import_summary: "{file} : {added} nouvelle(s), {updated} modifiée(s), {unchanged} inchangée(s), {skipped} ligne(s) refusée(s).",
-    import_requeued: "{n} badge(s) refusé(s) ont une nouvelle adresse et repartent en attente : émettez de nouveau.",
+    import_summary: "{file} : {added} {added|nouvelle|nouvelles}, {updated} {updated|modifiée|modifiées}, {unchanged} {unchanged|inchangée|inchangées}, {skipped} {skipped|ligne refusée|lignes refusées}.",
+    import_requeued: "{n} {n|badge refusé a une nouvelle adresse et repart|badges refusés ont une nouvelle adresse et repartent} en attente : émettez de nouveau.",
     import_unreadable: "Ce fichier ne peut pas être importé : {reason}. Exportez-le de la billetterie en CSV UTF-8 et recommencez.",
     import_no_file: "Choisissez un fichier CSV puis recommencez.",
     refused_lines: "Lignes refusées (corrigez-les puis importez de nouveau)",
     line: "Ligne",
-    registrations_line: "{n} inscription(s) connue(s) du hub.",
+    registrations_line: "{n} {n|inscription connue|inscriptions connues} du hub.",
     revoke_a_code: "Révoquer un code",
     revoke_code_explain: "Un billet perdu ou détourné : chaque borne le refuse après sa prochaine synchronisation. Collez le texte du code ou son identifiant court affiché par la borne.",
     code_or_short_id: "Code ou identifiant court",
@@ -348,11 +372,11 @@ pub static FR: Texts = Texts {
     waiting: "en attente",
     sent: "envoyé(s)",
     failed: "refusé(s)",
-    emails_waiting_no_smtp: "{n} courriel(s) en attente : démarrez le hub avec --smtp-url et --mail-from pour les envoyer.",
+    emails_waiting_no_smtp: "{n} {n|courriel|courriels} en attente : démarrez le hub avec --smtp-url et --mail-from pour les envoyer.",
     last_mail_error: "Dernière erreur du serveur de courriel, nouvel essai automatique : {error}",
     refused_by_mail_server: "Refusés par le serveur de courriel (le visiteur peut réessayer depuis son lien)",
     address: "Adresse",
-    export_summary: "{n} badge(s) attribué(s), un par ligne.",
+    export_summary: "{n} {n|badge attribué|badges attribués}, un par ligne.",
     download_csv: "Tous les badges en CSV",
     download_jsonl: "Tous les badges en JSON Lines",
     export_columns: "Colonnes : badge, nom du badge, identifiant du code, type, destinataire tel que la borne l'a signé, borne, stand, date, pris sur téléphone, état et référence sur la plateforme.",
@@ -362,6 +386,7 @@ pub static FR: Texts = Texts {
 };
 
 pub static EN: Texts = Texts {
+    zero_is_singular: false,
     console: "Organiser console",
     skip_to_content: "Skip to content",
     nav_label: "Console pages",
@@ -412,9 +437,9 @@ pub static EN: Texts = Texts {
     hours_ago: "{n} h ago",
     days_ago: "{n} d ago",
     fleet: "Kiosk fleet",
-    fleet_summary: "{total} kiosk(s): {ok} active, {quiet} quiet for more than 30 min, {revoked} revoked.",
+    fleet_summary: "{total} {total|kiosk|kiosks}: {ok} active, {quiet} quiet for more than 30 min, {revoked} revoked.",
     relay_title: "Relay to the public hub",
-    relay_line: "{target}: {relayed} record(s) relayed, {refused} refused for good, {waiting} waiting (relayed as soon as the public hub answers).",
+    relay_line: "{target}: {relayed} {relayed|record|records} relayed, {refused} refused for good, {waiting} waiting (relayed as soon as the public hub answers).",
     relay_refused: "Refused: kiosk {kiosk}, record #{sequence}: {reason}",
     status: "Status",
     status_ok: "active",
@@ -438,7 +463,7 @@ pub static EN: Texts = Texts {
     valid_for: "Valid for",
     make_enrolment_code: "Make the code",
     enrolment_code: "Enrolment code",
-    enrol_headline: "Enrolment code for {kiosks} kiosk(s), valid until {until}",
+    enrol_headline: "Enrolment code for {kiosks} {kiosks|kiosk|kiosks}, valid until {until}",
     enrol_show_camera: "Show this code to each kiosk's camera (the \"Scan the enrolment code\" screen).",
     enrol_qr_label: "Enrolment QR code",
     enrol_or_command: "Or, on the kiosk:",
@@ -451,7 +476,7 @@ pub static EN: Texts = Texts {
     started: "started",
     completed: "completed",
     stands_visited: "Stands visited",
-    stand_count: "{n} stand(s)",
+    stand_count: "{n} {n|stand|stands}",
     visitors: "Visitors",
     share: "Share",
     traffic_per_stand: "Traffic per stand",
@@ -488,13 +513,13 @@ pub static EN: Texts = Texts {
     import_explain: "The ticketing tool's CSV export (reference, email, name) links awards to email addresses. Importing the same file twice changes nothing.",
     ticketing_csv: "Ticketing CSV file",
     import: "Import",
-    import_summary: "{file}: {added} new, {updated} updated, {unchanged} unchanged, {skipped} line(s) refused.",
-    import_requeued: "{n} refused award(s) have a new email and are queued again: issue again.",
+    import_summary: "{file}: {added} new, {updated} updated, {unchanged} unchanged, {skipped} {skipped|line|lines} refused.",
+    import_requeued: "{n} refused {n|award has a new email and is|awards have a new email and are} queued again: issue again.",
     import_unreadable: "This file cannot be imported: {reason}. Export it from the ticketing tool as UTF-8 CSV and try again.",
     import_no_file: "Choose a CSV file and try again.",
     refused_lines: "Refused lines (fix them and import again)",
     line: "Line",
-    registrations_line: "{n} registration(s) known to the hub.",
+    registrations_line: "{n} {n|registration|registrations} known to the hub.",
     revoke_a_code: "Revoke a code",
     revoke_code_explain: "A lost or misused ticket: every kiosk refuses it after its next sync. Paste the code's text or the short id the kiosk shows.",
     code_or_short_id: "Code or short id",
@@ -512,11 +537,11 @@ pub static EN: Texts = Texts {
     waiting: "waiting",
     sent: "sent",
     failed: "refused",
-    emails_waiting_no_smtp: "{n} email(s) waiting: start the hub with --smtp-url and --mail-from to send them.",
+    emails_waiting_no_smtp: "{n} {n|email|emails} waiting: start the hub with --smtp-url and --mail-from to send them.",
     last_mail_error: "Last mail server error, retried automatically: {error}",
     refused_by_mail_server: "Refused by the mail server (the visitor may try again from the claim link)",
     address: "Address",
-    export_summary: "{n} award(s), one per line.",
+    export_summary: "{n} {n|award|awards}, one per line.",
     download_csv: "Every award as CSV",
     download_jsonl: "Every award as JSON Lines",
     export_columns: "Columns: badge, badge name, code id, kind, recipient as the kiosk signed it, kiosk, stand, date, taken on a phone, platform state and reference.",
@@ -531,7 +556,17 @@ mod tests {
 
     #[test]
     fn placeholders_are_filled() {
-        assert_eq!(fill(EN.minutes_ago, &[("n", &5)]), "5 min ago");
-        assert_eq!(fill(FR.stand_count, &[("n", &2)]), "2 stand(s)");
+        assert_eq!(EN.fill(EN.minutes_ago, &[("n", &5)]), "5 min ago");
+        assert_eq!(FR.fill(FR.stand_count, &[("n", &2)]), "2 stands");
+        assert_eq!(FR.fill(FR.stand_count, &[("n", &0)]), "0 stand");
+        assert_eq!(EN.fill(EN.stand_count, &[("n", &0)]), "0 stands");
+        assert_eq!(EN.fill(EN.stand_count, &[("n", &1)]), "1 stand");
+        assert_eq!(
+            EN.fill(
+                EN.fleet_summary,
+                &[("total", &1), ("ok", &1), ("quiet", &0), ("revoked", &0)]
+            ),
+            "1 kiosk: 1 active, 0 quiet for more than 30 min, 0 revoked."
+        );
     }
 }
