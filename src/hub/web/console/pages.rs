@@ -530,6 +530,10 @@ pub struct KiosksView {
 }
 
 fn format_offset(ms: i64) -> String {
+    // Under 50 ms the clock is on time: "0.0 s", never "-0.0 s".
+    if ms.abs() < 50 {
+        return "0.0 s".to_owned();
+    }
     let seconds = ms as f64 / 1000.0;
     if seconds.abs() < 100.0 {
         format!("{seconds:+.1} s")
@@ -1576,4 +1580,15 @@ pub async fn export_csv(State(hub): State<SharedHub>, headers: HeaderMap, uri: U
 
 pub async fn export_jsonl(State(hub): State<SharedHub>, headers: HeaderMap, uri: Uri) -> Response {
     export_file(&hub, language(&headers, &uri), true).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clock_offsets_read_as_people_say_them() {
+        assert_eq!(super::format_offset(-20), "0.0 s");
+        assert_eq!(super::format_offset(1_250), "+1.2 s");
+        assert_eq!(super::format_offset(-3_000), "-3.0 s");
+        assert_eq!(super::format_offset(-600_000), "-10 min");
+    }
 }
