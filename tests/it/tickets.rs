@@ -32,26 +32,24 @@ fn allow_listed_tickets_are_awarded_once_the_hub_holds_the_list() {
     let bundle = std::fs::read_dir(&usb).unwrap().next().unwrap().unwrap().path();
 
     let hub_dir = work.join("hub");
-    let imported = kiosk.ok(&[
-        "hub",
-        "import",
-        bundle.to_str().unwrap(),
-        "--data",
-        hub_dir.to_str().unwrap(),
-    ]);
+    // `badge-kiosk hub <command> FILE --data HUB`, its output.
+    let on_hub = |command: &str, file: &std::path::Path| {
+        kiosk.ok(&[
+            "hub",
+            command,
+            file.to_str().unwrap(),
+            "--data",
+            hub_dir.to_str().unwrap(),
+        ])
+    };
+    let imported = on_hub("import", &bundle);
     assert!(imported.contains("3 accepted"), "{imported}");
     assert!(awards(&hub_dir).is_empty(), "no award before the hub holds the list");
 
     // The hub's copy: T-0003 is missing, and T-0001 names another registration.
     let hub_list = work.join("hub-tickets.csv");
     std::fs::write(&hub_list, "barcode,registration\nT-0001,R-9\nT-0002,\n").unwrap();
-    let out = kiosk.ok(&[
-        "hub",
-        "tickets",
-        hub_list.to_str().unwrap(),
-        "--data",
-        hub_dir.to_str().unwrap(),
-    ]);
+    let out = on_hub("tickets", &hub_list);
     assert!(out.contains("2 tickets on the list (2 new)"), "{out}");
     assert!(out.contains("1 record kept for review is now awarded"), "{out}");
     assert!(
@@ -64,13 +62,7 @@ fn allow_listed_tickets_are_awarded_once_the_hub_holds_the_list() {
 
     // The corrected list: T-0001 awarded to R-1; T-0003 still kept for review.
     std::fs::write(&hub_list, "barcode,registration\nT-0001,R-1\nT-0002,\n").unwrap();
-    let out = kiosk.ok(&[
-        "hub",
-        "tickets",
-        hub_list.to_str().unwrap(),
-        "--data",
-        hub_dir.to_str().unwrap(),
-    ]);
+    let out = on_hub("tickets", &hub_list);
     assert!(
         out.contains("(0 new)") && out.contains("1 record kept for review is now awarded"),
         "{out}"
@@ -80,23 +72,11 @@ fn allow_listed_tickets_are_awarded_once_the_hub_holds_the_list() {
     assert_eq!(held[1].1, "registration:R-1", "{held:?}");
 
     // Again: nothing changes, nothing is awarded twice.
-    let out = kiosk.ok(&[
-        "hub",
-        "tickets",
-        hub_list.to_str().unwrap(),
-        "--data",
-        hub_dir.to_str().unwrap(),
-    ]);
+    let out = on_hub("tickets", &hub_list);
     assert!(out.contains("0 records kept for review are now awarded"), "{out}");
     assert_eq!(awards(&hub_dir).len(), 2);
     // Redelivering the bundle keeps the same answers and awards.
-    let again = kiosk.ok(&[
-        "hub",
-        "import",
-        bundle.to_str().unwrap(),
-        "--data",
-        hub_dir.to_str().unwrap(),
-    ]);
+    let again = on_hub("import", &bundle);
     assert!(again.contains("imported before"), "{again}");
     assert_eq!(awards(&hub_dir).len(), 2);
 }
