@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use badge_kiosk::domain::clock::Clock;
 use badge_kiosk::eventdir::EventDir;
 use badge_kiosk::hub::mailer::{Mailer, MailerSettings};
 use badge_kiosk::kiosk::{ClaimOutcome, Delivery, KioskCore};
@@ -16,7 +15,7 @@ use badge_kiosk::sync::client::{sync_once, SyncSettings};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-use crate::helpers::{console_page, runtime, start_hub, visitor_code, LoopbackHub};
+use crate::helpers::{console_page, runtime, start_hub, visitor_code, FixedClock, LoopbackHub};
 
 // ---------------------------------------------------------------- the SMTP sink
 
@@ -147,13 +146,6 @@ async fn smtp_session(
 }
 
 // ---------------------------------------------------------------- hub and kiosk
-
-struct FixedClock;
-impl Clock for FixedClock {
-    fn now_ms(&self) -> i64 {
-        1_795_000_000_000
-    }
-}
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()

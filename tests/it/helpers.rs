@@ -3,6 +3,24 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use badge_kiosk::domain::clock::Clock;
+
+/// The fixed "now" of the tests that must not depend on the machine's clock.
+pub const NOW_MS: i64 = 1_795_000_000_000;
+
+/// [`NOW_MS`] as a hub's clock function.
+pub fn fixed_now_ms() -> i64 {
+    NOW_MS
+}
+
+/// [`NOW_MS`] as a kiosk's clock.
+pub struct FixedClock;
+impl Clock for FixedClock {
+    fn now_ms(&self) -> i64 {
+        NOW_MS
+    }
+}
+
 pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_badge-kiosk"))
 }

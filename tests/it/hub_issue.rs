@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use badge_kiosk::domain::award::{email_hash, AwardContent, Recipient, RecordKind};
-use badge_kiosk::domain::clock::Clock;
 use badge_kiosk::domain::registrations::parse_registrations;
 use badge_kiosk::eventdir::EventDir;
 use badge_kiosk::hub::issue::{self, award_issues, issue_from_hub, IssueState, SharedHubStore};
@@ -23,20 +22,12 @@ use badge_kiosk::store::{Durability, Store};
 use badge_kiosk::sync::client::{sync_once, SyncSettings};
 use badge_kiosk::sync::protocol::{RecordStatus, UploadRequest};
 
-use crate::helpers::{runtime, start_hub, visitor_code, LoopbackHub, TestKiosk};
+use crate::helpers::{runtime, start_hub, visitor_code, FixedClock, LoopbackHub, TestKiosk, NOW_MS};
 use crate::platform::{fast, transport};
 use crate::platform_contract::{ContractServer, Endpoint, Fault, RandomFaults, ServerConfig};
 
 pub(crate) const OBF_BADGES: [&str; 2] = ["VISIT2026", "PATHWAY2026"];
 const BADGR_BADGES: [&str; 2] = ["K829IK8RS6ercwkpeFOn-Q", "iOMWsaF1QbmMCofM54JlUg"];
-const NOW_MS: i64 = 1_795_000_000_000;
-
-struct FixedClock;
-impl Clock for FixedClock {
-    fn now_ms(&self) -> i64 {
-        NOW_MS
-    }
-}
 
 /// The demo event with platform ids on both badge classes.
 pub(crate) fn event_with_platform_ids(dir: &Path) -> EventDir {

@@ -6,7 +6,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use badge_kiosk::domain::clock::Clock;
 use badge_kiosk::eventdir::EventDir;
 use badge_kiosk::hub::relay::{relay_once, HttpTransport, RelayError, RelaySettings, RelaySummary, RelayTransport};
 use badge_kiosk::hub::server::SharedHub;
@@ -15,20 +14,10 @@ use badge_kiosk::store::Store;
 use badge_kiosk::sync::client::sync_once;
 use badge_kiosk::sync::protocol::{UploadRequest, UploadResponse};
 
-use crate::helpers::{kiosk_sync_settings, runtime, start_hub_tls, visitor_code, LoopbackHub, TestKiosk};
-
-const NOW_MS: i64 = 1_795_000_000_000;
-
-fn now_ms() -> i64 {
-    NOW_MS
-}
-
-struct FixedClock;
-impl Clock for FixedClock {
-    fn now_ms(&self) -> i64 {
-        NOW_MS
-    }
-}
+use crate::helpers::{
+    fixed_now_ms as now_ms, kiosk_sync_settings, runtime, start_hub_tls, visitor_code, FixedClock, LoopbackHub,
+    TestKiosk,
+};
 
 /// A venue hub that heard from three kiosks: a food pathway completed across them (no
 /// kiosk alone completes it, the hub does), a phone claim, an email claim, and a visitor

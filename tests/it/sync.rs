@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use badge_kiosk::domain::clock::Clock;
 use badge_kiosk::eventdir::EventDir;
 use badge_kiosk::hub::store::HubStore;
 use badge_kiosk::kiosk::{Delivery, KioskCore};
@@ -16,20 +15,7 @@ use badge_kiosk::sync::client::{sync_once, SyncSettings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::helpers::{runtime, start_hub, visitor_code};
-
-const NOW_MS: i64 = 1_795_000_000_000;
-
-fn now_ms() -> i64 {
-    NOW_MS
-}
-
-struct FixedClock;
-impl Clock for FixedClock {
-    fn now_ms(&self) -> i64 {
-        NOW_MS
-    }
-}
+use crate::helpers::{fixed_now_ms as now_ms, runtime, start_hub, visitor_code, FixedClock};
 
 #[derive(Clone, Copy, Debug)]
 enum Fault {
