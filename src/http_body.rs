@@ -1,7 +1,8 @@
 //! Reading an HTTP answer with a size cap, so that a hub, a badge platform or anything
 //! pretending to be one cannot make the kiosk or the hub allocate without bound. The kiosk's
 //! sync and enrolment and the hub's platform calls all read answers through this one reader
-//! and word its errors for their own callers.
+//! and word its errors for their own callers. Failed requests are told with their causes
+//! ([`with_causes`]).
 
 #[derive(Debug, thiserror::Error)]
 pub enum CappedReadError {
@@ -25,4 +26,16 @@ pub async fn read_capped(mut response: reqwest::Response, limit: usize) -> Resul
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// `text` followed by every cause of `error`: reqwest's own message hides the cause ("error
+/// sending request"), the organiser needs the innermost one ("connection refused").
+pub fn with_causes(mut text: String, error: &reqwest::Error) -> String {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

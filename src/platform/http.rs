@@ -185,13 +185,7 @@ fn short_error(error: &reqwest::Error) -> String {
     if let Some(url) = error.url() {
         text = text.replace(&format!(" ({url})"), "");
     }
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    crate::http_body::with_causes(text, error)
 }
 
 /// Failures common to every endpoint, once the caller has handled the statuses it knows.

@@ -76,14 +76,7 @@ pub async fn with_store<T: Send + 'static>(
 /// reqwest's own message hides the cause ("error sending request"); the organiser needs
 /// the innermost one ("certificate not trusted", "connection refused").
 pub fn describe_http_error(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    crate::http_body::with_causes(error.to_string(), error)
 }
 
 fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
