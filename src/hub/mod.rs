@@ -6,6 +6,7 @@ pub mod listen;
 pub mod mailer;
 mod migrations;
 pub mod outbox;
+pub mod peer;
 pub mod relay;
 pub mod server;
 pub mod state;

@@ -130,11 +130,13 @@ async fn enrol(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Result<Json<EnrolRequest>, JsonRejection>,
 ) -> Response {
-    if let Err(wait_ms) = hub.enrol_attempts.attempt(peer.ip(), (hub.clock)()) {
+    let now = (hub.clock)();
+    if let Err(until_ms) = hub.enrol_attempts.attempt(peer.ip(), now) {
+        let wait_ms = until_ms - now;
         return error(
             StatusCode::TOO_MANY_REQUESTS,
             format!(
-                "too many enrolment attempts from this address: wait {} min and try again",
+                "too many enrolment attempts: wait {} min and try again",
                 (wait_ms + 59_999) / 60_000
             ),
         );

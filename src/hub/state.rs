@@ -37,8 +37,8 @@ pub struct HubState {
     pub plain_http: bool,
     /// SHA-256 of the hub's TLS certificate, put in enrolment codes so kiosks pin it.
     pub tls_pin: Option<[u8; 32]>,
-    /// Enrolment attempts per network address (see `trust::AttemptLimiter`).
-    pub enrol_attempts: crate::hub::trust::AttemptLimiter,
+    /// Enrolment attempts per peer and in all (see `trust::enrolment_limiter`).
+    pub enrol_attempts: crate::hub::peer::AttemptLimiter,
     /// Rung when an upload brought records, for the relay to a public hub (`hub::relay`).
     pub relay: RelaySignal,
 }
@@ -75,7 +75,7 @@ impl HubState {
             console: crate::hub::web::console::shared::Console::default(),
             plain_http: !public_url.starts_with("https://"),
             tls_pin: None,
-            enrol_attempts: crate::hub::trust::AttemptLimiter::default(),
+            enrol_attempts: crate::hub::trust::enrolment_limiter(),
             relay: RelaySignal::default(),
         })
     }

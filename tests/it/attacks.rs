@@ -622,6 +622,7 @@ fn finding_5_slow_clients_cannot_hold_the_hub_and_the_bundle_is_for_enrolled_kio
         handshake_timeout: Duration::from_secs(1),
         header_timeout: Duration::from_secs(1),
         request_timeout: Duration::from_secs(5),
+        ..badge_kiosk::hub::listen::Limits::default()
     };
     let router = badge_kiosk::hub::server::router(Arc::clone(&state));
     runtime.spawn(badge_kiosk::hub::listen::serve(

@@ -13,7 +13,7 @@ use badge_kiosk::domain::award::Recipient;
 use badge_kiosk::eventdir::EventDir;
 
 use crate::helpers::{binary, runtime, visitor_code};
-use crate::ui_e2e::{installed, wait_for, xdotool, Processes};
+use crate::ui_e2e::{wait_for, xdotool, Processes};
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -98,8 +98,7 @@ fn assert_self_contained(page: &str, public: &str) {
 
 #[test]
 fn a_phone_claim_at_a_running_kiosk_is_on_the_public_claim_page_within_seconds() {
-    if !installed("Xvfb") || !installed("xdotool") {
-        eprintln!("skipped: needs Xvfb and xdotool (apt-get install xvfb xdotool)");
+    if crate::helpers::skip_without(&[("Xvfb", "xvfb"), ("xdotool", "xdotool")]) {
         return;
     }
     let runtime = runtime();
@@ -122,6 +121,8 @@ fn a_phone_claim_at_a_running_kiosk_is_on_the_public_claim_page_within_seconds()
             .env("HOME", dir.path())
             // Only the award-triggered sync can deliver within the test's patience.
             .env("BADGE_KIOSK_SYNC_INTERVAL_SECS", "3600")
+            // xdotool's keys, delayed by a busy machine, still count as one scan.
+            .env("BADGE_KIOSK_WEDGE_MAX_GAP_MS", "5000")
             .arg("--data-dir")
             .arg(&data_dir)
             .arg("--event")

@@ -33,12 +33,7 @@ fn known(tag: &str) -> Option<Language> {
 
 /// The `lang` cookie in a `Cookie:` header (`a=1; lang=en; b=2`).
 fn from_cookie(header: &str) -> Option<Language> {
-    header.split(';').find_map(|pair| {
-        let (name, value) = pair.split_once('=')?;
-        (name.trim() == COOKIE)
-            .then(|| known(value.trim().trim_matches('"')))
-            .flatten()
-    })
+    super::cookie_value(header, COOKIE).and_then(known)
 }
 
 /// The supported language with the highest quality in `Accept-Language`

@@ -3,7 +3,7 @@
 //! `SameSite=Strict` cookie (`Secure` over HTTPS), a per-session token on every form,
 //! per-address limits on login attempts, and a Host check against DNS rebinding.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -100,7 +100,8 @@ pub fn verify_password(stored: &str, password: &str) -> bool {
 
 /// Compares two secrets in time that depends only on their lengths.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    bool::from(a.ct_eq(b))
 }
 
 fn random_hex() -> String {
@@ -163,48 +164,76 @@ impl Sessions {
     }
 }
 
-/// Failed login attempts per address: at most [`LOGIN_ATTEMPTS`] per [`LOGIN_WINDOW_MS`].
-#[derive(Debug, Default)]
+/// Login attempts allowed across all addresses within [`LOGIN_WINDOW_MS`], so that many
+/// addresses (a botnet, or one laptop cycling through addresses) cannot guess faster than
+/// this per window. Loopback is exempt: the organiser at the hub machine itself can always
+/// log in while someone guesses from the network.
+pub const LOGIN_ATTEMPTS_ALL_ADDRESSES: usize = 100;
+/// Argon2 checks run at once (each takes ~19 MiB and one core for a moment).
+pub const CONCURRENT_PASSWORD_CHECKS: usize = 2;
+/// How long a login waits for a free check before it is told to try again.
+pub const PASSWORD_CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Why a login attempt may not go ahead now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginRefusal {
+    /// Too many attempts (from this address, or from everyone): try again at this time (ms).
+    TooMany { until_ms: i64 },
+    /// Every password check is busy: try again in a few seconds.
+    Busy,
+}
+
+/// Login attempts, counted **before** the slow password check (`hub::peer::AttemptLimiter`:
+/// [`LOGIN_ATTEMPTS`] per address, [`LOGIN_ATTEMPTS_ALL_ADDRESSES`] in all, per
+/// [`LOGIN_WINDOW_MS`]), and at most [`CONCURRENT_PASSWORD_CHECKS`] Argon2 checks at once.
+#[derive(Debug)]
 pub struct LoginLimiter {
-    failures: Mutex<HashMap<IpAddr, VecDeque<i64>>>,
+    attempts: crate::hub::peer::AttemptLimiter,
+    checks: tokio::sync::Semaphore,
+}
+
+impl Default for LoginLimiter {
+    fn default() -> Self {
+        Self {
+            attempts: crate::hub::peer::AttemptLimiter::new(
+                LOGIN_ATTEMPTS,
+                LOGIN_ATTEMPTS_ALL_ADDRESSES,
+                LOGIN_WINDOW_MS,
+            ),
+            checks: tokio::sync::Semaphore::new(CONCURRENT_PASSWORD_CHECKS),
+        }
+    }
 }
 
 impl LoginLimiter {
-    /// None if `address` may try now, else when it may try again (ms).
-    pub fn blocked_until(&self, address: IpAddr, now_ms: i64) -> Option<i64> {
-        let mut failures = self.failures.lock().ok()?;
-        let times = failures.get_mut(&address)?;
-        while times.front().is_some_and(|at| *at <= now_ms - LOGIN_WINDOW_MS) {
-            times.pop_front();
-        }
-        if times.len() >= LOGIN_ATTEMPTS {
-            times.front().map(|first| first + LOGIN_WINDOW_MS)
-        } else {
-            None
-        }
+    /// Counts an attempt from `address` at `now_ms`, or says why it may not be made. Call
+    /// it before checking the password; call [`LoginLimiter::succeeded`] if it was right.
+    pub fn begin(&self, address: IpAddr, now_ms: i64) -> Result<(), LoginRefusal> {
+        self.attempts
+            .attempt(address, now_ms)
+            .map_err(|until_ms| LoginRefusal::TooMany { until_ms })
     }
 
-    pub fn failed(&self, address: IpAddr, now_ms: i64) {
-        let Ok(mut failures) = self.failures.lock() else {
-            return;
-        };
-        if failures.len() >= MAX_ENTRIES && !failures.contains_key(&address) {
-            failures.retain(|_, times| times.back().is_some_and(|at| *at > now_ms - LOGIN_WINDOW_MS));
-            if failures.len() >= MAX_ENTRIES {
-                return;
-            }
-        }
-        let times = failures.entry(address).or_default();
-        times.push_back(now_ms);
-        while times.len() > LOGIN_ATTEMPTS {
-            times.pop_front();
-        }
-    }
-
+    /// The right password: the address's attempts are forgotten.
     pub fn succeeded(&self, address: IpAddr) {
-        if let Ok(mut failures) = self.failures.lock() {
-            failures.remove(&address);
-        }
+        self.attempts.forget(address);
+    }
+
+    /// Runs the slow password check `check` on a blocking thread once one of the
+    /// [`CONCURRENT_PASSWORD_CHECKS`] slots is free, so that a burst of guesses queues
+    /// instead of taking the hub's memory; `Busy` when none frees within
+    /// [`PASSWORD_CHECK_WAIT`].
+    pub async fn check<T: Send + 'static>(
+        &self,
+        check: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, LoginRefusal> {
+        let permit = tokio::time::timeout(PASSWORD_CHECK_WAIT, self.checks.acquire())
+            .await
+            .map_err(|_| LoginRefusal::Busy)?
+            .map_err(|_| LoginRefusal::Busy)?;
+        let result = tokio::task::spawn_blocking(check).await.map_err(|_| LoginRefusal::Busy);
+        drop(permit);
+        result
     }
 }
 
@@ -234,12 +263,7 @@ pub fn host_allowed(host_header: Option<&str>, allowed: &[String]) -> bool {
 
 /// The session cookie's value in a Cookie header.
 pub fn session_cookie(cookie_header: Option<&str>) -> Option<String> {
-    cookie_header?
-        .split(';')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(name, _)| name.trim() == SESSION_COOKIE)
-        .map(|(_, value)| value.trim().to_owned())
-        .filter(|value| !value.is_empty())
+    crate::hub::web::cookie_value(cookie_header?, SESSION_COOKIE).map(str::to_owned)
 }
 
 /// The Set-Cookie value opening (Some) or closing (None) a session.
@@ -296,20 +320,56 @@ mod tests {
     }
 
     #[test]
-    fn the_sixth_failure_in_a_window_waits_for_the_window() {
+    fn the_sixth_attempt_in_a_window_waits_for_the_window() {
         let limiter = LoginLimiter::default();
         let address: IpAddr = "192.0.2.7".parse().unwrap();
         for at in 0..LOGIN_ATTEMPTS as i64 {
-            assert_eq!(limiter.blocked_until(address, at), None);
-            limiter.failed(address, at);
+            assert_eq!(limiter.begin(address, at), Ok(()));
         }
-        assert_eq!(limiter.blocked_until(address, 10), Some(LOGIN_WINDOW_MS));
+        assert_eq!(
+            limiter.begin(address, 10),
+            Err(LoginRefusal::TooMany {
+                until_ms: LOGIN_WINDOW_MS
+            })
+        );
         let other: IpAddr = "192.0.2.8".parse().unwrap();
-        assert_eq!(limiter.blocked_until(other, 10), None, "per address");
-        assert_eq!(limiter.blocked_until(address, LOGIN_WINDOW_MS + 1), None);
-        limiter.failed(address, LOGIN_WINDOW_MS + 2);
+        assert_eq!(limiter.begin(other, 10), Ok(()), "per address");
+        assert_eq!(limiter.begin(address, LOGIN_WINDOW_MS + 1), Ok(()));
         limiter.succeeded(address);
-        assert_eq!(limiter.blocked_until(address, LOGIN_WINDOW_MS + 3), None);
+        for at in 0..LOGIN_ATTEMPTS as i64 {
+            assert_eq!(
+                limiter.begin(address, LOGIN_WINDOW_MS + 2 + at),
+                Ok(()),
+                "a success clears"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn password_checks_run_two_at_a_time() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let limiter = Arc::new(LoginLimiter::default());
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (limiter, running, most) = (limiter.clone(), running.clone(), most.clone());
+            tasks.push(tokio::spawn(async move {
+                limiter
+                    .check(move || {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(now, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .await
+            }));
+        }
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), Ok(()));
+        }
+        assert!(most.load(Ordering::SeqCst) <= CONCURRENT_PASSWORD_CHECKS);
     }
 
     #[test]

@@ -254,7 +254,16 @@ fn percent_encode(text: &str) -> String {
 /// Where to go after logging in: a path of this site only (never `//host` or a URL).
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_owned(),
+        // Visible ASCII only: browsers drop tabs and newlines from a URL, so `/\t/evil` would
+        // become `//evil`, another site.
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && path.bytes().all(|byte| byte.is_ascii_graphic()) =>
+        {
+            path.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -395,7 +404,16 @@ mod tests {
     #[test]
     fn next_stays_on_this_site() {
         assert_eq!(safe_next(Some("/console/kiosks?lang=en")), "/console/kiosks?lang=en");
-        for bad in ["//evil.example/", "https://evil.example/", "/\\evil.example", "kiosks"] {
+        for bad in [
+            "//evil.example/",
+            "https://evil.example/",
+            "/\\evil.example",
+            "kiosks",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "/ /evil.example",
+        ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad}");
         }
         assert_eq!(safe_next(None), "/");

@@ -223,31 +223,46 @@ pub async fn login(
     let next = safe_next(form.next.as_deref());
     let now = (hub.clock)();
     let address = peer.ip();
-    if let Some(until) = hub.console.login_limiter.blocked_until(address, now) {
-        let minutes = ((until - now).max(0) + 59_999) / 60_000;
-        let page = login_view(
-            &hub,
-            language,
-            &next,
-            Some(t.fill(t.too_many_attempts, &[("minutes", &minutes)])),
-        )
-        .await;
-        return render_with(StatusCode::TOO_MANY_REQUESTS, &page);
-    }
-    let checked = {
-        let hub = hub.clone();
-        let password = form.password;
-        tokio::task::spawn_blocking(move || match password_state(&hub) {
-            PasswordState::Set(hash) => Some(auth::verify_password(&hash, &password)),
-            _ => None,
-        })
-        .await
-        .unwrap_or(Some(false))
+    // Counted before the slow check: simultaneous guesses cannot all pass the limit.
+    let refused = match hub.console.login_limiter.begin(address, now) {
+        Ok(()) => {
+            let hub_for_check = hub.clone();
+            let password = form.password;
+            hub.console
+                .login_limiter
+                .check(move || match password_state(&hub_for_check) {
+                    PasswordState::Set(hash) => Some(auth::verify_password(&hash, &password)),
+                    _ => None,
+                })
+                .await
+        }
+        Err(refusal) => Err(refusal),
+    };
+    let checked = match refused {
+        Ok(checked) => checked,
+        Err(auth::LoginRefusal::TooMany { until_ms }) => {
+            let minutes = ((until_ms - now).max(0) + 59_999) / 60_000;
+            let page = login_view(
+                &hub,
+                language,
+                &next,
+                Some(t.fill(t.too_many_attempts, &[("minutes", &minutes)])),
+            )
+            .await;
+            return render_with(StatusCode::TOO_MANY_REQUESTS, &page);
+        }
+        Err(auth::LoginRefusal::Busy) => {
+            let page = login_view(&hub, language, &next, Some(t.login_busy.to_owned())).await;
+            let mut response = render_with(StatusCode::SERVICE_UNAVAILABLE, &page);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+            return response;
+        }
     };
     match checked {
         None => render(&login_view(&hub, language, &next, None).await),
         Some(false) => {
-            hub.console.login_limiter.failed(address, now);
             tracing::warn!(%address, "organiser console: wrong password");
             let page = login_view(&hub, language, &next, Some(t.wrong_password.to_owned())).await;
             render_with(StatusCode::UNAUTHORIZED, &page)
