@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod attacks;
+mod attacks_sync;
 mod claim_email;
 mod cli;
 mod console_browser;
@@ -21,6 +22,7 @@ mod platform_contract;
 mod power_cut;
 mod relay;
 mod sync;
+mod sync_promise;
 mod tickets;
 mod ui_e2e;
 mod webdriver;
