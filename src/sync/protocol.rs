@@ -346,6 +346,63 @@ mod tests {
         assert!(!old_answer.email_received);
     }
 
+    /// Issue 21 item 13: a heartbeat counts only signed by the kiosk's device key, for its
+    /// exact figures, nonce and counter; the signed bytes are frozen.
+    #[test]
+    fn heartbeats_are_signed_by_the_device_key_over_their_figures() {
+        let device = ed25519_dalek::SigningKey::from_bytes(&[4; 32]);
+        let mut request = UploadRequest {
+            event_id: "e".into(),
+            certificate: "00".into(),
+            nonce: Some(hex::encode([1u8; 32])),
+            software_version: Some("1.0.0".into()),
+            queue_waiting: Some(7),
+            kiosk_clock_ms: Some(1_795_000_000_123),
+            stand: Some("cuisine".into()),
+            ..UploadRequest::default()
+        };
+        assert_eq!(request.verified_heartbeat("k", &device.verifying_key()), None);
+        assert!(request.sign_heartbeat("k", 1_795_000_000_000, &device));
+        assert_eq!(
+            request.verified_heartbeat("k", &device.verifying_key()),
+            Some(1_795_000_000_000)
+        );
+        // Another kiosk id, another key, or any figure edited: not a heartbeat.
+        assert_eq!(request.verified_heartbeat("other", &device.verifying_key()), None);
+        let stranger = ed25519_dalek::SigningKey::from_bytes(&[5; 32]).verifying_key();
+        assert_eq!(request.verified_heartbeat("k", &stranger), None);
+        for edit in [
+            |r: &mut UploadRequest| r.queue_waiting = Some(0),
+            |r: &mut UploadRequest| r.stand = None,
+            |r: &mut UploadRequest| r.heartbeat_counter = Some(1_795_000_000_001),
+            |r: &mut UploadRequest| r.nonce = Some(hex::encode([2u8; 32])),
+            |r: &mut UploadRequest| r.kiosk_clock_ms = Some(0),
+            |r: &mut UploadRequest| r.software_version = Some("6.6.6".into()),
+        ] {
+            let mut edited = request.clone();
+            edit(&mut edited);
+            assert_eq!(
+                edited.verified_heartbeat("k", &device.verifying_key()),
+                None,
+                "{edited:?}"
+            );
+        }
+        // Incomplete figures cannot be signed.
+        let mut incomplete = request.clone();
+        incomplete.queue_waiting = None;
+        assert!(!incomplete.sign_heartbeat("k", 1, &device));
+        assert_eq!(incomplete.heartbeat_counter, None);
+        // Frozen: the signed bytes of this heartbeat.
+        let message = heartbeat_message(&request, "k").unwrap();
+        assert_eq!(
+            hex::encode(sha2::Digest::finalize(sha2::Digest::chain_update(
+                sha2::Sha256::default(),
+                &message
+            ))),
+            include_str!("../domain/testdata/heartbeat_v1.sha256").trim()
+        );
+    }
+
     #[test]
     fn answers_are_signed_for_one_upload() {
         let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
