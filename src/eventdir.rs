@@ -89,6 +89,27 @@ pub fn ensure_private_file(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Opens `path` for writing a file only its owner may read (claim tokens, a live
+/// enrolment code): created 0600 whatever the umask, truncated if it exists, and an existing
+/// file readable by others is tightened before a byte is written.
+pub fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let file = options.open(path)?;
+        let mode = file.metadata()?.permissions().mode();
+        if mode & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(mode & 0o700))?;
+        }
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    options.open(path)
+}
+
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> EventDirError + '_ {
     move |error| EventDirError::Io {
         path: path.to_owned(),

@@ -2,7 +2,26 @@
 //! pretending to be one cannot make the kiosk or the hub allocate without bound. The kiosk's
 //! sync and enrolment and the hub's platform calls all read answers through this one reader
 //! and word its errors for their own callers. Failed requests are told with their causes
-//! ([`with_causes`]).
+//! ([`with_causes`]). Every client is built by [`client_builder`].
+
+/// The one HTTP client builder of the product (the kiosk's sync and enrolment, the relay,
+/// the badge platforms): the given timeouts, a user agent, and **no redirects**. Following
+/// one would re-send a body (typed emails, claim tokens, records) to wherever a server or
+/// someone answering in its place points, `http://` included, and could carry a bearer
+/// token to another host; every caller treats a 3xx as the error it is. Callers add their
+/// TLS settings and build it themselves, failing loudly (never `unwrap_or_default`, which
+/// would drop every setting).
+pub fn client_builder(
+    timeout: std::time::Duration,
+    connect_timeout: std::time::Duration,
+    user_agent: &'static str,
+) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(connect_timeout.min(timeout))
+        .user_agent(user_agent)
+        .redirect(reqwest::redirect::Policy::none())
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CappedReadError {

@@ -121,6 +121,7 @@ pub fn sync_settings(
         .signing_with(kiosk.device_key().clone())
         .pinned(pin);
     settings.stand = config.stand.clone();
+    settings.claim_base = kiosk.claim_base().ok().flatten();
     let enrolled = datadir::enrolled_event_dir(&config.data_dir);
     settings.bundle = Some(BundleTarget {
         event_id: definition.event.id.clone(),

@@ -97,7 +97,10 @@ fn verify(kiosk: &KioskCore) -> Result<()> {
 /// Every record, signed bytes included, as CSV or JSON Lines.
 fn export(kiosk: &KioskCore, format: ExportFormat, out: Option<PathBuf>) -> Result<()> {
     let mut output: Box<dyn Write> = match &out {
-        Some(path) => Box::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?),
+        // Claim tokens (each opens a visitor's badge): 0600 whatever the umask.
+        Some(path) => {
+            Box::new(crate::eventdir::create_private(path).with_context(|| format!("creating {}", path.display()))?)
+        }
         None => Box::new(std::io::stdout().lock()),
     };
     let records = kiosk.store().records(0, usize::MAX)?;

@@ -60,6 +60,9 @@ pub struct RelaySettings {
     pub request_timeout: Duration,
     pub batch_records: usize,
     pub batch_bytes: usize,
+    /// How long a successful pass vouches for the public hub (kiosks' "ready now"): two
+    /// periodic passes, at least ten minutes.
+    pub fresh_for_ms: i64,
 }
 
 impl RelaySettings {
@@ -71,6 +74,7 @@ impl RelaySettings {
             request_timeout: Duration::from_secs(30),
             batch_records: 500,
             batch_bytes: crate::sync::protocol::MAX_UPLOAD_BYTES / 2,
+            fresh_for_ms: 600_000,
         }
     }
 
@@ -102,10 +106,13 @@ impl RelaySettings {
                 self.target
             )));
         }
-        let mut builder = reqwest::Client::builder()
-            .timeout(self.request_timeout)
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("badge-kiosk-relay/", env!("CARGO_PKG_VERSION")));
+        // No redirects (see `http_body::client_builder`): records and emails go to this
+        // address or nowhere.
+        let mut builder = crate::http_body::client_builder(
+            self.request_timeout,
+            Duration::from_secs(10),
+            concat!("badge-kiosk-relay/", env!("CARGO_PKG_VERSION")),
+        );
         if let Some(pin) = self.pin {
             builder = builder.use_preconfigured_tls(crate::sync::pinning::pinned_client_config(pin));
         }
@@ -337,24 +344,93 @@ pub struct RelaySummary {
 }
 
 /// One pass: every record not yet relayed goes, each upload marked on its signed answer.
-/// `progress(done, total)` is called after each upload.
+/// `progress(done, total)` is called after each upload. How it ended is noted in the hub's
+/// state (`RelaySignal::note_pass`), for the kiosks' "ready now".
 pub async fn relay_once(
     hub: &SharedHub,
     settings: &RelaySettings,
     transport: &impl RelayTransport,
-    mut progress: impl FnMut(usize, usize) + Send,
+    progress: impl FnMut(usize, usize) + Send,
 ) -> Result<RelaySummary, RelayError> {
+    let outcome = relay_pass(hub, settings, transport, progress).await;
+    // A pass that reached no one (no record to send, no certificate to probe with) proves
+    // nothing about the public hub: it is not noted.
+    if !matches!(outcome, Ok((_, false))) {
+        hub.relay
+            .note_pass(&settings.target, outcome.is_ok(), settings.fresh_for_ms, (hub.clock)());
+    }
+    outcome.map(|(summary, _)| summary)
+}
+
+/// Proves the public hub is there and the organiser's when there is nothing to relay: an
+/// upload without records (with a kiosk's certificate, which changes nothing there), whose
+/// answer must be signed by the event key for its nonce.
+async fn probe(
+    settings: &RelaySettings,
+    transport: &impl RelayTransport,
+    event_id: &str,
+    event_keys: &[ed25519_dalek::VerifyingKey],
+    certificates: &[Vec<u8>],
+) -> Result<bool, RelayError> {
+    let mut last = Ok(false);
+    for bytes in certificates {
+        let Ok(certificate) = KioskCertificate::from_bytes(bytes) else {
+            continue;
+        };
+        let nonce: [u8; 32] = rand::random();
+        let request = UploadRequest {
+            event_id: event_id.to_owned(),
+            certificate: hex::encode(bytes),
+            nonce: Some(hex::encode(nonce)),
+            ..UploadRequest::default()
+        };
+        match transport.upload(&request).await {
+            Ok(response) => {
+                return response
+                    .verify(event_id, &certificate.kiosk_id, &nonce, event_keys)
+                    .map(|()| true)
+                    .map_err(|failure| {
+                        RelayError::Transient(format!(
+                            "{failure}: the answer from {} is not the organiser's public hub's",
+                            settings.target
+                        ))
+                    })
+            }
+            // That kiosk is refused there; another certificate may do.
+            Err(RelayError::KioskRefused(reason)) => last = Err(RelayError::Transient(reason)),
+            Err(error) => return Err(error),
+        }
+    }
+    last
+}
+
+async fn relay_pass(
+    hub: &SharedHub,
+    settings: &RelaySettings,
+    transport: &impl RelayTransport,
+    mut progress: impl FnMut(usize, usize) + Send,
+) -> Result<(RelaySummary, bool), RelayError> {
     let target = settings.target.clone();
     let (batch_records, batch_bytes) = (settings.batch_records, settings.batch_bytes);
-    let (plan, event_id, event_keys) = with_store(hub, move |store, _| {
+    let (plan, event_id, event_keys, certificates) = with_store(hub, move |store, _| {
         let candidates = store.relay_candidates(&target)?;
         let certificates = store.kiosk_certificates()?;
         let event_id = store.event.event.id.clone();
         let plan = plan_relay(&event_id, &candidates, &certificates, batch_records, batch_bytes);
-        Ok((plan, event_id, store.event.public_keys()))
+        Ok((plan, event_id, store.event.public_keys(), certificates))
     })
     .await
     .map_err(|error| RelayError::Transient(error.to_string()))?;
+    if plan.uploads.is_empty() {
+        let contacted = probe(settings, transport, &event_id, &event_keys, &certificates).await?;
+        return Ok((
+            RelaySummary {
+                without_certificate: plan.without_certificate.len(),
+                ..RelaySummary::default()
+            },
+            contacted,
+        ));
+    }
     let total = plan.records();
     let mut summary = RelaySummary {
         remaining: total,
@@ -418,13 +494,16 @@ pub async fn relay_once(
         progress(done, total);
     }
     summary.remaining = total.saturating_sub(summary.relayed + summary.refused);
-    Ok(summary)
+    Ok((summary, true))
 }
 
 /// The relay of `hub serve --relay-to`: a pass shortly after new records arrive
 /// (debounced, as a kiosk's sync after an award), a periodic pass, and retries with
 /// backoff after a failure. Runs until aborted.
-pub fn spawn(hub: SharedHub, settings: RelaySettings, policy: SyncPolicy) -> tokio::task::JoinHandle<()> {
+pub fn spawn(hub: SharedHub, mut settings: RelaySettings, policy: SyncPolicy) -> tokio::task::JoinHandle<()> {
+    settings.fresh_for_ms = i64::try_from(policy.interval.saturating_mul(2).as_millis())
+        .unwrap_or(i64::MAX)
+        .max(settings.fresh_for_ms);
     tokio::spawn(async move {
         let transport = match HttpTransport::new(&settings) {
             Ok(transport) => transport,
@@ -618,6 +697,7 @@ mod tests {
             hub_time_ms: 0,
             chain_warnings: Vec::new(),
             signature: None,
+            claim_reach: None,
         };
         let marks = relay_marks(&plan.uploads[0], &response);
         assert_eq!(

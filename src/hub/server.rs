@@ -33,6 +33,7 @@ async fn upload(State(hub): State<SharedHub>, body: Result<Json<UploadRequest>, 
     let state = Arc::clone(&hub);
     match blocking(&hub, move |store, now| {
         let mut response = store.ingest(&request, now)?;
+        response.claim_reach = Some(state.claim_reach(&store.event, now));
         // The answer is what makes a kiosk forget an email and raise its clock: signed by
         // the event key for this very upload (its nonce), so no one else can forge it.
         if let (Some(event_key), Some(nonce)) = (state.event_key.as_ref(), nonce) {

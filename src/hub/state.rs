@@ -181,4 +181,74 @@ pub(crate) async fn blocking<T: Send + 'static>(
 #[derive(Debug, Default)]
 pub struct RelaySignal {
     pub wake: tokio::sync::Notify,
+    /// How the relay's latest passes went, for the kiosks' "ready now" (see `claim_reach`).
+    pub contact: Mutex<Option<RelayContact>>,
+}
+
+/// The relay's latest contact with the public hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayContact {
+    /// The public hub's address.
+    pub target: String,
+    /// The last pass whose every answer was signed by the event key (hub clock).
+    pub last_success_ms: Option<i64>,
+    /// The latest pass failed.
+    pub failing: bool,
+    /// How long a success vouches for the public hub: two periodic passes, at least ten
+    /// minutes, as for a kiosk's own sync.
+    pub fresh_for_ms: i64,
+}
+
+impl RelaySignal {
+    /// Notes how a relay pass to `target` ended at `now_ms`.
+    pub fn note_pass(&self, target: &str, succeeded: bool, fresh_for_ms: i64, now_ms: i64) {
+        let Ok(mut contact) = self.contact.lock() else {
+            return;
+        };
+        let previous = contact.take().filter(|contact| contact.target == target);
+        *contact = Some(RelayContact {
+            target: target.to_owned(),
+            last_success_ms: if succeeded {
+                Some(now_ms)
+            } else {
+                previous.as_ref().and_then(|contact| contact.last_success_ms)
+            },
+            failing: !succeeded,
+            fresh_for_ms: previous.map_or(fresh_for_ms, |contact| contact.fresh_for_ms.max(fresh_for_ms)),
+        });
+    }
+}
+
+impl HubState {
+    /// What this hub tells its kiosks about the event's claim address: reached when this
+    /// hub is that address, or when its relay there succeeded recently and has not failed
+    /// since. Another address nothing relays to is not reached: the kiosk promises no
+    /// "ready now" it cannot keep.
+    pub fn claim_reach(
+        &self,
+        event: &crate::domain::event::EventDefinition,
+        now_ms: i64,
+    ) -> crate::sync::protocol::ClaimReach {
+        let base = |url: &str| url.trim().trim_end_matches('/').to_owned();
+        let claim_url = event.claim.base().map_or_else(|| self.public_url.clone(), base);
+        let contact = self
+            .relay
+            .contact
+            .lock()
+            .ok()
+            .and_then(|contact| contact.clone())
+            .filter(|contact| base(&contact.target) == claim_url);
+        let relayed_ms = contact.as_ref().and_then(|contact| contact.last_success_ms);
+        let relay_fresh = contact.as_ref().is_some_and(|contact| {
+            !contact.failing
+                && contact
+                    .last_success_ms
+                    .is_some_and(|at| now_ms.saturating_sub(at) <= contact.fresh_for_ms)
+        });
+        crate::sync::protocol::ClaimReach {
+            reached: claim_url == self.public_url || relay_fresh,
+            claim_url,
+            relayed_ms,
+        }
+    }
 }

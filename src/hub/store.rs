@@ -250,28 +250,38 @@ impl HubStore {
                 now_ms
             ],
         )?;
-        transaction.execute(
-            "UPDATE kiosks SET last_seen_ms = ?2,
-                    queue_waiting = COALESCE(?3, queue_waiting),
-                    clock_offset_ms = COALESCE(?4, clock_offset_ms),
-                    software_version = COALESCE(?5, software_version),
-                    stand = COALESCE(?6, stand)
-             WHERE kiosk_id = ?1",
-            params![
-                certificate.kiosk_id,
-                now_ms,
-                request.queue_waiting.and_then(|n| i64::try_from(n).ok()),
-                request.kiosk_clock_ms.map(|clock| clock.saturating_sub(now_ms)),
-                request
-                    .software_version
-                    .as_deref()
-                    .map(|v| crate::hub::trust::printable(&truncate(v, 64))),
-                request
-                    .stand
-                    .as_deref()
-                    .map(|v| crate::hub::trust::printable(&truncate(v, 64))),
-            ],
-        )?;
+        // What the kiosk says about itself counts only in a heartbeat its device key signed,
+        // with a counter larger than the last one accepted: a certificate alone (found in
+        // every USB export) or a replayed heartbeat changes nothing.
+        let heartbeat = request
+            .verified_heartbeat(&certificate.kiosk_id, &certificate.device_key)
+            .and_then(|counter| i64::try_from(counter).ok());
+        let printable = |v: &Option<String>| v.as_deref().map(|v| crate::hub::trust::printable(&truncate(v, 64)));
+        if let Some(counter) = heartbeat {
+            transaction.execute(
+                "UPDATE kiosks SET last_seen_ms = ?2, queue_waiting = ?3, clock_offset_ms = ?4, software_version = ?5,
+                        stand = ?6, heartbeat_counter = ?7
+                 WHERE kiosk_id = ?1 AND device_key = ?8 AND (heartbeat_counter IS NULL OR heartbeat_counter < ?7)",
+                params![
+                    certificate.kiosk_id,
+                    now_ms,
+                    request.queue_waiting.and_then(|n| i64::try_from(n).ok()),
+                    request.kiosk_clock_ms.map(|clock| clock.saturating_sub(now_ms)),
+                    printable(&request.software_version),
+                    printable(&request.stand),
+                    counter,
+                    certificate.device_key.as_bytes().as_slice(),
+                ],
+            )?;
+        }
+        let count_records = |transaction: &rusqlite::Transaction<'_>| {
+            transaction.query_row(
+                "SELECT COUNT(*) FROM records WHERE kiosk_id = ?1",
+                [&certificate.kiosk_id],
+                |row| row.get::<_, i64>(0),
+            )
+        };
+        let records_before = count_records(&transaction)?;
         let mut answers = Vec::with_capacity(request.records.len());
         let mut warnings = Vec::new();
         for (index, record_hex) in request.records.iter().enumerate() {
@@ -294,6 +304,14 @@ impl HubStore {
                 },
             });
         }
+        if heartbeat.is_none() && count_records(&transaction)? > records_before {
+            // New records the device key signed: the kiosk (or a relay of its records) was
+            // heard from; its figures wait for its own signed heartbeat.
+            transaction.execute(
+                "UPDATE kiosks SET last_seen_ms = MAX(last_seen_ms, ?2), stand = COALESCE(?3, stand) WHERE kiosk_id = ?1",
+                params![certificate.kiosk_id, now_ms, printable(&request.stand)],
+            )?;
+        }
         for warning in &warnings {
             transaction.execute(
                 "INSERT INTO chain_warnings (kiosk_id, message, at_ms) VALUES (?1, ?2, ?3)",
@@ -306,6 +324,7 @@ impl HubStore {
             hub_time_ms: now_ms,
             chain_warnings: warnings,
             signature: None,
+            claim_reach: None,
         })
     }
 
@@ -369,8 +388,25 @@ impl HubStore {
     }
 
     /// The award a claim link points at: (badge id, record signed bytes if from a kiosk).
+    /// Every token a kiosk gave out for the same badge and code opens that one award, with
+    /// the record that carries the token (a duplicate's too: its credential names the
+    /// token's own hash); an award inserted with its token alone is found by it.
     pub fn claim(&self, token_base32: &str) -> Result<Option<ClaimedAward>, HubError> {
         let recipient = claim_recipient(token_base32).ok_or_else(|| HubError::BadRequest("not a claim link".into()))?;
+        let linked = self
+            .connection
+            .query_row(
+                "SELECT a.badge_id, r.signed_bytes FROM claim_links l
+                 JOIN awards a ON a.badge_id = l.badge_id AND a.code_id = l.code_id
+                 JOIN records r ON r.record_hash = l.record_hash
+                 WHERE l.claim_token = ?1 LIMIT 1",
+                [&recipient],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        if linked.is_some() {
+            return Ok(linked);
+        }
         Ok(self
             .connection
             .query_row(
@@ -550,13 +586,24 @@ impl HubStore {
             > 0)
     }
 
+    /// When a kiosk last reached this hub (its heartbeat, or new records), over the kiosks
+    /// not revoked: what the claim page's "on its way" expects from.
+    pub fn latest_kiosk_contact_ms(&self) -> Result<Option<i64>, HubError> {
+        Ok(self
+            .connection
+            .query_row("SELECT MAX(last_seen_ms) FROM kiosks WHERE revoked = 0", [], |row| {
+                row.get(0)
+            })?)
+    }
+
     /// Notes that a claim link's credential was taken (first time only).
     pub fn note_claimed(&self, token_base32: &str, now_ms: i64) -> Result<(), HubError> {
         let Some(recipient) = claim_recipient(token_base32) else {
             return Ok(());
         };
         self.connection.execute(
-            "UPDATE awards SET claimed_ms = ?2 WHERE recipient = ?1 AND claimed_ms IS NULL",
+            "UPDATE awards SET claimed_ms = ?2 WHERE claimed_ms IS NULL AND (recipient = ?1
+                 OR (badge_id, code_id) IN (SELECT badge_id, code_id FROM claim_links WHERE claim_token = ?1))",
             params![recipient, now_ms],
         )?;
         Ok(())
@@ -727,6 +774,7 @@ impl HubStore {
                 "UPDATE records SET outcome = ?3 WHERE kiosk_id = ?1 AND sequence = ?2",
                 params![kiosk_id, sequence, outcome],
             )?;
+            link_claim(&transaction, &record, &Sha256::digest(&bytes).into())?;
             if content.kind == RecordKind::PathwayStep {
                 merge_pathway(
                     &transaction,
@@ -991,6 +1039,7 @@ fn ingest_record(
             ],
         )
         .map_err(storage)?;
+    link_claim(transaction, &record, &hash).map_err(storage)?;
     if content.kind == RecordKind::PathwayStep {
         merge_pathway(
             transaction,
@@ -1007,6 +1056,29 @@ fn ingest_record(
         reason: None,
         email_received: false,
     })
+}
+
+/// Notes the claim link a proven award record carries (accepted or duplicate), so that
+/// every token given out for the same badge and code opens the one award.
+fn link_claim(
+    transaction: &rusqlite::Transaction<'_>,
+    record: &AwardRecord,
+    hash: &[u8; 32],
+) -> Result<(), rusqlite::Error> {
+    let content = &record.content;
+    if !content.kind.is_award() || !matches!(content.recipient, Recipient::ClaimToken(_)) {
+        return Ok(());
+    }
+    transaction.execute(
+        "INSERT OR IGNORE INTO claim_links (claim_token, badge_id, code_id, record_hash) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            content.recipient.describe(),
+            content.badge_id,
+            content.code_id,
+            hash.as_slice()
+        ],
+    )?;
+    Ok(())
 }
 
 /// What the hub answers for a record it keeps without awarding it.

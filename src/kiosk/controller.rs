@@ -46,9 +46,11 @@ pub enum Input {
         total: usize,
     },
     SyncFinished(Result<SyncSummary, String>),
-    /// A background sync pass ended: reached the hub (true) or not.
+    /// A background sync pass ended: reached the hub (true) or not, and whether the hub
+    /// reaches the claim address phone links point at.
     BackgroundSync {
         reached_hub: bool,
+        claim_reached: bool,
     },
     /// The hub's bundle changed the enrolled event (new stands, badges): reload it.
     EventUpdated,
@@ -391,7 +393,10 @@ impl Controller {
                 vec![]
             }
             Input::SyncFinished(result) => {
-                self.note_sync(result.is_ok(), now);
+                let claim_reached = result
+                    .as_ref()
+                    .is_ok_and(|summary| summary.claim_address == crate::sync::client::ClaimAddress::Reached);
+                self.note_sync(result.is_ok(), claim_reached, now);
                 self.organiser.sync = match result {
                     Ok(summary) => SyncState::Done { sent: summary.sent },
                     Err(error) => SyncState::Failed(error),
@@ -399,8 +404,11 @@ impl Controller {
                 self.refresh_organiser();
                 vec![]
             }
-            Input::BackgroundSync { reached_hub } => {
-                self.note_sync(reached_hub, now);
+            Input::BackgroundSync {
+                reached_hub,
+                claim_reached,
+            } => {
+                self.note_sync(reached_hub, claim_reached, now);
                 // The done screen's promise may change; nothing else on screen does.
                 return matches!(self.machine.screen, Screen::Done { .. });
             }
@@ -579,10 +587,11 @@ impl Controller {
         WorkResult::Claimed(result)
     }
 
-    fn note_sync(&mut self, reached_hub: bool, now_ms: i64) {
+    fn note_sync(&mut self, reached_hub: bool, claim_reached: bool, now_ms: i64) {
         self.sync_health.last_failed = !reached_hub;
         if reached_hub {
             self.sync_health.last_success_ms = Some(now_ms);
+            self.sync_health.claim_reached = claim_reached;
         }
     }
 

@@ -63,15 +63,16 @@ impl Default for TransportSettings {
     }
 }
 
-pub fn http_client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(Duration::from_secs(10).min(timeout))
-        .user_agent(concat!("badge-kiosk/", env!("CARGO_PKG_VERSION")))
-        // A redirect could carry the bearer token to another host.
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_default()
+/// The platform client (no redirects: one could carry the bearer token to another host);
+/// a failure to set it up is kept and given as the reason of every call.
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
+    crate::http_body::client_builder(
+        timeout,
+        Duration::from_secs(10),
+        concat!("badge-kiosk/", env!("CARGO_PKG_VERSION")),
+    )
+    .build()
+    .map_err(|error| format!("cannot set up HTTPS for the platform ({error}): check the machine's TLS set-up"))
 }
 
 /// An answer, read in full (within the cap).
@@ -266,7 +267,8 @@ pub struct SessionStats {
 
 /// An authenticated connection to one platform.
 pub struct Session<A> {
-    pub http: reqwest::Client,
+    /// The client, or why it could not be set up (every call then fails with that reason).
+    http: Result<reqwest::Client, String>,
     auth: A,
     token: Option<Token>,
     last_fetch: Option<Instant>,
@@ -286,6 +288,10 @@ impl<A: TokenSource + Sync> Session<A> {
         }
     }
 
+    fn client(&self) -> Result<reqwest::Client, CallError> {
+        self.http.clone().map_err(CallError::Blocked)
+    }
+
     async fn fetch_token(&mut self) -> Result<Secret, CallError> {
         if let Some(last) = self.last_fetch {
             let allowed = last + self.settings.min_token_interval;
@@ -297,7 +303,7 @@ impl<A: TokenSource + Sync> Session<A> {
         self.stats.token_fetches += 1;
         let fetched = self
             .auth
-            .fetch(&self.http, refresh.as_ref(), self.settings.max_answer_bytes)
+            .fetch(&self.client()?, refresh.as_ref(), self.settings.max_answer_bytes)
             .await;
         // Counted from the answer: the platform's clock started somewhere before it. A
         // request that never reached the platform counts against none of its limits.
@@ -338,7 +344,7 @@ impl<A: TokenSource + Sync> Session<A> {
     ) -> Result<Reply, CallError> {
         let bearer = self.current_token().await?;
         self.stats.requests += 1;
-        let reply = exchange(build(&self.http, bearer.expose()), self.settings.max_answer_bytes).await?;
+        let reply = exchange(build(&self.client()?, bearer.expose()), self.settings.max_answer_bytes).await?;
         if !refused_token.contains(&reply.status) {
             return Ok(reply);
         }
@@ -349,7 +355,7 @@ impl<A: TokenSource + Sync> Session<A> {
         }
         let bearer = self.fetch_token().await?;
         self.stats.requests += 1;
-        let reply = exchange(build(&self.http, bearer.expose()), self.settings.max_answer_bytes).await?;
+        let reply = exchange(build(&self.client()?, bearer.expose()), self.settings.max_answer_bytes).await?;
         if refused_token.contains(&reply.status) {
             return Err(CallError::Blocked(format!(
                 "the platform refused a token it had just issued (HTTP {}): check that the credentials \

@@ -148,7 +148,7 @@ impl FilledKiosk {
         let summary = runtime.block_on(sync_once(
             &store,
             &settings,
-            &http_client(settings.request_timeout),
+            &http_client(settings.request_timeout)?,
             |_, _| {},
         ))?;
         let _ = stop.send(());

@@ -25,7 +25,24 @@ pub struct SyncSummary {
     pub bundle: Option<BundleUpdate>,
     /// Why the bundle could not be applied; records were synced all the same.
     pub bundle_problem: Option<String>,
+    /// Whether a phone link made now works within seconds, from this pass's heartbeat.
+    pub claim_address: ClaimAddress,
 }
+
+/// What the last pass says about the event's claim address (where phone links point).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClaimAddress {
+    /// This kiosk syncs to the claim address itself, or its hub vouched that what it holds
+    /// reaches the claim address within seconds.
+    Reached,
+    /// The hub does not reach the claim address now (its relay failing or not recently
+    /// successful), or it said nothing about it (an older hub, another address).
+    #[default]
+    NotReached,
+}
+
+/// The kiosk's last heartbeat counter (a queue setting): the next is larger.
+const HEARTBEAT_SETTING: &str = "sync.heartbeat_counter";
 
 #[derive(Debug, Clone)]
 pub struct SyncSettings {
@@ -48,6 +65,8 @@ pub struct SyncSettings {
     pub device_key: Option<ed25519_dalek::SigningKey>,
     /// What the kiosk tells the hub's fleet view: its stand, if it has one.
     pub stand: Option<String>,
+    /// Where this kiosk's phone links point (`KioskCore::claim_base`); None: the hub's.
+    pub claim_base: Option<String>,
 }
 
 impl SyncSettings {
@@ -65,6 +84,7 @@ impl SyncSettings {
             trusted_keys: Vec::new(),
             device_key: None,
             stand: None,
+            claim_base: None,
         }
     }
 
@@ -282,6 +302,10 @@ pub async fn sync_once(
         summary.remaining = total - done;
         progress(done, total);
     }
+    // Every pass ends with a heartbeat, records or not: the hub's fleet view gets the
+    // queue as it is now, and the answer says whether the claim address is reached.
+    let heartbeat = send_heartbeat(http, settings, store, &kiosk_id).await?;
+    summary.claim_address = claim_address(settings, heartbeat.claim_reach.as_ref());
     if let Some(target) = &settings.bundle {
         match update_from_hub(http, settings, target, store).await {
             Ok(update) => summary.bundle = Some(update),
@@ -289,6 +313,63 @@ pub async fn sync_once(
         }
     }
     Ok(summary)
+}
+
+/// The pass's last upload: no records, the kiosk's figures after the pass (queue, version,
+/// clock, stand) signed with its device key over a counter larger than any before and the
+/// upload's nonce. The answer must be signed for this nonce like any other.
+async fn send_heartbeat(
+    http: &reqwest::Client,
+    settings: &SyncSettings,
+    store: &SharedStore,
+    kiosk_id: &str,
+) -> Result<UploadResponse, SyncError> {
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let (waiting, counter) = with_store(store, move |store| {
+        let waiting = store.counts()?.queued;
+        let last = store
+            .setting(HEARTBEAT_SETTING)?
+            .and_then(|text| text.parse::<u64>().ok())
+            .unwrap_or(0);
+        let counter = u64::try_from(now_ms).unwrap_or(0).max(last.saturating_add(1));
+        store.set_setting(HEARTBEAT_SETTING, &counter.to_string())?;
+        Ok((waiting, counter))
+    })
+    .await?;
+    let nonce: [u8; 32] = rand::random();
+    let mut request = upload_request(&settings.event_id, &settings.certificate_hex, std::iter::empty());
+    request.nonce = Some(hex::encode(nonce));
+    request.software_version = Some(env!("CARGO_PKG_VERSION").to_owned());
+    request.queue_waiting = Some(waiting);
+    request.kiosk_clock_ms = Some(now_ms);
+    request.stand = settings.stand.clone();
+    if let Some(key) = &settings.device_key {
+        request.sign_heartbeat(kiosk_id, counter, key);
+    }
+    let response = upload(http, settings, &request).await?;
+    if !settings.trusted_keys.is_empty() {
+        response
+            .verify(&settings.event_id, kiosk_id, &nonce, &settings.trusted_keys)
+            .map_err(|failure| SyncError::Transient(failure.to_string()))?;
+    }
+    Ok(response)
+}
+
+/// Whether a phone link this kiosk makes now works within seconds: it points at the hub
+/// this kiosk just reached, or the hub says that what it holds reaches that address.
+pub fn claim_address(settings: &SyncSettings, reach: Option<&super::protocol::ClaimReach>) -> ClaimAddress {
+    let base = |url: &str| url.trim().trim_end_matches('/').to_owned();
+    let claim_base = settings
+        .claim_base
+        .as_deref()
+        .map_or_else(|| base(&settings.hub_url), base);
+    if claim_base == base(&settings.hub_url)
+        || reach.is_some_and(|reach| reach.reached && base(&reach.claim_url) == claim_base)
+    {
+        ClaimAddress::Reached
+    } else {
+        ClaimAddress::NotReached
+    }
 }
 
 /// Fetches the hub's signed bundle, checks it against the event keys the kiosk trusts, and

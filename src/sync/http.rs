@@ -80,14 +80,18 @@ pub fn describe_http_error(error: &reqwest::Error) -> String {
 }
 
 fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(Duration::from_secs(5))
-        .user_agent(concat!("badge-kiosk/", env!("CARGO_PKG_VERSION")))
+    crate::http_body::client_builder(
+        timeout,
+        Duration::from_secs(5),
+        concat!("badge-kiosk/", env!("CARGO_PKG_VERSION")),
+    )
 }
 
-pub fn http_client(timeout: Duration) -> reqwest::Client {
-    client_builder(timeout).build().unwrap_or_default()
+/// A client for a hub without pinning (tests, benches): the same timeouts, no redirects.
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, SyncError> {
+    client_builder(timeout)
+        .build()
+        .map_err(|error| SyncError::Blocked(format!("cannot set up HTTP: {error}")))
 }
 
 /// Reads at most `limit` bytes of an answer: a hub (or anything pretending to be one)

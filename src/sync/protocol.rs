@@ -46,6 +46,92 @@ pub struct UploadRequest {
     /// The stand the kiosk is set up for, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stand: Option<String>,
+    /// The heartbeat's counter: larger than any the kiosk used before (its clock, made
+    /// monotonic). With [`Self::heartbeat_signature`], what makes the four figures above
+    /// count: the hub keeps them, and moves "last seen", only for a signed heartbeat whose
+    /// counter is larger than the last it accepted from that kiosk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_counter: Option<u64>,
+    /// The device key's signature (hex) over [`heartbeat_message`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_signature: Option<String>,
+}
+
+// --- Signed heartbeat, v1. DO NOT CHANGE: hubs verify these exact bytes.
+// HEARTBEAT_DOMAIN ‖ event id (u8-len) ‖ kiosk id (u8-len) ‖ counter u64 ‖ upload nonce [32] ‖
+// kiosk clock i64 ‖ queue waiting u64 ‖ software version (u8-len) ‖ stand present u8 ‖
+// stand (u8-len, when present).
+const HEARTBEAT_DOMAIN: &[u8] = b"badge-kiosk/heartbeat/v1\0";
+
+/// The bytes a kiosk's device key signs for the heartbeat an upload carries; None when the
+/// upload carries no complete heartbeat (counter, nonce, clock, queue and version).
+pub fn heartbeat_message(request: &UploadRequest, kiosk_id: &str) -> Option<Vec<u8>> {
+    let nonce = parse_nonce(request.nonce.as_deref()?)?;
+    let mut writer = crate::domain::wire::Writer::new();
+    writer.raw(HEARTBEAT_DOMAIN);
+    writer.short_str("event id", &request.event_id).ok()?;
+    writer.short_str("kiosk id", kiosk_id).ok()?;
+    writer
+        .u64(request.heartbeat_counter?)
+        .raw(&nonce)
+        .i64(request.kiosk_clock_ms?)
+        .u64(request.queue_waiting?);
+    writer
+        .short_str("software version", request.software_version.as_deref()?)
+        .ok()?;
+    match request.stand.as_deref() {
+        Some(stand) => {
+            writer.u8(1).short_str("stand", stand).ok()?;
+        }
+        None => {
+            writer.u8(0);
+        }
+    }
+    Some(writer.finish())
+}
+
+impl UploadRequest {
+    /// Signs this upload's heartbeat (its nonce and figures must be set) with the kiosk's
+    /// device key. False when the figures cannot be signed (a field too long).
+    pub fn sign_heartbeat(&mut self, kiosk_id: &str, counter: u64, device_key: &ed25519_dalek::SigningKey) -> bool {
+        use ed25519_dalek::Signer;
+        self.heartbeat_counter = Some(counter);
+        let Some(message) = heartbeat_message(self, kiosk_id) else {
+            self.heartbeat_counter = None;
+            return false;
+        };
+        self.heartbeat_signature = Some(hex::encode(device_key.sign(&message).to_bytes()));
+        true
+    }
+
+    /// The heartbeat's counter when `device_key` signed this upload's heartbeat; whether it
+    /// is fresh (larger than the last accepted) is the hub's to check.
+    pub fn verified_heartbeat(&self, kiosk_id: &str, device_key: &ed25519_dalek::VerifyingKey) -> Option<u64> {
+        let signature = self
+            .heartbeat_signature
+            .as_deref()
+            .and_then(|text| hex::decode(text).ok())
+            .and_then(|bytes| <[u8; 64]>::try_from(bytes).ok())
+            .map(|bytes| ed25519_dalek::Signature::from_bytes(&bytes))?;
+        let message = heartbeat_message(self, kiosk_id)?;
+        device_key.verify_strict(&message, &signature).ok()?;
+        self.heartbeat_counter
+    }
+}
+
+/// What the hub knows of the event's claim address (where kiosks' phone links point), for
+/// the done screen's promise: informational, like the chain warnings (the kiosk reads it
+/// inside its pinned channel to the hub; it changes only what the screen promises).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimReach {
+    /// The claim address this is about: the event's public claim address, else this hub's.
+    pub claim_url: String,
+    /// A record this hub holds can be claimed there within seconds: this hub is that address,
+    /// or its relay to it succeeded recently and has not failed since.
+    pub reached: bool,
+    /// When this hub's relay last reached it (hub clock), when it relays there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relayed_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +175,10 @@ pub struct UploadResponse {
     /// nonce (see [`answer_message`]). A kiosk acts on no answer without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
+    /// Whether the records this hub holds reach the event's claim address now. Not covered
+    /// by the signature (the frozen v1 answer): it changes only what the kiosk promises.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_reach: Option<ClaimReach>,
 }
 
 // --- Signed upload answer, format v1. DO NOT CHANGE: kiosks verify these exact bytes.
@@ -256,6 +346,63 @@ mod tests {
         assert!(!old_answer.email_received);
     }
 
+    /// Issue 21 item 13: a heartbeat counts only signed by the kiosk's device key, for its
+    /// exact figures, nonce and counter; the signed bytes are frozen.
+    #[test]
+    fn heartbeats_are_signed_by_the_device_key_over_their_figures() {
+        let device = ed25519_dalek::SigningKey::from_bytes(&[4; 32]);
+        let mut request = UploadRequest {
+            event_id: "e".into(),
+            certificate: "00".into(),
+            nonce: Some(hex::encode([1u8; 32])),
+            software_version: Some("1.0.0".into()),
+            queue_waiting: Some(7),
+            kiosk_clock_ms: Some(1_795_000_000_123),
+            stand: Some("cuisine".into()),
+            ..UploadRequest::default()
+        };
+        assert_eq!(request.verified_heartbeat("k", &device.verifying_key()), None);
+        assert!(request.sign_heartbeat("k", 1_795_000_000_000, &device));
+        assert_eq!(
+            request.verified_heartbeat("k", &device.verifying_key()),
+            Some(1_795_000_000_000)
+        );
+        // Another kiosk id, another key, or any figure edited: not a heartbeat.
+        assert_eq!(request.verified_heartbeat("other", &device.verifying_key()), None);
+        let stranger = ed25519_dalek::SigningKey::from_bytes(&[5; 32]).verifying_key();
+        assert_eq!(request.verified_heartbeat("k", &stranger), None);
+        for edit in [
+            |r: &mut UploadRequest| r.queue_waiting = Some(0),
+            |r: &mut UploadRequest| r.stand = None,
+            |r: &mut UploadRequest| r.heartbeat_counter = Some(1_795_000_000_001),
+            |r: &mut UploadRequest| r.nonce = Some(hex::encode([2u8; 32])),
+            |r: &mut UploadRequest| r.kiosk_clock_ms = Some(0),
+            |r: &mut UploadRequest| r.software_version = Some("6.6.6".into()),
+        ] {
+            let mut edited = request.clone();
+            edit(&mut edited);
+            assert_eq!(
+                edited.verified_heartbeat("k", &device.verifying_key()),
+                None,
+                "{edited:?}"
+            );
+        }
+        // Incomplete figures cannot be signed.
+        let mut incomplete = request.clone();
+        incomplete.queue_waiting = None;
+        assert!(!incomplete.sign_heartbeat("k", 1, &device));
+        assert_eq!(incomplete.heartbeat_counter, None);
+        // Frozen: the signed bytes of this heartbeat.
+        let message = heartbeat_message(&request, "k").unwrap();
+        assert_eq!(
+            hex::encode(sha2::Digest::finalize(sha2::Digest::chain_update(
+                sha2::Sha256::default(),
+                &message
+            ))),
+            include_str!("../domain/testdata/heartbeat_v1.sha256").trim()
+        );
+    }
+
     #[test]
     fn answers_are_signed_for_one_upload() {
         let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
@@ -269,6 +416,7 @@ mod tests {
             hub_time_ms: 1_790_000_000_000,
             chain_warnings: Vec::new(),
             signature: None,
+            claim_reach: None,
         };
         let keys = [key.verifying_key()];
         assert_eq!(response.verify("e", "k", &[1; 32], &keys), Err(AnswerError::Unsigned));

@@ -97,8 +97,13 @@ fn millis(duration: Duration) -> u64 {
 /// What the done screen may promise a visitor who takes the badge on a phone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ClaimReadiness {
-    /// The kiosk is online: the link works within seconds.
+    /// The kiosk is online and its last pass reached the claim address (directly, or its
+    /// hub's relay did recently): the link works within seconds.
     Seconds,
+    /// The kiosk reaches its hub, but the claim address was not reached recently (the
+    /// relay to the public hub failing): the link works after a later pass, which runs at
+    /// least every `minutes`.
+    AfterSync { minutes: u32 },
     /// Offline, failing or never synced: the link works once the kiosk has synced.
     #[default]
     Later,
@@ -110,6 +115,8 @@ pub struct SyncHealth {
     pub last_success_ms: Option<i64>,
     /// The last pass failed (the hub could not be reached or refused).
     pub last_failed: bool,
+    /// The last successful pass reached the claim address (see `client::ClaimAddress`).
+    pub claim_reached: bool,
 }
 
 /// "Within seconds" only when the last pass reached the hub and not too long ago: the
@@ -125,7 +132,15 @@ pub fn claim_readiness(health: &SyncHealth, policy: &SyncPolicy, now_ms: i64) ->
     )
     .unwrap_or(i64::MAX);
     match health.last_success_ms {
-        Some(success) if !health.last_failed && now_ms.saturating_sub(success) <= fresh_for => ClaimReadiness::Seconds,
+        Some(success) if !health.last_failed && now_ms.saturating_sub(success) <= fresh_for => {
+            if health.claim_reached {
+                ClaimReadiness::Seconds
+            } else {
+                ClaimReadiness::AfterSync {
+                    minutes: u32::try_from(policy.interval.as_secs().div_ceil(60).max(1)).unwrap_or(u32::MAX),
+                }
+            }
+        }
         _ => ClaimReadiness::Later,
     }
 }
@@ -193,8 +208,18 @@ mod tests {
         let ok = SyncHealth {
             last_success_ms: Some(now - 30_000),
             last_failed: false,
+            claim_reached: true,
         };
         assert_eq!(claim_readiness(&ok, &policy, now), ClaimReadiness::Seconds);
+        // The hub is reached, the claim address (a public hub behind a relay) is not.
+        let relay_down = SyncHealth {
+            claim_reached: false,
+            ..ok
+        };
+        assert_eq!(
+            claim_readiness(&relay_down, &policy, now),
+            ClaimReadiness::AfterSync { minutes: 5 }
+        );
         let failing = SyncHealth {
             last_failed: true,
             ..ok
@@ -203,6 +228,7 @@ mod tests {
         let stale = SyncHealth {
             last_success_ms: Some(now - 11 * 60_000),
             last_failed: false,
+            claim_reached: true,
         };
         assert_eq!(claim_readiness(&stale, &policy, now), ClaimReadiness::Later);
         assert_eq!(

@@ -28,7 +28,15 @@ pub fn apply(window: &AppWindow, view: &View) {
         machine::DoneKind::Phone { claim_url } => (DoneKind::Phone, claim_url.as_str()),
     };
     adapter.set_kind(kind);
-    adapter.set_ready_now(view.claim_readiness == crate::sync::schedule::ClaimReadiness::Seconds);
+    let (ready_now, ready_in_minutes) = match view.claim_readiness {
+        crate::sync::schedule::ClaimReadiness::Seconds => (true, 0),
+        crate::sync::schedule::ClaimReadiness::AfterSync { minutes } => {
+            (false, i32::try_from(minutes).unwrap_or(i32::MAX))
+        }
+        crate::sync::schedule::ClaimReadiness::Later => (false, 0),
+    };
+    adapter.set_ready_now(ready_now);
+    adapter.set_ready_in_minutes(ready_in_minutes);
     adapter.set_claim_url(url.into());
     let qr = view.qr.as_ref().map(|qr| {
         Image::from_rgb8(SharedPixelBuffer::<Rgb8Pixel>::clone_from_slice(

@@ -256,6 +256,9 @@ pub fn run(config: Config, args: RunOptions) -> Result<()> {
                             }
                             let _ = event_updates.send(Input::BackgroundSync {
                                 reached_hub: status.last_error.is_none(),
+                                claim_reached: status.last_summary.as_ref().is_some_and(|summary| {
+                                    summary.claim_address == crate::sync::client::ClaimAddress::Reached
+                                }),
                             });
                             let summary = status.last_summary.unwrap_or_default();
                             if let Some(problem) = summary.bundle_problem {

@@ -6,6 +6,7 @@
 
 mod attacks;
 mod attacks_hardening;
+mod attacks_sync;
 mod claim_email;
 mod cli;
 mod console_browser;
@@ -22,6 +23,7 @@ mod platform_contract;
 mod power_cut;
 mod relay;
 mod sync;
+mod sync_promise;
 mod tickets;
 mod ui_e2e;
 mod webdriver;

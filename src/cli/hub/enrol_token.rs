@@ -49,7 +49,10 @@ pub(super) fn run(config: &Config, args: HubEnrolTokenArgs) -> Result<()> {
     println!("{}", code.to_url());
     if let Some(path) = qr {
         let png = crate::printing::qr_png(&code.to_url(), 8)?;
-        std::fs::write(&path, png).with_context(|| format!("writing {}", path.display()))?;
+        // A live enrolment code: 0600 whatever the umask, like the event key.
+        crate::eventdir::create_private(&path)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, &png))
+            .with_context(|| format!("writing {}", path.display()))?;
         eprintln!("QR code written to {}", path.display());
     }
     eprintln!(

@@ -352,6 +352,25 @@ fn not_yet(w: &'static Words) -> MessagePage {
     }
 }
 
+/// How long a kiosk's last contact vouches for "within a few minutes" (a kiosk syncs at
+/// least every few minutes while online, and every pass reaches the hub).
+const RECENT_CONTACT_MS: i64 = 10 * 60_000;
+
+/// "On its way", with the time expected from the kiosks' last contact with this hub.
+fn not_yet_expected(w: &'static Words, latest_contact_ms: Option<i64>, now_ms: i64) -> MessagePage {
+    let mut page = not_yet(w);
+    if let Some(at) = latest_contact_ms {
+        let minutes = (now_ms.saturating_sub(at).max(0) / 60_000).to_string();
+        let text = if now_ms.saturating_sub(at) <= RECENT_CONTACT_MS {
+            w.not_yet_recent
+        } else {
+            w.not_yet_quiet
+        };
+        page.detail = text.replace("{n}", &minutes);
+    }
+    page
+}
+
 // ------------------------------------------------------------------ handlers
 
 /// Where a claim link leads, as the claim page shows it.
@@ -373,7 +392,7 @@ async fn claim_page(
     let lookup = token.clone();
     let found = blocking(&hub, move |store, now| {
         let Some((badge_id, record)) = store.claim(&lookup).or_else(not_a_link)? else {
-            return Ok(None);
+            return Ok(Err((store.latest_kiosk_contact_ms()?, now)));
         };
         let credential = claim_credential_in(&state, store, &lookup, language)?;
         let genuine = credential
@@ -387,7 +406,7 @@ async fn claim_page(
                 .and_then(|bytes| crate::domain::award::AwardRecord::from_bytes(&bytes).ok())
                 .map(|record| record.content.created_at_ms)
         });
-        Ok(Some((
+        Ok(Ok((
             ClaimFound {
                 badge_id,
                 created_at_ms,
@@ -398,8 +417,8 @@ async fn claim_page(
     })
     .await;
     let (found, event) = match found {
-        Ok(Some(found)) => found,
-        Ok(None) => return html(StatusCode::NOT_FOUND, &not_yet(w), true, chosen),
+        Ok(Ok(found)) => found,
+        Ok(Err((latest, now))) => return html(StatusCode::NOT_FOUND, &not_yet_expected(w, latest, now), true, chosen),
         Err(response) => return response,
     };
     let badge = BadgeView::new(&event, &found.badge_id, found.created_at_ms, w, language);
@@ -745,6 +764,25 @@ async fn claim_email(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 20 item 5: "on its way" says when, from the kiosks' last contact.
+    #[test]
+    fn on_its_way_says_when_from_the_kiosks_last_contact() {
+        let now = 1_795_000_000_000;
+        let w = words(Language::En);
+        let recent = not_yet_expected(w, Some(now - 3 * 60_000), now);
+        assert_eq!(recent.title, w.not_yet_title);
+        assert!(
+            recent.detail.contains("in touch with this site 3 min ago"),
+            "{}",
+            recent.detail
+        );
+        assert!(recent.detail.contains("within a few minutes"), "{}", recent.detail);
+        let quiet = not_yet_expected(words(Language::Fr), Some(now - 45 * 60_000), now);
+        assert!(quiet.detail.contains("depuis 45 min"), "{}", quiet.detail);
+        assert!(!quiet.detail.contains("quelques minutes"), "{}", quiet.detail);
+        assert_eq!(not_yet_expected(w, None, now).detail, w.not_yet_waiting);
+    }
 
     #[test]
     fn the_public_id_is_stable_and_does_not_contain_the_token() {

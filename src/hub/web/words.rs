@@ -30,6 +30,10 @@ pub struct Words {
     pub not_yet_title: &'static str,
     pub not_yet_body: &'static str,
     pub not_yet_waiting: &'static str,
+    /// "on its way" with the time expected: a kiosk was in touch `{n}` minutes ago…
+    pub not_yet_recent: &'static str,
+    /// … or no kiosk for `{n}` minutes.
+    pub not_yet_quiet: &'static str,
     pub back: &'static str,
     pub issued_by: &'static str,
     pub criteria: &'static str,
@@ -80,6 +84,8 @@ pub const FRENCH: Words = Words {
     not_yet_title: "Votre badge arrive",
     not_yet_body: "La borne n'a pas encore transmis votre badge. Gardez cette page ouverte : elle se met à jour toute seule.",
     not_yet_waiting: "Si la borne est hors ligne, revenez sur ce lien plus tard dans la journée.",
+    not_yet_recent: "Une borne a joint ce site il y a {n} min : votre badge devrait arriver d'ici quelques minutes.",
+    not_yet_quiet: "Aucune borne n'a joint ce site depuis {n} min : votre badge arrivera dès que sa borne sera de nouveau en ligne, en général dans la journée. Revenez sur ce lien plus tard.",
     back: "← Retour au badge",
     issued_by: "Délivré par",
     criteria: "Critères",
@@ -143,6 +149,8 @@ pub const ENGLISH: Words = Words {
     not_yet_title: "Your badge is on its way",
     not_yet_body: "The kiosk has not sent your badge yet. Keep this page open: it updates by itself.",
     not_yet_waiting: "If the kiosk is offline, come back to this link later in the day.",
+    not_yet_recent: "A kiosk was in touch with this site {n} min ago: your badge should arrive within a few minutes.",
+    not_yet_quiet: "No kiosk has reached this site for {n} min: your badge will arrive once its kiosk is back online, usually later today. Come back to this link later.",
     back: "← Back to the badge",
     issued_by: "Issued by",
     criteria: "Criteria",
