@@ -113,7 +113,7 @@ async fn bundle(State(hub): State<SharedHub>, headers: axum::http::HeaderMap) ->
     match blocking(&hub, move |store, now| {
         bundle_reader(store, &headers, now)?;
         Ok(EventBundle {
-            bundle: state.signed_bundle(store, now)?,
+            bundle: state.bundle_for(store, now, &headers)?,
             hub_time_ms: now,
             certificate: None,
         })
@@ -128,6 +128,7 @@ async fn bundle(State(hub): State<SharedHub>, headers: axum::http::HeaderMap) ->
 async fn enrol(
     State(hub): State<SharedHub>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     body: Result<Json<EnrolRequest>, JsonRejection>,
 ) -> Response {
     if let Err(wait_ms) = hub.enrol_attempts.attempt(peer.ip(), (hub.clock)()) {
@@ -169,6 +170,9 @@ async fn enrol(
             Err(super::store::EnrolRefusal::BadKioskId) => {
                 return Err(HubError::BadRequest(super::store::EnrolRefusal::BadKioskId.to_string()))
             }
+            Err(super::store::EnrolRefusal::Revoked(kiosk_id, reason)) => {
+                return Err(HubError::RevokedKiosk(kiosk_id, reason))
+            }
             Err(refusal) => return Err(HubError::Unenrolled(refusal.to_string())),
         };
         let certificate = KioskCertificate::issue(
@@ -183,7 +187,7 @@ async fn enrol(
             .to_bytes()
             .map_err(|error| HubError::BadRequest(error.to_string()))?;
         Ok(EventBundle {
-            bundle: state.signed_bundle(store, now)?,
+            bundle: state.bundle_for(store, now, &headers)?,
             hub_time_ms: now,
             certificate: Some(hex::encode(certificate)),
         })

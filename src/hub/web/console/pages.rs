@@ -26,7 +26,7 @@ pub const QUIET_AFTER_MS: i64 = 30 * 60_000;
 
 // ---------------------------------------------------------------- shared helpers
 
-fn local_time(ms: i64, format: &str) -> String {
+pub(super) fn local_time(ms: i64, format: &str) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|at| at.with_timezone(&chrono::Local).format(format).to_string())
         .unwrap_or_default()
@@ -68,7 +68,7 @@ fn percent(part: u64, whole: u64) -> f64 {
 }
 
 /// The page shown when the database fails: what happened and what to do.
-fn storage_failure(language: Language, failure: HubError) -> Response {
+pub(super) fn storage_failure(language: Language, failure: HubError) -> Response {
     let t = Texts::of(language);
     (
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -78,7 +78,7 @@ fn storage_failure(language: Language, failure: HubError) -> Response {
         .into_response()
 }
 
-fn expired_form(language: Language) -> Response {
+pub(super) fn expired_form(language: Language) -> Response {
     (
         StatusCode::FORBIDDEN,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -527,6 +527,10 @@ pub struct KiosksView {
     rows: Vec<KioskRow>,
     /// One line per public hub this hub relays to, and its latest refusals.
     relay: Vec<(String, Vec<String>)>,
+    /// The staff and organiser PINs: (role, status).
+    pins: Vec<(String, String)>,
+    /// The hub's clock outside the event's dates, or far from its kiosks'.
+    clock_warnings: Vec<String>,
 }
 
 fn format_offset(ms: i64) -> String {
@@ -609,6 +613,8 @@ fn kiosks_view(store: &HubStore, now: i64, language: Language) -> Result<KiosksV
             ],
         ),
         rows,
+        pins: super::pins::pin_lines(store, language)?,
+        clock_warnings: super::pins::clock_warnings(store, now, language)?,
         relay: store
             .relay_counts()?
             .into_iter()
@@ -646,11 +652,17 @@ struct KiosksPage {
     k: KiosksView,
 }
 
-async fn kiosks_page(hub: &SharedHub, language: Language, session: &SessionContext, notices: Vec<Notice>) -> Response {
+pub(super) async fn kiosks_page(
+    hub: &SharedHub,
+    language: Language,
+    session: &SessionContext,
+    notices: Vec<Notice>,
+) -> Response {
     match event_name_and(hub, language, move |store, now| kiosks_view(store, now, language)).await {
         Ok((name, k)) => {
             let mut c = Chrome::new(language, Page::Kiosks, &name, session);
             c.notices = notices;
+            c.notices.extend(k.clock_warnings.iter().cloned().map(Notice::warning));
             render(&KiosksPage {
                 t: Texts::of(language),
                 c,
