@@ -103,8 +103,8 @@ fn regression_21_1_a_hub_years_ahead_never_stops_valid_codes_and_is_heard_at_onc
 
     // Many syncs with records (an upload answer and a bundle each time): valid codes are
     // accepted throughout, and the kiosk keeps signing with today's time.
-    for round in 0..30 {
-        claim_saved(&kiosk, &codes[round]);
+    for (round, code) in codes.iter().take(30).enumerate() {
+        claim_saved(&kiosk, code);
         let synced = kiosk.ok(&["sync"]);
         assert!(synced.contains("synced 1"), "round {round}: {synced}");
         assert!(!synced.contains("not applied"), "round {round}: {synced}");
