@@ -348,3 +348,39 @@ fn regression_20_4_pins_set_on_the_hub_reach_the_kiosk_in_the_signed_bundle() {
     inputs.extend(typed("86420"));
     assert_eq!(screen_after(&mut screen, inputs), Screen::Organiser);
 }
+
+/// #21 item 1: the organiser learns that the hub's clock is wrong (outside the event's
+/// dates, or far from its kiosks'), on the console's Kiosks page, beside the PINs' state.
+#[test]
+fn regression_21_1_the_console_warns_about_the_hub_s_clock_and_shows_the_pins() {
+    use crate::helpers::{console_page, runtime, start_hub, NOW_MS};
+    use badge_kiosk::hub::store::PinRole;
+    let runtime = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let event = badge_kiosk::eventdir::EventDir::demo(&dir.path().join("organiser")).unwrap();
+    // NOW_MS is inside the demo event's dates.
+    let ahead = start_hub(&runtime, &dir.path().join("ahead.sqlite"), &event, || {
+        NOW_MS + FIFTEEN_YEARS_MS
+    });
+    let (status, page) = console_page(&runtime, &ahead, "/console/kiosks?lang=en");
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("2041-11-14") && page.contains("outside the event"),
+        "{page}"
+    );
+    assert!(page.contains("not set: kiosks without a PIN of their own"), "{page}");
+
+    let right = start_hub(&runtime, &dir.path().join("right.sqlite"), &event, || NOW_MS);
+    let hash = badge_kiosk::kiosk::pin::hash_pin("5151").unwrap();
+    right
+        .state
+        .store
+        .lock()
+        .unwrap()
+        .set_pin(PinRole::Staff, Some(&hash), NOW_MS)
+        .unwrap();
+    let (_, page) = console_page(&runtime, &right, "/console/kiosks?lang=en");
+    assert!(!page.contains("outside the event"), "{page}");
+    assert!(page.contains("set on"), "{page}");
+    assert!(!page.contains(&hash), "the hash stays on the hub");
+}

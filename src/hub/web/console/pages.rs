@@ -26,7 +26,7 @@ pub const QUIET_AFTER_MS: i64 = 30 * 60_000;
 
 // ---------------------------------------------------------------- shared helpers
 
-pub(super) fn local_time(ms: i64, format: &str) -> String {
+fn local_time(ms: i64, format: &str) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|at| at.with_timezone(&chrono::Local).format(format).to_string())
         .unwrap_or_default()
@@ -68,7 +68,7 @@ fn percent(part: u64, whole: u64) -> f64 {
 }
 
 /// The page shown when the database fails: what happened and what to do.
-pub(super) fn storage_failure(language: Language, failure: HubError) -> Response {
+fn storage_failure(language: Language, failure: HubError) -> Response {
     let t = Texts::of(language);
     (
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -78,7 +78,7 @@ pub(super) fn storage_failure(language: Language, failure: HubError) -> Response
         .into_response()
 }
 
-pub(super) fn expired_form(language: Language) -> Response {
+fn expired_form(language: Language) -> Response {
     (
         StatusCode::FORBIDDEN,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -652,12 +652,7 @@ struct KiosksPage {
     k: KiosksView,
 }
 
-pub(super) async fn kiosks_page(
-    hub: &SharedHub,
-    language: Language,
-    session: &SessionContext,
-    notices: Vec<Notice>,
-) -> Response {
+async fn kiosks_page(hub: &SharedHub, language: Language, session: &SessionContext, notices: Vec<Notice>) -> Response {
     match event_name_and(hub, language, move |store, now| kiosks_view(store, now, language)).await {
         Ok((name, k)) => {
             let mut c = Chrome::new(language, Page::Kiosks, &name, session);
@@ -725,6 +720,58 @@ pub async fn revoke_kiosk(
         Err(failure) => return storage_failure(language, failure),
     };
     kiosks_page(&hub, language, &session, vec![notice]).await
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct PinForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    pin: String,
+}
+
+/// `POST /console/kiosks/pins`: sets a PIN (Argon2, on a blocking thread).
+pub async fn set_pin(
+    State(hub): State<SharedHub>,
+    Extension(session): Extension<SessionContext>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(form): Form<PinForm>,
+) -> Response {
+    let language = language(&headers, &uri);
+    let t = Texts::of(language);
+    if !csrf_ok(&session, &form.csrf) {
+        return expired_form(language);
+    }
+    use crate::hub::store::PinRole;
+    let (role, label) = match form.role.as_str() {
+        "organiser" => (PinRole::Organiser, t.pin_organiser),
+        _ => (PinRole::Staff, t.pin_staff),
+    };
+    let pin = form.pin.trim().to_owned();
+    let demo = pin == crate::kiosk::pin::DEMO_STAFF_PIN || pin == crate::kiosk::pin::DEMO_ORGANISER_PIN;
+    let hashed = if demo {
+        None
+    } else {
+        tokio::task::spawn_blocking(move || crate::kiosk::pin::hash_pin(&pin).ok())
+            .await
+            .ok()
+            .flatten()
+    };
+    let Some(hash) = hashed else {
+        let notices = vec![Notice::error(t.pin_invalid.to_owned())];
+        return kiosks_page(&hub, language, &session, notices).await;
+    };
+    match with_store(&hub, move |store, now| store.set_pin(role, Some(&hash), now)).await {
+        Ok(()) => {
+            tracing::info!(role = role.name(), "kiosk PIN set from the organiser console");
+            let notices = vec![Notice::success(t.fill(t.pin_saved, &[("role", &label)]))];
+            kiosks_page(&hub, language, &session, notices).await
+        }
+        Err(failure) => storage_failure(language, failure),
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]

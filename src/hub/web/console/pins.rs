@@ -1,15 +1,8 @@
-//! The kiosks page's PIN section (`hub pins set` from the console) and its warnings about
-//! the hub's clock.
-
-use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
-use axum::{Extension, Form};
+//! What the kiosks page shows about the kiosks' PINs (`hub pins set`, the form in
+//! `pages::set_pin`) and the hub's clock.
 
 use super::texts::Texts;
-use super::{csrf_ok, language, Notice, SessionContext};
 use crate::domain::event::Language;
-use crate::hub::state::{with_store, SharedHub};
 use crate::hub::store::{HubError, HubStore, PinRole};
 
 /// Kiosks' clocks further than this from the hub's: the console warns.
@@ -22,7 +15,12 @@ pub(super) fn pin_lines(store: &HubStore, language: Language) -> Result<Vec<(Str
         .into_iter()
         .map(|(role, label)| {
             let status = match store.pin(role)? {
-                Some((_, at)) => t.fill(t.pin_set_on, &[("at", &super::pages::local_time(at, "%d/%m %H:%M"))]),
+                Some((_, at)) => {
+                    let at = chrono::DateTime::from_timestamp_millis(at)
+                        .map(|at| at.with_timezone(&chrono::Local).format("%d/%m %H:%M").to_string())
+                        .unwrap_or_default();
+                    t.fill(t.pin_set_on, &[("at", &at)])
+                }
                 None => t.pin_not_set.to_owned(),
             };
             Ok((label.to_owned(), status))
@@ -64,56 +62,5 @@ fn describe_offset(ms: i64) -> String {
         0..=119 => format!("{minutes} min"),
         120..=2879 => format!("{} h", minutes / 60),
         _ => format!("{} d", minutes / 1440),
-    }
-}
-
-#[derive(Debug, serde::Deserialize)]
-pub struct PinForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    role: String,
-    #[serde(default)]
-    pin: String,
-}
-
-/// `POST /console/kiosks/pins`: sets a PIN (Argon2, on a blocking thread).
-pub async fn set_pin(
-    State(hub): State<SharedHub>,
-    Extension(session): Extension<SessionContext>,
-    headers: HeaderMap,
-    uri: Uri,
-    Form(form): Form<PinForm>,
-) -> Response {
-    let language = language(&headers, &uri);
-    let t = Texts::of(language);
-    if !csrf_ok(&session, &form.csrf) {
-        return super::pages::expired_form(language);
-    }
-    let (role, label) = match form.role.as_str() {
-        "organiser" => (PinRole::Organiser, t.pin_organiser),
-        _ => (PinRole::Staff, t.pin_staff),
-    };
-    let pin = form.pin.trim().to_owned();
-    let demo = pin == crate::kiosk::pin::DEMO_STAFF_PIN || pin == crate::kiosk::pin::DEMO_ORGANISER_PIN;
-    let hashed = if demo {
-        None
-    } else {
-        tokio::task::spawn_blocking(move || crate::kiosk::pin::hash_pin(&pin).ok())
-            .await
-            .ok()
-            .flatten()
-    };
-    let Some(hash) = hashed else {
-        let notices = vec![Notice::error(t.pin_invalid.to_owned())];
-        return super::pages::kiosks_page(&hub, language, &session, notices).await;
-    };
-    match with_store(&hub, move |store, now| store.set_pin(role, Some(&hash), now)).await {
-        Ok(()) => {
-            tracing::info!(role = role.name(), "kiosk PIN set from the organiser console");
-            let notices = vec![Notice::success(t.fill(t.pin_saved, &[("role", &label)]))];
-            super::pages::kiosks_page(&hub, language, &session, notices).await
-        }
-        Err(failure) => super::pages::storage_failure(language, failure),
     }
 }
