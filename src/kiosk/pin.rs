@@ -3,7 +3,7 @@
 //! constant time, and refused for a real event while they are still the demo's.
 //!
 //! A PIN has at most 10^8 values, so only a slow, salted hash keeps one from falling at
-//! once to whoever reads the hash: Argon2id, 8 MiB and 3 passes, about 100 ms on a
+//! once to whoever reads the hash: Argon2id, 8 MiB and 3 passes, sized for ~100 ms on a
 //! Raspberry Pi 4 per check. The unsalted `sha256:` form of earlier versions is refused
 //! with the command that makes a new hash.
 
