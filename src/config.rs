@@ -159,11 +159,20 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         for (name, pin) in [("staff_pin", &self.staff_pin), ("organiser_pin", &self.organiser_pin)] {
+            if crate::kiosk::pin::is_legacy_hash(pin) {
+                return Err(ConfigError::Env {
+                    name: name.into(),
+                    value: "sha256:…".into(),
+                    message: "this unsalted PIN hash is no longer accepted (an 8-digit PIN falls at once): \
+                              run `badge-kiosk pin-hash`, type the PIN, and put the $argon2id$… it prints here"
+                        .into(),
+                });
+            }
             if !crate::kiosk::pin::is_valid_setting(pin) {
                 return Err(ConfigError::Env {
                     name: name.into(),
                     value: "…".into(),
-                    message: "a PIN is 4 to 8 digits, or sha256:… as `badge-kiosk pin-hash` prints it".into(),
+                    message: "a PIN is 4 to 8 digits, or $argon2id$… as `badge-kiosk pin-hash` prints it".into(),
                 });
             }
         }

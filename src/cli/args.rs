@@ -81,7 +81,7 @@ pub enum Command {
     #[command(subcommand)]
     Clock(ClockCommand),
     /// Read a staff or organiser PIN from standard input and print the form to put in the
-    /// configuration (`staff_pin = "sha256:…"`), so the file does not hold it in clear.
+    /// configuration (`staff_pin = "$argon2id$…"`, salted), so the file does not hold it in clear.
     PinHash,
     /// Run or feed the event hub (the organiser's collection point).
     #[command(subcommand)]
@@ -194,6 +194,10 @@ pub enum HubCommand {
     Kiosk(KioskFleetCommand),
     /// Revoke a visitor code (lost or misused ticket) on every kiosk at their next sync.
     Revoke(HubRevokeArgs),
+    /// The staff and organiser PINs every kiosk takes from the signed event bundle at its
+    /// next sync (stored as Argon2 hashes; a PIN set in a kiosk's own configuration wins).
+    #[command(subcommand)]
+    Pins(HubPinsCommand),
     /// Print the hub's counts: awards by badge, steps by stand, records by kiosk, and
     /// where the awards stand with the badge platform.
     Status(HubStatusArgs),
@@ -366,9 +370,40 @@ pub struct HubPurgeArgs {
 pub enum ClockCommand {
     /// The system clock, the trusted floor and the time the kiosk signs with.
     Show,
-    /// Forget the times hubs and bundles gave this kiosk: the floor falls back to its newest
-    /// record's time (the same as "Reset the clock" on the organiser panel).
+    /// Forget every time this kiosk trusted (hubs', bundles', its certificate's, its own
+    /// records' so far): it signs with its system clock until newer records or the next
+    /// sync (the same as "Reset the clock" on the organiser panel).
     Reset,
+}
+
+/// Which kiosk PIN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PinRoleArg {
+    /// Staff mode (a stand's staff card).
+    Staff,
+    /// The organiser panel (the organiser card).
+    Organiser,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HubPinsCommand {
+    /// Set a PIN (4 to 8 digits, read from standard input): kiosks take it at their next sync.
+    Set {
+        role: PinRoleArg,
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+    /// Remove a PIN: kiosks without one of their own show "not set up" for that mode.
+    Clear {
+        role: PinRoleArg,
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+    /// Which PINs are set, and when.
+    Show {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

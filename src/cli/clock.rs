@@ -18,7 +18,7 @@ pub(super) fn run(config: &Config, command: ClockCommand) -> Result<()> {
     if let ClockCommand::Reset = command {
         let floor = kiosk.store().reset_trusted_time()?;
         println!(
-            "trusted clock reset: the floor is now {} (the newest record's time); the next sync sets it from the hub's signed time",
+            "trusted clock reset: the floor is now {}; the kiosk signs with its system clock until the next sync brings the hub's signed time (believed only within the event's dates)",
             if floor > 0 { format_ms(floor) } else { "none".into() }
         );
     }

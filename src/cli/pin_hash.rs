@@ -8,9 +8,9 @@ pub(super) fn run() -> Result<()> {
         .read_line(&mut pin)
         .context("reading the PIN from standard input")?;
     let pin = pin.trim();
-    if !crate::kiosk::pin::is_valid_setting(pin) || pin.starts_with(crate::kiosk::pin::HASHED_PREFIX) {
+    if !crate::kiosk::pin::is_pin(pin) {
         bail!("a PIN is 4 to 8 digits: type it, then Enter");
     }
-    println!("{}", crate::kiosk::pin::hash_pin(pin));
+    println!("{}", crate::kiosk::pin::hash_pin(pin)?);
     Ok(())
 }

@@ -5,7 +5,12 @@
 //!
 //! Format v1. DO NOT CHANGE the signed message: kiosks in the field verify exactly
 //! `BUNDLE_DOMAIN || content`, where `content` is the JSON text as sent (never
-//! re-serialised). Add a v2 domain instead.
+//! re-serialised).
+//!
+//! Format v2 (`BUNDLE_V2_DOMAIN || content`, [`BundleContentV2`]) adds a monotonic bundle
+//! number (freshness no longer depends on the hub's clock) and the staff and organiser PIN
+//! hashes the organiser set on the hub. DO NOT CHANGE it either: add a v3 domain. The
+//! domain tells the versions apart: a v1 signature never verifies as v2 and back.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +23,7 @@ use super::event::{EventDefinition, EventError};
 use super::keys::fingerprint;
 
 const BUNDLE_DOMAIN: &[u8] = b"badge-kiosk/event-bundle/v1\0";
+const BUNDLE_V2_DOMAIN: &[u8] = b"badge-kiosk/event-bundle/v2\0";
 /// Badge images are small; a bundle this large is not one of ours.
 pub const MAX_BUNDLE_BYTES: usize = 4 * 1024 * 1024;
 
@@ -38,18 +44,55 @@ pub struct BundleContent {
     pub signed_at_ms: i64,
 }
 
+/// What the event key signs in a version 2 bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleContentV2 {
+    pub event_id: String,
+    pub event_toml: String,
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    #[serde(default)]
+    pub revoked: Vec<String>,
+    /// Grows whenever what the bundle says changes (the hub's database counts it): a kiosk
+    /// refuses a bundle numbered below the one it applied, whatever the clocks say.
+    pub number: u64,
+    /// The hub's clock when it signed. Trusted only inside the event's dates (see
+    /// `domain::clock::HubTimeWindow`), never for freshness.
+    pub signed_at_ms: i64,
+    /// The PINs the organiser set on the hub, as Argon2 PHC strings (never in clear).
+    #[serde(default)]
+    pub pins: BundlePins,
+}
+
+/// Staff and organiser PIN hashes carried by a v2 bundle; `None`: not set up on the hub.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundlePins {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organiser: Option<String>,
+}
+
 /// A bundle as it travels: the content's JSON text and the event key's signature of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedBundle {
     pub content: String,
-    /// Hex of the Ed25519 signature over `BUNDLE_DOMAIN || content`.
+    /// Hex of the Ed25519 signature over `BUNDLE_DOMAIN || content` (v1) or
+    /// `BUNDLE_V2_DOMAIN || content` (v2).
     pub signature: String,
 }
 
 /// A bundle whose signature and content were checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedBundle {
+    /// The fields both versions share (a v2 bundle's are copied here).
     pub content: BundleContent,
+    /// The v2 bundle number; `None` for a v1 bundle (an older hub).
+    pub number: Option<u64>,
+    /// The PIN hashes a v2 bundle carries.
+    pub pins: BundlePins,
     pub definition: EventDefinition,
     pub files: Vec<(String, Vec<u8>)>,
     pub revoked: Vec<CodeId>,
@@ -85,8 +128,12 @@ impl From<EventError> for BundleError {
 }
 
 pub(crate) fn message(content: &str) -> Vec<u8> {
-    let mut message = Vec::with_capacity(BUNDLE_DOMAIN.len() + content.len());
-    message.extend_from_slice(BUNDLE_DOMAIN);
+    domain_message(BUNDLE_DOMAIN, content)
+}
+
+fn domain_message(domain: &[u8], content: &str) -> Vec<u8> {
+    let mut message = Vec::with_capacity(domain.len() + content.len());
+    message.extend_from_slice(domain);
     message.extend_from_slice(content.as_bytes());
     message
 }
@@ -95,6 +142,16 @@ impl SignedBundle {
     pub fn sign(content: &BundleContent, event_key: &SigningKey) -> Result<Self, BundleError> {
         let text = serde_json::to_string(content).map_err(|error| BundleError::Malformed(error.to_string()))?;
         let signature = event_key.sign(&message(&text));
+        Ok(Self {
+            content: text,
+            signature: hex::encode(signature.to_bytes()),
+        })
+    }
+
+    /// Signs a version 2 bundle.
+    pub fn sign_v2(content: &BundleContentV2, event_key: &SigningKey) -> Result<Self, BundleError> {
+        let text = serde_json::to_string(content).map_err(|error| BundleError::Malformed(error.to_string()))?;
+        let signature = event_key.sign(&domain_message(BUNDLE_V2_DOMAIN, &text));
         Ok(Self {
             content: text,
             signature: hex::encode(signature.to_bytes()),
@@ -116,14 +173,30 @@ impl SignedBundle {
             .and_then(|bytes| <[u8; 64]>::try_from(bytes).ok())
             .map(|bytes| Signature::from_bytes(&bytes))
             .ok_or(BundleError::BadSignature)?;
-        let message = message(&self.content);
-        let signed_by = trusted
-            .iter()
-            .find(|key| key.verify_strict(&message, &signature).is_ok())
-            .copied()
-            .ok_or(BundleError::UntrustedSigner)?;
-        let content: BundleContent =
-            serde_json::from_str(&self.content).map_err(|error| BundleError::Malformed(error.to_string()))?;
+        let signed = |domain: &[u8]| {
+            let message = domain_message(domain, &self.content);
+            trusted
+                .iter()
+                .find(|key| key.verify_strict(&message, &signature).is_ok())
+                .copied()
+        };
+        let (signed_by, content, number, pins) = if let Some(key) = signed(BUNDLE_V2_DOMAIN) {
+            let v2: BundleContentV2 =
+                serde_json::from_str(&self.content).map_err(|error| BundleError::Malformed(error.to_string()))?;
+            let content = BundleContent {
+                event_id: v2.event_id,
+                event_toml: v2.event_toml,
+                files: v2.files,
+                revoked: v2.revoked,
+                signed_at_ms: v2.signed_at_ms,
+            };
+            (key, content, Some(v2.number), v2.pins)
+        } else {
+            let key = signed(BUNDLE_DOMAIN).ok_or(BundleError::UntrustedSigner)?;
+            let content: BundleContent =
+                serde_json::from_str(&self.content).map_err(|error| BundleError::Malformed(error.to_string()))?;
+            (key, content, None, BundlePins::default())
+        };
         if let Some(expected) = expected_event {
             if content.event_id != expected {
                 return Err(BundleError::OtherEvent {
@@ -160,6 +233,8 @@ impl SignedBundle {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(VerifiedBundle {
             content,
+            number,
+            pins,
             definition,
             files,
             revoked,
@@ -170,7 +245,13 @@ impl SignedBundle {
     /// At enrolment the kiosk trusts no key yet: it trusts the one whose fingerprint the
     /// organiser's enrolment code carries, if the bundle's own definition lists it.
     pub fn verify_for_enrolment(&self, key_fingerprint: &str) -> Result<VerifiedBundle, BundleError> {
-        let content: BundleContent =
+        /// The two fields both versions share, read before the signer is known.
+        #[derive(Deserialize)]
+        struct Preview {
+            event_id: String,
+            event_toml: String,
+        }
+        let content: Preview =
             serde_json::from_str(&self.content).map_err(|error| BundleError::Malformed(error.to_string()))?;
         let definition = EventDefinition::parse(&content.event_toml, std::path::Path::new("event.toml (bundle)"))?;
         let wanted = normalise_fingerprint(key_fingerprint);
@@ -250,6 +331,64 @@ mod tests {
             signed.signature,
             include_str!("testdata/bundle_v1_signature.hex").trim()
         );
+    }
+
+    fn small_v2() -> BundleContentV2 {
+        BundleContentV2 {
+            event_id: "e".into(),
+            event_toml: String::new(),
+            files: BTreeMap::new(),
+            revoked: vec![],
+            number: 3,
+            signed_at_ms: 1,
+            pins: BundlePins {
+                staff: Some("$argon2id$x".into()),
+                organiser: None,
+            },
+        }
+    }
+
+    #[test]
+    fn signed_bytes_match_the_frozen_v2_vector() {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let signed = SignedBundle::sign_v2(&small_v2(), &key).unwrap();
+        assert_eq!(
+            signed.content,
+            r#"{"event_id":"e","event_toml":"","files":{},"revoked":[],"number":3,"signed_at_ms":1,"pins":{"staff":"$argon2id$x"}}"#
+        );
+        assert_eq!(domain_message(BUNDLE_V2_DOMAIN, "x"), b"badge-kiosk/event-bundle/v2\0x");
+        assert_eq!(
+            signed.signature,
+            include_str!("testdata/bundle_v2_signature.hex").trim()
+        );
+    }
+
+    #[test]
+    fn v2_bundles_verify_and_carry_their_number_and_pins_while_v1_still_verifies() {
+        let key = demo_key();
+        let trusted = [key.verifying_key()];
+        let mut v2 = small_v2();
+        v2.event_id = "finales-metiers-2026".into();
+        v2.event_toml = DEMO_TOML.into();
+        v2.revoked = vec!["00112233445566778899".into()];
+        let signed = SignedBundle::sign_v2(&v2, &key).unwrap();
+        let verified = signed.verify(&trusted, Some("finales-metiers-2026")).unwrap();
+        assert_eq!(verified.number, Some(3));
+        assert_eq!(verified.pins.staff.as_deref(), Some("$argon2id$x"));
+        assert_eq!(verified.revoked.len(), 1);
+        assert!(signed.verify_for_enrolment(&fingerprint(&key.verifying_key())).is_ok());
+        let v1 = SignedBundle::sign(&content(), &key).unwrap();
+        let verified = v1.verify(&trusted, None).unwrap();
+        assert_eq!((verified.number, verified.pins), (None, BundlePins::default()));
+        // A signature is bound to its version's domain: swapping contents never verifies.
+        let swapped = SignedBundle {
+            content: v1.content.clone(),
+            signature: signed.signature.clone(),
+        };
+        assert_eq!(swapped.verify(&trusted, None), Err(BundleError::UntrustedSigner));
+        let mut edited = signed.clone();
+        edited.content = edited.content.replace("\"number\":3", "\"number\":4");
+        assert_eq!(edited.verify(&trusted, None), Err(BundleError::UntrustedSigner));
     }
 
     #[test]

@@ -186,6 +186,12 @@ pub enum EventError {
 }
 
 impl EventDefinition {
+    /// The times a hub's clock may be believed at for this event (see
+    /// [`super::clock::HubTimeWindow`]).
+    pub fn hub_time_window(&self) -> Option<super::clock::HubTimeWindow> {
+        super::clock::HubTimeWindow::for_event(&self.event.starts, &self.event.ends)
+    }
+
     pub fn badge(&self, id: &str) -> Option<&BadgeClass> {
         self.badges.iter().find(|badge| badge.id == id)
     }

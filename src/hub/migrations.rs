@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_allowed_tickets.sql"),
     include_str!("migrations/0009_relay.sql"),
     include_str!("migrations/0010_claim_links_heartbeat.sql"),
+    include_str!("migrations/0011_bundle_number_pins.sql"),
 ];
 
 /// Returns `Err(found)` when the database was written by a newer hub.

@@ -114,7 +114,7 @@ async fn bundle(State(hub): State<SharedHub>, headers: axum::http::HeaderMap) ->
     match blocking(&hub, move |store, now| {
         bundle_reader(store, &headers, now)?;
         Ok(EventBundle {
-            bundle: state.signed_bundle(store, now)?,
+            bundle: state.bundle_for(store, now, &headers)?,
             hub_time_ms: now,
             certificate: None,
         })
@@ -129,6 +129,7 @@ async fn bundle(State(hub): State<SharedHub>, headers: axum::http::HeaderMap) ->
 async fn enrol(
     State(hub): State<SharedHub>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     body: Result<Json<EnrolRequest>, JsonRejection>,
 ) -> Response {
     let now = (hub.clock)();
@@ -172,6 +173,9 @@ async fn enrol(
             Err(super::store::EnrolRefusal::BadKioskId) => {
                 return Err(HubError::BadRequest(super::store::EnrolRefusal::BadKioskId.to_string()))
             }
+            Err(super::store::EnrolRefusal::Revoked(kiosk_id, reason)) => {
+                return Err(HubError::RevokedKiosk(kiosk_id, reason))
+            }
             Err(refusal) => return Err(HubError::Unenrolled(refusal.to_string())),
         };
         let certificate = KioskCertificate::issue(
@@ -186,7 +190,7 @@ async fn enrol(
             .to_bytes()
             .map_err(|error| HubError::BadRequest(error.to_string()))?;
         Ok(EventBundle {
-            bundle: state.signed_bundle(store, now)?,
+            bundle: state.bundle_for(store, now, &headers)?,
             hub_time_ms: now,
             certificate: Some(hex::encode(certificate)),
         })

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ed25519_dalek::SigningKey;
 
-use super::store::{HubError, HubStore};
-use crate::domain::bundle::{BundleContent, SignedBundle};
+use super::store::{HubError, HubStore, PinRole};
+use crate::domain::bundle::{BundleContent, BundleContentV2, BundlePins, SignedBundle};
 use crate::domain::enrolment::EnrolmentCode;
 use crate::sync::protocol::ErrorBody;
 
@@ -127,6 +127,57 @@ impl HubState {
             signed_at_ms: now_ms,
         };
         SignedBundle::sign(&content, event_key).map_err(|error| HubError::BadRequest(error.to_string()))
+    }
+
+    /// The bundle for a request: version 2 (numbered, with the PINs) when the kiosk asks for
+    /// it ([`crate::sync::protocol::BUNDLE_VERSION_HEADER`]), else version 1 for older kiosks.
+    pub(super) fn bundle_for(
+        &self,
+        store: &HubStore,
+        now_ms: i64,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<SignedBundle, HubError> {
+        let wants_v2 = headers
+            .get(crate::sync::protocol::BUNDLE_VERSION_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u32>().ok())
+            .is_some_and(|version| version >= 2);
+        if wants_v2 {
+            self.signed_bundle_v2(store, now_ms)
+        } else {
+            self.signed_bundle(store, now_ms)
+        }
+    }
+
+    /// The version 2 bundle: its number grows whenever its content changes (see
+    /// `HubStore::bundle_number`), so kiosks never judge freshness by this hub's clock.
+    pub fn signed_bundle_v2(&self, store: &HubStore, now_ms: i64) -> Result<SignedBundle, HubError> {
+        use sha2::{Digest, Sha256};
+        let event_key = self.event_key.as_ref().ok_or_else(|| {
+            HubError::BadRequest("this hub has no event key: kiosks get their bundle from the organiser's hub".into())
+        })?;
+        let pin = |role| store.pin(role).map(|pin| pin.map(|(hash, _)| hash));
+        let mut content = BundleContentV2 {
+            event_id: store.event.event.id.clone(),
+            event_toml: self.event_toml.clone(),
+            files: self
+                .event_files
+                .iter()
+                .map(|(path, bytes)| (path.clone(), hex::encode(bytes)))
+                .collect(),
+            revoked: store.revoked_codes()?.iter().map(hex::encode).collect(),
+            number: 0,
+            signed_at_ms: 0,
+            pins: BundlePins {
+                staff: pin(PinRole::Staff)?,
+                organiser: pin(PinRole::Organiser)?,
+            },
+        };
+        let unnumbered =
+            serde_json::to_vec(&content).map_err(|error| HubError::Internal(format!("bundle content: {error}")))?;
+        content.number = store.bundle_number(&Sha256::digest(&unnumbered).into())?;
+        content.signed_at_ms = now_ms;
+        SignedBundle::sign_v2(&content, event_key).map_err(|error| HubError::BadRequest(error.to_string()))
     }
 }
 

@@ -2,6 +2,8 @@
 //! across kiosks, merge pathway steps, all in one transaction per batch so a crash or a
 //! lost answer can never half-apply a batch.
 
+mod bundle;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -15,6 +17,7 @@ use crate::domain::event::EventDefinition;
 use crate::domain::keys::KioskCertificate;
 use crate::domain::pathway::PathwayProgress;
 use crate::sync::protocol::{RecordAnswer, RecordStatus, UploadRequest, UploadResponse};
+pub use bundle::PinRole;
 
 #[derive(Debug, Error)]
 pub enum HubError {
@@ -45,6 +48,8 @@ pub enum EnrolRefusal {
     TokenUsed,
     #[error("kiosk id {0:?} is already enrolled on another device: choose another id (--kiosk-id), or, if this kiosk replaces it, run `badge-kiosk hub kiosk replace {0}` on the hub first")]
     KioskIdTaken(String),
+    #[error("kiosk {0:?} was revoked by the organiser ({1}): this device cannot enrol again; enrol a new device after `badge-kiosk hub kiosk replace {0}`")]
+    Revoked(String, String),
     #[error("hub storage error: {0}")]
     Storage(#[from] rusqlite::Error),
 }
@@ -469,6 +474,18 @@ impl HubStore {
         }
         let device = device_key.as_bytes().as_slice();
         let transaction = self.connection.unchecked_transaction()?;
+        // A revoked device gets nothing, not even the repeat of its own enrolment (#21
+        // item 12): no certificate, no bundle.
+        let revoked: Option<Option<String>> = transaction
+            .query_row(
+                "SELECT revoked_reason FROM kiosks WHERE kiosk_id = ?1 AND device_key = ?2 AND revoked <> 0",
+                params![kiosk_id, device],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if let Some(reason) = revoked {
+            return Err(EnrolRefusal::Revoked(kiosk_id.to_owned(), reason.unwrap_or_default()));
+        }
         let repeat: Option<Option<Vec<u8>>> = transaction
             .query_row(
                 "SELECT device_key FROM enrolled_kiosks WHERE token = ?1 AND kiosk_id = ?2",

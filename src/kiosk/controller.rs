@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::domain::event::{EventDefinition, Language};
-use crate::kiosk::machine::{Effect, Machine, PinPurpose, Refusal, Screen, Tap, Timing, WorkResult};
+use crate::kiosk::machine::{Effect, Machine, PinPurpose, PinsSetUp, Refusal, Screen, Tap, Timing, WorkResult};
 use crate::kiosk::{Delivery, KioskCore};
 use crate::store::QueueCounts;
 use crate::sync::client::SyncSummary;
@@ -323,7 +323,7 @@ impl Controller {
             ..OrganiserView::default()
         };
         let detector = WedgeKeys::for_config(&config);
-        Self {
+        let mut controller = Self {
             machine: Machine::new(language, timing, failures, locked_until_ms),
             core,
             config,
@@ -335,7 +335,47 @@ impl Controller {
             inputs,
             event_reload_pending: false,
             sync_health: crate::sync::schedule::SyncHealth::default(),
+        };
+        controller.refresh_pins();
+        controller
+    }
+
+    /// The PIN that opens `purpose` here (see `pin::effective_pin`): a real event never
+    /// opens staff or organiser mode with the demo's PINs (every demo ticket and the README
+    /// know them); the organiser's from the hub stand in for them.
+    fn pin_for(&self, purpose: &PinPurpose) -> Option<String> {
+        use crate::sync::enrol::{BUNDLE_ORGANISER_PIN_SETTING, BUNDLE_STAFF_PIN_SETTING};
+        let (local, demo, setting) = match purpose {
+            PinPurpose::Staff { .. } => (
+                &self.config.staff_pin,
+                crate::kiosk::pin::DEMO_STAFF_PIN,
+                BUNDLE_STAFF_PIN_SETTING,
+            ),
+            PinPurpose::Organiser => (
+                &self.config.organiser_pin,
+                crate::kiosk::pin::DEMO_ORGANISER_PIN,
+                BUNDLE_ORGANISER_PIN_SETTING,
+            ),
+        };
+        let from_hub = self.core.store().setting(setting).ok().flatten();
+        crate::kiosk::pin::effective_pin(local, demo, self.core.event.is_demo, from_hub.as_deref())
+    }
+
+    /// Tells the machine which modes have a PIN (after opening, and after each sync: the
+    /// hub's bundle may have brought one).
+    fn refresh_pins(&mut self) {
+        let pins = PinsSetUp {
+            staff: self.pin_for(&PinPurpose::Staff { stand: String::new() }).is_some(),
+            organiser: self.pin_for(&PinPurpose::Organiser).is_some(),
+        };
+        if !pins.staff || !pins.organiser {
+            tracing::info!(
+                staff = pins.staff,
+                organiser = pins.organiser,
+                "a mode has no PIN: set one on the hub (`badge-kiosk hub pins set`) or in this kiosk's configuration"
+            );
         }
+        self.machine.set_pins_set_up(pins);
     }
 
     /// Opens the enrolled event again after the hub's bundle changed it.
@@ -397,6 +437,7 @@ impl Controller {
                     .as_ref()
                     .is_ok_and(|summary| summary.claim_address == crate::sync::client::ClaimAddress::Reached);
                 self.note_sync(result.is_ok(), claim_reached, now);
+                self.refresh_pins();
                 self.organiser.sync = match result {
                     Ok(summary) => SyncState::Done { sent: summary.sent },
                     Err(error) => SyncState::Failed(error),
@@ -409,6 +450,7 @@ impl Controller {
                 claim_reached,
             } => {
                 self.note_sync(reached_hub, claim_reached, now);
+                self.refresh_pins();
                 // The done screen's promise may change; nothing else on screen does.
                 return matches!(self.machine.screen, Screen::Done { .. });
             }
@@ -494,25 +536,11 @@ impl Controller {
                 Some(WorkResult::Step(result))
             }
             Effect::CheckPin { purpose, pin } => {
-                let expected = match &purpose {
-                    PinPurpose::Staff { .. } => &self.config.staff_pin,
-                    PinPurpose::Organiser => &self.config.organiser_pin,
+                // Not set up (the hub's PIN was withdrawn while the keypad showed): nothing opens.
+                let (correct, complete) = match self.pin_for(&purpose) {
+                    Some(expected) => crate::kiosk::pin::check(&expected, &pin),
+                    None => (false, true),
                 };
-                let (mut correct, complete) = crate::kiosk::pin::check(expected, &pin);
-                // A real event never opens staff or organiser mode with the demo's PINs:
-                // every demo ticket and the README know them.
-                if let (false, Some(which)) = (
-                    self.core.event.is_demo,
-                    crate::kiosk::pin::demo_pin_in_use(&self.config.staff_pin, &self.config.organiser_pin),
-                ) {
-                    if correct {
-                        tracing::error!(
-                            "{which} is still the demo PIN: staff and organiser modes stay locked for this real event; \
-                             set another PIN in the configuration and restart the kiosk"
-                        );
-                    }
-                    correct = false;
-                }
                 Some(WorkResult::PinChecked {
                     correct,
                     complete,

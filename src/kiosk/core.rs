@@ -224,6 +224,7 @@ impl KioskCore {
             .filter_map(|bytes| <[u8; 10]>::try_from(bytes).ok().map(CodeId))
             .collect();
         let verifier = CodeVerifier::new(&event_id, event_keys, revoked);
+        store.set_hub_time_window(event.definition.hub_time_window())?;
         Ok(Self {
             event,
             store,
@@ -254,13 +255,19 @@ impl KioskCore {
         &mut self.store
     }
 
-    /// The certificate's issue time is signed by the event key, so it is trusted too:
-    /// a board that boots in 1970 right after enrolment still signs with a sane time.
+    /// The certificate's issue time is signed by the event key, so it is trusted too (a
+    /// board that boots in 1970 right after enrolment still signs with a sane time), but
+    /// like any hub time only inside the event's dates, and no longer once the organiser
+    /// reset the clock (a kiosk enrolled while the hub's clock was wrong).
     pub fn now(&self) -> Result<TrustedTime, KioskError> {
-        let floor = self
-            .store
-            .trusted_time_floor()?
-            .max(self.certificate.issued_at.saturating_mul(1000));
+        let issued_ms = self.certificate.issued_at.saturating_mul(1000);
+        let believed = !self.store.clock_was_reset()?
+            && self
+                .definition()
+                .hub_time_window()
+                .is_some_and(|window| window.contains(issued_ms));
+        let floor = self.store.trusted_time_floor()?;
+        let floor = if believed { floor.max(issued_ms) } else { floor };
         Ok(trusted_time(self.clock.now_ms(), floor))
     }
 

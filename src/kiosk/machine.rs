@@ -72,6 +72,22 @@ pub enum PinPurpose {
     Organiser,
 }
 
+/// Which modes have a PIN set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinsSetUp {
+    pub staff: bool,
+    pub organiser: bool,
+}
+
+impl Default for PinsSetUp {
+    fn default() -> Self {
+        Self {
+            staff: true,
+            organiser: true,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DoneKind {
     /// Sent to the email the visitor registered with.
@@ -113,6 +129,11 @@ pub enum Screen {
         purpose: PinPurpose,
         entered: usize,
         wrong: bool,
+    },
+    /// No PIN is set up for this mode (none configured on the kiosk, none from the hub):
+    /// the screen says to ask the organiser; no digit is taken, so nothing locks.
+    PinNotSetUp {
+        purpose: PinPurpose,
     },
     LockedOut {
         until_ms: i64,
@@ -247,6 +268,7 @@ pub struct Machine {
     pin: String,
     pin_failures: u32,
     locked_until_ms: i64,
+    pins: PinsSetUp,
     /// The claim in flight was by typed email (for the Done screen's wording).
     pending_email_claim: bool,
 }
@@ -264,8 +286,15 @@ impl Machine {
             pin: String::new(),
             pin_failures,
             locked_until_ms,
+            pins: PinsSetUp::default(),
             pending_email_claim: false,
         }
+    }
+
+    /// Which modes have a PIN (the controller tells, from the configuration and the
+    /// event bundle).
+    pub fn set_pins_set_up(&mut self, pins: PinsSetUp) {
+        self.pins = pins;
     }
 
     fn go(&mut self, screen: Screen, now_ms: i64) {
@@ -438,7 +467,10 @@ impl Machine {
                 self.go(Screen::Claim { visitor }, now_ms);
                 vec![]
             }
-            (Tap::Back | Tap::Lock, Screen::Staff { .. } | Screen::Organiser | Screen::PinEntry { .. })
+            (
+                Tap::Back | Tap::Lock,
+                Screen::Staff { .. } | Screen::Organiser | Screen::PinEntry { .. } | Screen::PinNotSetUp { .. },
+            )
             | (Tap::Back, Screen::Claim { .. } | Screen::Done { .. } | Screen::Refused { .. }) => {
                 self.go(Screen::Attract, now_ms);
                 vec![]
@@ -613,7 +645,13 @@ impl Machine {
 
     fn begin_pin(&mut self, purpose: PinPurpose, now_ms: i64) {
         self.pin.clear();
-        if now_ms < self.locked_until_ms {
+        let set_up = match purpose {
+            PinPurpose::Staff { .. } => self.pins.staff,
+            PinPurpose::Organiser => self.pins.organiser,
+        };
+        if !set_up {
+            self.go(Screen::PinNotSetUp { purpose }, now_ms);
+        } else if now_ms < self.locked_until_ms {
             self.go(
                 Screen::LockedOut {
                     until_ms: self.locked_until_ms,
@@ -637,7 +675,7 @@ impl Machine {
         let idle = now_ms - self.last_activity_ms;
         let back_to_attract = match &self.screen {
             Screen::Attract | Screen::Busy | Screen::Organiser => false,
-            Screen::Done { .. } | Screen::Refused { .. } => idle >= self.timing.result_ms,
+            Screen::Done { .. } | Screen::Refused { .. } | Screen::PinNotSetUp { .. } => idle >= self.timing.result_ms,
             Screen::LockedOut { until_ms } => now_ms >= *until_ms,
             Screen::Staff { .. } => idle >= self.timing.staff_idle_ms,
             Screen::Claim { .. } | Screen::EmailEntry { .. } | Screen::PinEntry { .. } => {
@@ -927,6 +965,77 @@ mod tests {
         assert!(!m.scanned("BKVISITOR2", 1_100).is_empty());
         m.tap(Tap::Lock, 2_000);
         assert_eq!(m.screen, Screen::Attract);
+    }
+
+    /// #20 item 4: a mode with no PIN set up says so, takes no digit and never locks.
+    #[test]
+    fn regression_20_4_a_mode_without_a_pin_says_so_without_lockout() {
+        let mut m = machine();
+        m.set_pins_set_up(PinsSetUp {
+            staff: false,
+            organiser: false,
+        });
+        let mut now = 0;
+        for attempt in 1..=6u32 {
+            now += 1_000;
+            m.scanned(&format!("BKORG{attempt}"), now);
+            m.work_done(
+                WorkResult::Identified {
+                    text: format!("BKORG{attempt}"),
+                    result: Ok(Identified {
+                        role: Role::Organiser,
+                        ..visitor(None)
+                    }),
+                    already_claimed: false,
+                },
+                now,
+            );
+            assert_eq!(
+                m.screen,
+                Screen::PinNotSetUp {
+                    purpose: PinPurpose::Organiser
+                }
+            );
+            for digit in "12345678".chars() {
+                assert!(m.tap(Tap::PinDigit(digit), now).is_empty(), "no PIN is checked");
+            }
+            assert_eq!(m.pin_failures, 0);
+            assert_eq!(m.tap(Tap::Back, now), vec![]);
+            assert_eq!(m.screen, Screen::Attract);
+        }
+        now += 1_000;
+        m.scanned("BKSTAFF", now);
+        m.work_done(
+            WorkResult::Identified {
+                text: "BKSTAFF".into(),
+                result: Ok(Identified {
+                    role: Role::Staff {
+                        stand: "boulangerie".into(),
+                    },
+                    ..visitor(None)
+                }),
+                already_claimed: false,
+            },
+            now,
+        );
+        m.work_done(
+            WorkResult::StaffCard {
+                result: Ok("boulangerie".into()),
+            },
+            now,
+        );
+        assert_eq!(
+            m.screen,
+            Screen::PinNotSetUp {
+                purpose: PinPurpose::Staff {
+                    stand: "boulangerie".into()
+                }
+            }
+        );
+        // It goes back to the start on its own, like a refusal.
+        m.tick(now + 60_000);
+        assert_eq!(m.screen, Screen::Attract);
+        assert_eq!(m.locked_until_ms, 0);
     }
 
     #[test]

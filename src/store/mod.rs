@@ -15,8 +15,15 @@ use thiserror::Error;
 use crate::domain::award::{
     verify_chain, AwardContent, AwardRecord, ChainFault, RecordError, RecordHash, RecordKind, GENESIS_HASH,
 };
+use crate::domain::clock::HubTimeWindow;
 
 const HEAD_SEQUENCE: &str = "chain.head_sequence";
+/// The time the hubs gave (see `Store::take_hub_time`).
+const HUB_FLOOR: &str = "clock.trusted_floor_ms";
+/// The event's dates, as the window a hub's time is believed in.
+const HUB_WINDOW: &str = "clock.hub_window_ms";
+/// The newest record's position when the organiser last reset the clock.
+const RESET_POSITION: &str = "clock.reset_after_position";
 const HEAD_HASH: &str = "chain.head_hash";
 
 #[derive(Debug, Error)]
@@ -193,54 +200,111 @@ impl Store {
         Ok(())
     }
 
-    /// Raises the trusted-time floor (never lowers it) and returns the floor now in force.
+    /// Raises the floor the hubs gave (never lowers it) and returns the floor now in force.
     pub fn raise_trusted_time(&self, now_ms: i64) -> Result<i64, StoreError> {
-        let floor = self.trusted_time_floor()?;
-        if now_ms > floor {
-            self.set_setting("clock.trusted_floor_ms", &now_ms.to_string())?;
-            Ok(now_ms)
-        } else {
-            Ok(floor)
+        if now_ms > self.hub_time_floor()? {
+            self.set_setting(HUB_FLOOR, &now_ms.to_string())?;
         }
-    }
-
-    /// Raises the floor to a time the hub signed, by at most [`MAX_CLOCK_STEP_MS`] past
-    /// what this kiosk already trusts (its floor or its own clock, whichever is later): a
-    /// hub laptop with a wrong clock cannot push a kiosk years ahead in one sync. The very
-    /// first trusted time (an enrolment) is taken whole. Returns the floor now in force.
-    pub fn raise_trusted_time_from_hub(&self, hub_ms: i64, system_now_ms: i64) -> Result<i64, StoreError> {
-        let floor = self.trusted_time_floor()?;
-        let target = if floor <= 0 {
-            hub_ms
-        } else {
-            hub_ms.min(floor.max(system_now_ms).saturating_add(MAX_CLOCK_STEP_MS))
-        };
-        self.raise_trusted_time(target)
-    }
-
-    /// The organiser's reset (organiser panel, `badge-kiosk clock reset`): forgets the
-    /// times given by hubs and bundles; the floor falls back to the newest record's time.
-    /// Returns the floor now in force.
-    pub fn reset_trusted_time(&self) -> Result<i64, StoreError> {
-        self.connection
-            .execute("DELETE FROM settings WHERE key = 'clock.trusted_floor_ms'", [])?;
         self.trusted_time_floor()
     }
 
-    /// The latest time this kiosk trusted: a hub or bundle time it was given, or the time
-    /// of its own latest record (so a board that lost its clock never signs a record
-    /// earlier than the one before).
+    /// Takes a time the event key signed (an upload answer's, a bundle's) as the floor the
+    /// hub gives, within three limits, so that no wrong or hostile hub can make this kiosk
+    /// refuse valid codes for long:
+    ///
+    /// - outside the event's dates ([`Store::set_hub_time_window`]) the hub's clock is
+    ///   wrong: ignored;
+    /// - it moves the floor at most [`MAX_CLOCK_STEP_MS`] past what the kiosk trusts (the
+    ///   floor or its own clock, whichever is later) per answer;
+    /// - it *replaces* the previous hub time, even when earlier: once the organiser fixes the
+    ///   hub's clock, its next answer brings every kiosk back at once. (A hub time only
+    ///   ever raises the time the kiosk uses above its own clock; an earlier one cannot
+    ///   make it refuse anything.)
+    ///
+    /// Returns the floor now in force.
+    pub fn take_hub_time(&self, hub_ms: i64, system_now_ms: i64) -> Result<i64, StoreError> {
+        if !self.hub_time_window()?.is_some_and(|window| window.contains(hub_ms)) {
+            tracing::warn!(
+                hub_ms,
+                "the hub's clock is outside the event's dates: its time is ignored"
+            );
+            return self.trusted_time_floor();
+        }
+        let given = self.hub_time_floor()?;
+        let target = if given <= 0 {
+            hub_ms
+        } else {
+            hub_ms.min(given.max(system_now_ms).saturating_add(MAX_CLOCK_STEP_MS))
+        };
+        self.set_setting(HUB_FLOOR, &target.to_string())?;
+        self.trusted_time_floor()
+    }
+
+    /// The organiser's reset (organiser panel, `badge-kiosk clock reset`): forgets every
+    /// time this kiosk trusted so far (the hubs' and bundles', its certificate's issue
+    /// time, and its own records' times, which a clock pushed ahead once may have put in
+    /// the future); from now on only newer records and the next hub answer count. Returns
+    /// the floor now in force (none: 0).
+    pub fn reset_trusted_time(&self) -> Result<i64, StoreError> {
+        let newest: i64 = self
+            .connection
+            .query_row("SELECT COALESCE(MAX(position), 0) FROM records", [], |row| row.get(0))?;
+        self.connection
+            .execute("DELETE FROM settings WHERE key = ?1", [HUB_FLOOR])?;
+        self.set_setting(RESET_POSITION, &newest.to_string())?;
+        self.trusted_time_floor()
+    }
+
+    /// Remembers the event's dates as the times a hub's clock may be believed at (set when
+    /// the kiosk opens its event and when a bundle arrives).
+    pub fn set_hub_time_window(&self, window: Option<HubTimeWindow>) -> Result<(), StoreError> {
+        match window {
+            Some(window) => self.set_setting(HUB_WINDOW, &format!("{},{}", window.from_ms, window.until_ms)),
+            None => {
+                self.connection
+                    .execute("DELETE FROM settings WHERE key = ?1", [HUB_WINDOW])?;
+                Ok(())
+            }
+        }
+    }
+
+    pub fn hub_time_window(&self) -> Result<Option<HubTimeWindow>, StoreError> {
+        Ok(self.setting(HUB_WINDOW)?.and_then(|text| {
+            let (from, until) = text.split_once(',')?;
+            Some(HubTimeWindow {
+                from_ms: from.parse().ok()?,
+                until_ms: until.parse().ok()?,
+            })
+        }))
+    }
+
+    /// True once the organiser reset the clock: the certificate's issue time no longer counts.
+    pub fn clock_was_reset(&self) -> Result<bool, StoreError> {
+        Ok(self.setting(RESET_POSITION)?.is_some())
+    }
+
+    fn hub_time_floor(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .setting(HUB_FLOOR)?
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// The latest time this kiosk trusts: the hub's last signed time (within the event's
+    /// dates), or the time of its own latest record since the last reset (so a board that
+    /// lost its clock never signs a record earlier than the one before).
     pub fn trusted_time_floor(&self) -> Result<i64, StoreError> {
-        let given = self
-            .setting("clock.trusted_floor_ms")?
+        let given = self.hub_time_floor()?;
+        let reset_position: i64 = self
+            .setting(RESET_POSITION)?
             .and_then(|value| value.parse().ok())
             .unwrap_or(0);
         // The newest row (by primary key, so no scan): records are signed in time order.
         let latest_record: Option<i64> = self
             .connection
             .query_row(
-                "SELECT created_at_ms FROM records ORDER BY position DESC LIMIT 1",
-                [],
+                "SELECT created_at_ms FROM records WHERE position > ?1 ORDER BY position DESC LIMIT 1",
+                [reset_position],
                 |row| row.get(0),
             )
             .optional()?;
@@ -323,14 +387,9 @@ impl Store {
                 email,
             ],
         )?;
+        // The time of a saved record is trusted from now on: `trusted_time_floor` reads it
+        // from the records themselves (same transaction, same fsync).
         write_head(&transaction, record.sequence, &hash)?;
-        // The time of a saved record is trusted from now on (same transaction, same fsync).
-        transaction.execute(
-            "INSERT INTO settings (key, value) VALUES ('clock.trusted_floor_ms', ?1)
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value
-             WHERE CAST(excluded.value AS INTEGER) > CAST(settings.value AS INTEGER)",
-            [record.content.created_at_ms.to_string()],
-        )?;
         transaction.commit()?;
         Ok(AppendOutcome::Appended(record))
     }

@@ -145,6 +145,49 @@ fn trusted_time_never_goes_back() {
     assert_eq!(store.trusted_time_floor().unwrap(), 1_000);
 }
 
+const DAY: i64 = 24 * 60 * 60 * 1000;
+
+/// #21 item 1: a hub whose clock is years ahead moves nothing; one a few days ahead moves
+/// the floor a day per answer at most; a fixed hub brings the floor back at once.
+#[test]
+fn regression_21_1_a_wrong_hub_clock_cannot_poison_the_floor() {
+    let store = Store::open_in_memory().unwrap();
+    let now = 1_790_000_000_000;
+    store
+        .set_hub_time_window(Some(HubTimeWindow {
+            from_ms: now - 30 * DAY,
+            until_ms: now + 12 * DAY,
+        }))
+        .unwrap();
+    let fifteen_years = 15 * 365 * DAY;
+    for _ in 0..30 {
+        assert_eq!(store.take_hub_time(now + fifteen_years, now).unwrap(), 0);
+    }
+    assert_eq!(store.take_hub_time(now + 10 * DAY, now).unwrap(), now + 10 * DAY);
+    assert_eq!(store.take_hub_time(now + 12 * DAY, now).unwrap(), now + 11 * DAY);
+    // The organiser fixed the hub's clock: its next answer is believed at once.
+    assert_eq!(store.take_hub_time(now + 1_000, now).unwrap(), now + 1_000);
+    // Without the event's dates no hub time is believed.
+    store.set_hub_time_window(None).unwrap();
+    assert_eq!(store.take_hub_time(now + 2_000, now).unwrap(), now + 1_000);
+}
+
+/// #21 item 15: a record signed while the kiosk's own clock was ahead no longer holds the
+/// floor once the organiser resets the clock; records signed afterwards count again.
+#[test]
+fn regression_21_15_clock_reset_forgets_a_future_record() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut ahead = award(1);
+    ahead.created_at_ms += 5 * 365 * DAY;
+    store.append(&device(), "k1", ahead.clone(), None).unwrap();
+    assert_eq!(store.trusted_time_floor().unwrap(), ahead.created_at_ms);
+    assert!(!store.clock_was_reset().unwrap());
+    assert_eq!(store.reset_trusted_time().unwrap(), 0);
+    assert!(store.clock_was_reset().unwrap());
+    store.append(&device(), "k1", award(2), None).unwrap();
+    assert_eq!(store.trusted_time_floor().unwrap(), award(2).created_at_ms);
+}
+
 #[test]
 fn reopening_a_file_keeps_the_chain() {
     let dir = tempfile::tempdir().unwrap();

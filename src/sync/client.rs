@@ -12,6 +12,7 @@ use super::http::{hub_client, REQUEST_TIMEOUT};
 use super::plan::{dispositions, plan_batches, Backoff, Batch, Disposition, Pending};
 use super::protocol::{UploadRequest, UploadResponse, MAX_ANSWER_BYTES, UPLOAD_PATH};
 use crate::domain::award::Recipient;
+use crate::domain::clock::{Clock, SystemClock};
 use crate::store::{Store, StoredRecord};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -248,8 +249,8 @@ pub fn apply_response(
         }
     }
     // The hub's clock (signed with the answer, checked by the caller) is a trusted time
-    // for boards without a real-time clock, by a bounded step per sync.
-    store.raise_trusted_time_from_hub(response.hub_time_ms, chrono::Utc::now().timestamp_millis())?;
+    // for boards without a real-time clock, within the event's dates, by a bounded step.
+    store.take_hub_time(response.hub_time_ms, SystemClock.now_ms())?;
     Ok((synced.len(), failed))
 }
 

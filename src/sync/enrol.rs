@@ -10,10 +10,12 @@ use thiserror::Error;
 
 use super::http::{hub_client, read_capped, SyncError, REQUEST_TIMEOUT};
 use super::protocol::{
-    bundle_request_message, EnrolRequest, ErrorBody, EventBundle, BUNDLE_PATH, CERTIFICATE_HEADER, ENROL_PATH,
-    ENROL_TOKEN_HEADER, MAX_ANSWER_BYTES, REQUEST_SIGNATURE_HEADER, REQUEST_TIME_HEADER,
+    bundle_request_message, EnrolRequest, ErrorBody, EventBundle, BUNDLE_PATH, BUNDLE_VERSION_HEADER,
+    CERTIFICATE_HEADER, ENROL_PATH, ENROL_TOKEN_HEADER, MAX_ANSWER_BYTES, REQUEST_SIGNATURE_HEADER,
+    REQUEST_TIME_HEADER,
 };
 use crate::domain::bundle::{BundleError, VerifiedBundle};
+use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::enrolment::{EnrolmentCode, EnrolmentCodeError};
 use crate::domain::keys::KioskCertificate;
 use crate::eventdir::{self, EventDirError};
@@ -38,13 +40,22 @@ pub enum EnrolError {
     EventDir(#[from] EventDirError),
     #[error(transparent)]
     Code(#[from] EnrolmentCodeError),
-    #[error("the hub sent an event bundle older than the one this kiosk already has (signed {found_ms}, have {have_ms}): ignored; if the hub's clock was wrong, fix it and sync again")]
-    OlderBundle { found_ms: i64, have_ms: i64 },
+    #[error("the hub sent an event bundle older than the one this kiosk already has (number {found}, have {have}): ignored; if the hub's database was restored from a backup, enrol the kiosk again")]
+    OlderBundle { found: u64, have: u64 },
+    #[error("the hub sent an event bundle older than the one this kiosk already has (signed {found_ms}, have {have_ms}): ignored; update the hub to this badge-kiosk version and sync again")]
+    OlderV1Bundle { found_ms: i64, have_ms: i64 },
+    #[error("the hub sent an event bundle in the old format after a newer one: ignored; update the hub to this badge-kiosk version and sync again")]
+    Downgraded,
 }
 
 /// The kiosk remembers the newest bundle signature time it applied: an older signed
 /// bundle (replayed from a capture) is refused.
 pub const BUNDLE_SIGNED_AT_SETTING: &str = "bundle.signed_at_ms";
+/// The number of the newest version 2 bundle applied (see [`apply_to_store`]).
+pub const BUNDLE_NUMBER_SETTING: &str = "bundle.number";
+/// The staff and organiser PIN hashes of the newest bundle (empty: not set up on the hub).
+pub const BUNDLE_STAFF_PIN_SETTING: &str = "pin.bundle.staff";
+pub const BUNDLE_ORGANISER_PIN_SETTING: &str = "pin.bundle.organiser";
 /// The pin of the hub's TLS certificate, from the signed enrolment code.
 pub const HUB_TLS_PIN_SETTING: &str = "sync.hub_tls_pin";
 
@@ -93,7 +104,9 @@ pub async fn fetch_bundle(
     hub_url: &str,
     auth: &[(&'static str, String)],
 ) -> Result<EventBundle, EnrolError> {
-    let mut request = http.get(format!("{}{BUNDLE_PATH}", hub_url.trim_end_matches('/')));
+    let mut request = http
+        .get(format!("{}{BUNDLE_PATH}", hub_url.trim_end_matches('/')))
+        .header(BUNDLE_VERSION_HEADER, "2");
     for (name, value) in auth {
         request = request.header(*name, value);
     }
@@ -175,6 +188,7 @@ pub async fn enrol(
     };
     let response = http
         .post(format!("{}{ENROL_PATH}", code.hub_url.trim_end_matches('/')))
+        .header(BUNDLE_VERSION_HEADER, "2")
         .json(&request)
         .send()
         .await
@@ -233,21 +247,38 @@ pub async fn enrol(
     })
 }
 
-/// Revocations and trusted time go into the queue's database (the running kiosk reads
-/// them at every scan). Only what the event key signed counts: the bundle's own signing
-/// time, never the answer's unsigned `hub_time_ms`; and a bundle older than the newest one
-/// applied is refused (a replayed capture cannot bring back an older event).
+/// Revocations, trusted time and PINs go into the queue's database (the running kiosk
+/// reads them at every scan). Only what the event key signed counts.
+///
+/// Freshness: a version 2 bundle carries a number the hub raises whenever the bundle
+/// changes; one numbered below the newest applied is refused (a replayed capture cannot
+/// bring back an older event), whatever the clocks say, so a hub whose clock was wrong and
+/// is fixed is accepted again at once. A version 1 bundle (an older hub) keeps the old
+/// rule (its signing time), and is refused once a version 2 bundle was applied.
+///
+/// Time: the bundle's signing time is taken as the hub's time within the event's dates
+/// (`Store::take_hub_time`), never the answer's unsigned `hub_time_ms`.
 pub fn apply_to_store(store: &Store, bundle: &VerifiedBundle) -> Result<usize, EnrolError> {
     let signed_at = bundle.content.signed_at_ms;
-    let have = store
-        .setting(BUNDLE_SIGNED_AT_SETTING)?
-        .and_then(|text| text.parse::<i64>().ok())
-        .unwrap_or(i64::MIN);
-    if signed_at < have {
-        return Err(EnrolError::OlderBundle {
-            found_ms: signed_at,
-            have_ms: have,
-        });
+    let have_number = store
+        .setting(BUNDLE_NUMBER_SETTING)?
+        .and_then(|text| text.parse::<u64>().ok());
+    match (bundle.number, have_number) {
+        (Some(number), Some(have)) if number < have => return Err(EnrolError::OlderBundle { found: number, have }),
+        (Some(_), _) => {}
+        (None, Some(_)) => return Err(EnrolError::Downgraded),
+        (None, None) => {
+            let have = store
+                .setting(BUNDLE_SIGNED_AT_SETTING)?
+                .and_then(|text| text.parse::<i64>().ok())
+                .unwrap_or(i64::MIN);
+            if signed_at < have {
+                return Err(EnrolError::OlderV1Bundle {
+                    found_ms: signed_at,
+                    have_ms: have,
+                });
+            }
+        }
     }
     let mut fresh = 0;
     for code in &bundle.revoked {
@@ -256,8 +287,20 @@ pub fn apply_to_store(store: &Store, bundle: &VerifiedBundle) -> Result<usize, E
             fresh += 1;
         }
     }
-    store.set_setting(BUNDLE_SIGNED_AT_SETTING, &signed_at.to_string())?;
-    store.raise_trusted_time_from_hub(signed_at, chrono::Utc::now().timestamp_millis())?;
+    match bundle.number {
+        Some(number) => {
+            store.set_setting(BUNDLE_NUMBER_SETTING, &number.to_string())?;
+            for (setting, hash) in [
+                (BUNDLE_STAFF_PIN_SETTING, &bundle.pins.staff),
+                (BUNDLE_ORGANISER_PIN_SETTING, &bundle.pins.organiser),
+            ] {
+                store.set_setting(setting, hash.as_deref().unwrap_or_default())?;
+            }
+        }
+        None => store.set_setting(BUNDLE_SIGNED_AT_SETTING, &signed_at.to_string())?,
+    }
+    store.set_hub_time_window(bundle.definition.hub_time_window())?;
+    store.take_hub_time(signed_at, SystemClock.now_ms())?;
     Ok(fresh)
 }
 
@@ -276,4 +319,91 @@ pub struct BundleTarget {
     pub event_id: String,
     pub trusted_keys: Vec<VerifyingKey>,
     pub enrolled_dir: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::bundle::{BundleContent, BundleContentV2, BundlePins, SignedBundle};
+
+    const DEMO_TOML: &str = include_str!("../../assets/demo-event/event.toml");
+    /// Inside the demo event's dates.
+    const DURING_EVENT_MS: i64 = 1_795_000_000_000;
+
+    fn demo_key() -> ed25519_dalek::SigningKey {
+        let text = include_str!("../../assets/demo-event/event.key");
+        let bytes: [u8; 32] = hex::decode(text.trim()).unwrap().try_into().unwrap();
+        ed25519_dalek::SigningKey::from_bytes(&bytes)
+    }
+
+    fn v2(number: u64, signed_at_ms: i64, revoked: &[&str], staff_pin: Option<&str>) -> VerifiedBundle {
+        let key = demo_key();
+        SignedBundle::sign_v2(
+            &BundleContentV2 {
+                event_id: "finales-metiers-2026".into(),
+                event_toml: DEMO_TOML.into(),
+                files: Default::default(),
+                revoked: revoked.iter().map(|id| (*id).to_owned()).collect(),
+                number,
+                signed_at_ms,
+                pins: BundlePins {
+                    staff: staff_pin.map(str::to_owned),
+                    organiser: None,
+                },
+            },
+            &key,
+        )
+        .unwrap()
+        .verify(&[key.verifying_key()], None)
+        .unwrap()
+    }
+
+    /// #21 item 1: a hub whose clock ran ahead (bundles "signed in 2041") then was fixed is
+    /// heard at once: freshness is the bundle's number; an older number is still refused.
+    #[test]
+    fn regression_21_1_bundles_are_fresh_by_number_not_by_the_hub_s_clock() {
+        let store = Store::open_in_memory().unwrap();
+        let in_2041 = DURING_EVENT_MS + 15 * 365 * 24 * 3_600_000;
+        apply_to_store(&store, &v2(4, in_2041, &[], None)).unwrap();
+        assert_eq!(
+            store.trusted_time_floor().unwrap(),
+            0,
+            "a time outside the event is ignored"
+        );
+        let fixed = v2(
+            5,
+            DURING_EVENT_MS,
+            &["00112233445566778899"],
+            Some("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA"),
+        );
+        assert_eq!(apply_to_store(&store, &fixed).unwrap(), 1, "the revocation arrives");
+        assert_eq!(store.trusted_time_floor().unwrap(), DURING_EVENT_MS);
+        assert_eq!(
+            store.setting(BUNDLE_STAFF_PIN_SETTING).unwrap().as_deref(),
+            Some("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA")
+        );
+        assert!(matches!(
+            apply_to_store(&store, &v2(4, DURING_EVENT_MS + 1, &[], None)),
+            Err(EnrolError::OlderBundle { found: 4, have: 5 })
+        ));
+        // The same number again (nothing changed on the hub) is fine; PINs withdrawn clear.
+        apply_to_store(&store, &v2(5, DURING_EVENT_MS + 2, &[], None)).unwrap();
+        assert_eq!(store.setting(BUNDLE_STAFF_PIN_SETTING).unwrap().as_deref(), Some(""));
+        // Once a v2 bundle was applied, a v1 bundle (replayed, or a downgraded hub) is not.
+        let key = demo_key();
+        let v1 = SignedBundle::sign(
+            &BundleContent {
+                event_id: "finales-metiers-2026".into(),
+                event_toml: DEMO_TOML.into(),
+                files: Default::default(),
+                revoked: vec![],
+                signed_at_ms: DURING_EVENT_MS + 3,
+            },
+            &key,
+        )
+        .unwrap()
+        .verify(&[key.verifying_key()], None)
+        .unwrap();
+        assert!(matches!(apply_to_store(&store, &v1), Err(EnrolError::Downgraded)));
+    }
 }

@@ -277,6 +277,9 @@ pub const CERTIFICATE_HEADER: &str = "x-badge-kiosk-certificate";
 pub const REQUEST_TIME_HEADER: &str = "x-badge-kiosk-time";
 pub const REQUEST_SIGNATURE_HEADER: &str = "x-badge-kiosk-signature";
 pub const ENROL_TOKEN_HEADER: &str = "x-badge-kiosk-enrol-token";
+/// Sent by kiosks that read version 2 bundles (bundle number, PINs) on the bundle and
+/// enrolment requests; a hub answers version 1 to kiosks that do not send it.
+pub const BUNDLE_VERSION_HEADER: &str = "x-badge-kiosk-bundle-version";
 
 // --- Signed bundle request, v1. DO NOT CHANGE: hubs verify these exact bytes.
 // BUNDLE_REQUEST_DOMAIN ‖ event id (u8-len) ‖ kiosk id (u8-len) ‖ kiosk time i64.

@@ -17,7 +17,7 @@ pub fn screen_id(screen: &Screen) -> ScreenId {
         Screen::EmailEntry { .. } => ScreenId::Email,
         Screen::Done { .. } => ScreenId::Done,
         Screen::Refused { .. } => ScreenId::Refusal,
-        Screen::PinEntry { .. } => ScreenId::Pin,
+        Screen::PinEntry { .. } | Screen::PinNotSetUp { .. } => ScreenId::Pin,
         Screen::LockedOut { .. } => ScreenId::Locked,
         Screen::Staff { .. } => ScreenId::Staff,
         Screen::Organiser => ScreenId::Organiser,

@@ -27,15 +27,17 @@ pub fn bind(window: &AppWindow, inputs: &Sender<Input>) {
 }
 
 pub fn apply(window: &AppWindow, view: &View) {
-    let Screen::PinEntry {
-        purpose,
-        entered,
-        wrong,
-    } = &view.screen
-    else {
-        return;
+    let (purpose, entered, wrong, set_up) = match &view.screen {
+        Screen::PinEntry {
+            purpose,
+            entered,
+            wrong,
+        } => (purpose, *entered, *wrong, true),
+        Screen::PinNotSetUp { purpose } => (purpose, 0, false, false),
+        _ => return,
     };
     let adapter = window.global::<PinAdapter>();
+    adapter.set_set_up(set_up);
     match purpose {
         PinPurpose::Staff { stand } => {
             adapter.set_role(PinRole::Staff);
@@ -46,6 +48,6 @@ pub fn apply(window: &AppWindow, view: &View) {
             adapter.set_stand_name("".into());
         }
     }
-    adapter.set_entered(i32::try_from(*entered).unwrap_or(0));
-    adapter.set_wrong(*wrong);
+    adapter.set_entered(i32::try_from(entered).unwrap_or(0));
+    adapter.set_wrong(wrong);
 }

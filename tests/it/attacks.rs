@@ -729,6 +729,7 @@ fn finding_6_low_findings() {
             let body = client
                 .get(url)
                 .header(badge_kiosk::sync::protocol::ENROL_TOKEN_HEADER, token)
+                .header(badge_kiosk::sync::protocol::BUNDLE_VERSION_HEADER, "2")
                 .send()
                 .await
                 .unwrap()

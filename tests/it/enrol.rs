@@ -13,6 +13,8 @@ pub(crate) struct Hub {
     pub(crate) url: String,
     event: PathBuf,
     data: PathBuf,
+    /// Environment for the hub and its commands (e.g. a shifted clock).
+    env: Vec<(String, String)>,
 }
 
 impl Drop for Hub {
@@ -24,6 +26,11 @@ impl Drop for Hub {
 
 impl Hub {
     pub(crate) fn start(event: &Path, data: &Path, extra: &[&str]) -> Self {
+        Self::start_with_env(event, data, extra, &[])
+    }
+
+    /// [`Hub::start`] with `env` set for the hub and every `hub …` command run through it.
+    pub(crate) fn start_with_env(event: &Path, data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
         std::fs::create_dir_all(data).unwrap();
         // A file, not a pipe: the hub must never die of a reader that went away.
         let log_path = data.join(format!(
@@ -41,6 +48,7 @@ impl Hub {
             .args(["hub", "serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .args(extra)
+            .envs(env.iter().copied())
             .stderr(log)
             .stdout(Stdio::null())
             .spawn()
@@ -67,12 +75,14 @@ impl Hub {
             url,
             event: event.to_owned(),
             data: data.to_owned(),
+            env: env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
         }
     }
 
-    fn command(&self, args: &[&str]) -> std::process::Output {
+    pub(crate) fn command(&self, args: &[&str]) -> std::process::Output {
         Command::new(binary())
             .env_remove("BADGE_KIOSK_CONFIG")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .arg("--event")
             .arg(&self.event)
             .arg("hub")
@@ -83,7 +93,7 @@ impl Hub {
             .expect("hub command")
     }
 
-    fn enrol_code(&self, extra: &[&str]) -> String {
+    pub(crate) fn enrol_code(&self, extra: &[&str]) -> String {
         let mut args = vec!["enrol-token", "--hub-url", self.url.as_str()];
         args.extend_from_slice(extra);
         let output = self.command(&args);

@@ -7,6 +7,7 @@
 mod attacks;
 mod attacks_hardening;
 mod attacks_sync;
+mod attacks_time;
 mod claim_email;
 mod cli;
 mod console_browser;

@@ -433,6 +433,32 @@ fn staff_unlock_then_lockout_survives_a_restart() {
     assert_eq!(restarted.screen(), ScreenId::Locked);
 }
 
+/// #20 item 4: on a real event with no PIN (neither configured nor from the hub), the PIN
+/// screen says the mode is not set up and whom to ask, with no keypad to lock.
+#[test]
+fn a_mode_without_a_pin_says_so_without_a_keypad() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let event_dir = dir.path().join("event");
+    badge_kiosk::eventdir::EventDir::init(&event_dir, "salon-ui").expect("a real event");
+    let mut kiosk = Kiosk::start_in(dir, |config| config.event_dir = Some(event_dir), None);
+    let card = kiosk.staff_card("cuisine");
+    kiosk.scan(&card);
+    assert_eq!(kiosk.screen(), ScreenId::Pin);
+    kiosk.assert_shows("Staff mode is not set up: ask the organiser to set the staff PIN on the hub.");
+    assert!(
+        ElementHandle::find_by_accessible_label(&kiosk.window, "1")
+            .next()
+            .is_none(),
+        "no keypad"
+    );
+    kiosk.tap("Cancel");
+    assert_eq!(kiosk.screen(), ScreenId::Attract);
+    let card = kiosk.organiser_card();
+    kiosk.scan(&card);
+    assert_eq!(kiosk.screen(), ScreenId::Pin);
+    kiosk.assert_shows("The organiser panel is not set up: ask the organiser to set its PIN on the hub.");
+}
+
 #[test]
 fn pathway_completion_awards_the_badge() {
     let mut kiosk = Kiosk::start();

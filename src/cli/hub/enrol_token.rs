@@ -40,7 +40,8 @@ pub(super) fn run(config: &Config, args: HubEnrolTokenArgs) -> Result<()> {
         eprintln!("WARNING: {hub_url} is plain HTTP: this code is for a hub started with --insecure-http");
         None
     };
-    let now = chrono::Utc::now().timestamp_millis();
+    // The hub's one clock (so a rehearsal with BADGE_KIOSK_CLOCK_OFFSET_MS stays consistent).
+    let now = crate::domain::clock::Clock::now_ms(&crate::domain::clock::SystemClock);
     let token = store.create_enrol_token(now, kiosks, now + i64::from(minutes) * 60_000)?;
     let code = crate::domain::enrolment::EnrolmentCode::sign(&hub_url, &token, pin, event_key)
         .map_err(|error| anyhow::anyhow!("--hub-url {hub_url:?}: {error}"))?;

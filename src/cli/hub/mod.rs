@@ -6,6 +6,7 @@ mod import;
 pub(super) mod issue;
 mod kiosk;
 mod passwd;
+mod pins;
 mod purge;
 mod recipients;
 mod registrations;
@@ -28,6 +29,7 @@ pub(super) fn run(config: &Config, command: HubCommand) -> Result<()> {
         HubCommand::Serve(args) => serve::run(config, args),
         HubCommand::Relay(args) => relay::relay(config, args),
         HubCommand::Passwd(args) => passwd::run(&args.data),
+        HubCommand::Pins(command) => pins::run(config, command),
         HubCommand::Import(args) => import::run(config, args),
         HubCommand::EnrolToken(args) => enrol_token::run(config, args),
         HubCommand::Kiosk(command) => kiosk::run(config, command),

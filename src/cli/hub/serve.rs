@@ -81,7 +81,7 @@ pub(super) fn run(config: &Config, args: HubServeArgs) -> Result<()> {
             store,
             &event,
             &public_url,
-            Box::new(|| chrono::Utc::now().timestamp_millis()),
+            Box::new(|| crate::domain::clock::Clock::now_ms(&crate::domain::clock::SystemClock)),
         )?;
         match &identity {
             Some(identity) => {

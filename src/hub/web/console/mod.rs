@@ -15,6 +15,7 @@ pub mod auth;
 pub mod chart;
 pub mod issue_run;
 mod pages;
+mod pins;
 pub mod shared;
 pub mod texts;
 
@@ -48,6 +49,7 @@ pub fn routes(hub: SharedHub) -> Router<SharedHub> {
         .route("/console/kiosks", get(pages::kiosks))
         .route("/console/kiosks/revoke", post(pages::revoke_kiosk))
         .route("/console/kiosks/enrol", post(pages::enrol))
+        .route("/console/kiosks/pins", post(pages::set_pin))
         .route("/admin/enrol", get(|| async { Redirect::to("/console/kiosks") }))
         .route("/console/pathways", get(pages::pathways))
         .route("/console/platform", get(pages::platform))

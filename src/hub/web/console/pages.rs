@@ -542,6 +542,10 @@ pub struct KiosksView {
     rows: Vec<KioskRow>,
     /// One line per public hub this hub relays to, and its latest refusals.
     relay: Vec<(String, Vec<String>)>,
+    /// The staff and organiser PINs: (role, status).
+    pins: Vec<(String, String)>,
+    /// The hub's clock outside the event's dates, or far from its kiosks'.
+    clock_warnings: Vec<String>,
 }
 
 fn format_offset(ms: i64) -> String {
@@ -624,6 +628,8 @@ fn kiosks_view(store: &HubStore, now: i64, language: Language) -> Result<KiosksV
             ],
         ),
         rows,
+        pins: super::pins::pin_lines(store, language)?,
+        clock_warnings: super::pins::clock_warnings(store, now, language)?,
         relay: store
             .relay_counts()?
             .into_iter()
@@ -666,6 +672,7 @@ async fn kiosks_page(hub: &SharedHub, language: Language, session: &SessionConte
         Ok((name, k)) => {
             let mut c = Chrome::new(language, Page::Kiosks, &name, session);
             c.notices = notices;
+            c.notices.extend(k.clock_warnings.iter().cloned().map(Notice::warning));
             render(&KiosksPage {
                 t: Texts::of(language),
                 c,
@@ -728,6 +735,58 @@ pub async fn revoke_kiosk(
         Err(failure) => return storage_failure(language, failure),
     };
     kiosks_page(&hub, language, &session, vec![notice]).await
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct PinForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    pin: String,
+}
+
+/// `POST /console/kiosks/pins`: sets a PIN (Argon2, on a blocking thread).
+pub async fn set_pin(
+    State(hub): State<SharedHub>,
+    Extension(session): Extension<SessionContext>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(form): Form<PinForm>,
+) -> Response {
+    let language = language(&headers, &uri);
+    let t = Texts::of(language);
+    if !csrf_ok(&session, &form.csrf) {
+        return expired_form(language);
+    }
+    use crate::hub::store::PinRole;
+    let (role, label) = match form.role.as_str() {
+        "organiser" => (PinRole::Organiser, t.pin_organiser),
+        _ => (PinRole::Staff, t.pin_staff),
+    };
+    let pin = form.pin.trim().to_owned();
+    let demo = pin == crate::kiosk::pin::DEMO_STAFF_PIN || pin == crate::kiosk::pin::DEMO_ORGANISER_PIN;
+    let hashed = if demo {
+        None
+    } else {
+        tokio::task::spawn_blocking(move || crate::kiosk::pin::hash_pin(&pin).ok())
+            .await
+            .ok()
+            .flatten()
+    };
+    let Some(hash) = hashed else {
+        let notices = vec![Notice::error(t.pin_invalid.to_owned())];
+        return kiosks_page(&hub, language, &session, notices).await;
+    };
+    match with_store(&hub, move |store, now| store.set_pin(role, Some(&hash), now)).await {
+        Ok(()) => {
+            tracing::info!(role = role.name(), "kiosk PIN set from the organiser console");
+            let notices = vec![Notice::success(t.fill(t.pin_saved, &[("role", &label)]))];
+            kiosks_page(&hub, language, &session, notices).await
+        }
+        Err(failure) => storage_failure(language, failure),
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]
