@@ -23,4 +23,5 @@ mod relay;
 mod sync;
 mod tickets;
 mod ui_e2e;
+mod wallet;
 mod webdriver;

@@ -6,4 +6,5 @@ pub mod claim;
 pub mod console;
 pub mod images;
 pub mod lang;
+pub mod wallet;
 mod words;
