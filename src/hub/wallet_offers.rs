@@ -458,6 +458,23 @@ mod tests {
     }
 
     #[test]
+    fn the_console_funnel_counts_a_badge_taken_into_a_wallet() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, token) = hub_with_claim(dir.path());
+        let offer = ready(store.wallet_offer(&token, Protocol::Vcapi, Language::Fr, NOW).unwrap());
+        let funnel = |store: &HubStore| crate::hub::console_queries::funnel(store.connection()).unwrap();
+        assert_eq!(
+            funnel(&store).taken_into_wallet,
+            0,
+            "an offer shown is not a badge taken"
+        );
+        assert!(store.take_exchange(&offer.id, "did:key:z6Mk1", NOW + 1).unwrap());
+        store.note_claimed(&token, NOW + 1).unwrap();
+        let counted = funnel(&store);
+        assert_eq!((counted.taken_on_phone, counted.taken_into_wallet), (1, 1));
+    }
+
+    #[test]
     fn an_exchange_is_taken_once_and_nonces_answer_once() {
         let dir = tempfile::tempdir().unwrap();
         let (mut store, token) = hub_with_claim(dir.path());

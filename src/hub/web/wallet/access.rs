@@ -70,7 +70,7 @@ impl WalletAccess {
     pub fn describe(&self) -> String {
         match self {
             WalletAccess::Offered { issuer } => format!(
-                "claim pages offer \"Add to my wallet\" (Learner Credential Wallet, OpenID4VCI) at {issuer} (experimental)"
+                "claim pages offer \"Into a wallet app\" (Learner Credential Wallet, OpenID4VCI) at {issuer} (experimental)"
             ),
             WalletAccess::Hidden(why) => format!("claim pages do not offer wallets: {why}"),
         }
