@@ -8,6 +8,7 @@
 //! offers an hour. Pre-authorized codes and access tokens are stored as SHA-256; the code
 //! is kept in clear only until it is redeemed, since the offer document must show it.
 
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use rusqlite::{params, OptionalExtension};
 use sha2::{Digest, Sha256};
@@ -25,8 +26,8 @@ pub const NONCE_LIFETIME_MS: i64 = 5 * 60_000;
 /// New offers per claim link in [`RATE_WINDOW_MS`].
 pub const MAX_OFFERS_PER_TOKEN: i64 = 12;
 pub const RATE_WINDOW_MS: i64 = 60 * 60_000;
-/// Live nonces at most; the nonce endpoint answers "try later" beyond.
-pub const MAX_LIVE_NONCES: i64 = 5_000;
+/// Domain separation of the nonces' MAC.
+const NONCE_DOMAIN: &[u8] = b"badge-kiosk/wallet-nonce/v1\0";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -100,6 +101,37 @@ pub fn random_secret() -> String {
     let mut bytes = [0u8; 20];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     crate::domain::base32::encode(&bytes)
+}
+
+/// A nonce for a proof of possession that the hub checks without having stored it (so the
+/// anonymous nonce endpoint cannot fill the database): expiry ‖ 16 random bytes ‖ the first
+/// 16 bytes of HMAC-SHA-256 under `key`, in base32. Only used nonces are stored, until they
+/// expire, so each answers one proof.
+pub fn new_wallet_nonce(key: &[u8; 32], now_ms: i64) -> String {
+    let mut body = [0u8; 24];
+    body[..8].copy_from_slice(&(now_ms + NONCE_LIFETIME_MS).to_be_bytes());
+    rand::rngs::OsRng.fill_bytes(&mut body[8..]);
+    let mut nonce = body.to_vec();
+    if let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) {
+        mac.update(NONCE_DOMAIN);
+        mac.update(&body);
+        nonce.extend_from_slice(&mac.finalize().into_bytes()[..16]);
+    }
+    crate::domain::base32::encode(&nonce)
+}
+
+/// The expiry of a nonce this hub made with `key` (None: not one of ours).
+fn nonce_expiry(key: &[u8; 32], nonce: &str) -> Option<i64> {
+    let bytes = crate::domain::base32::decode(nonce).ok()?;
+    if bytes.len() != 40 {
+        return None;
+    }
+    let (body, tag) = bytes.split_at(24);
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
+    mac.update(NONCE_DOMAIN);
+    mac.update(body);
+    mac.verify_truncated_left(tag).ok()?;
+    Some(i64::from_be_bytes(body.get(..8)?.try_into().ok()?))
 }
 
 fn sha256(text: &str) -> Vec<u8> {
@@ -255,30 +287,20 @@ impl HubStore {
         Ok(changed == 1)
     }
 
-    /// A fresh nonce for a proof of possession (None: too many live nonces, try later).
-    pub fn new_wallet_nonce(&self, now_ms: i64) -> Result<Option<(String, i64)>, HubError> {
+    /// Uses up a nonce: true when this hub made it with `key`, it has not expired and no
+    /// proof used it before.
+    pub fn consume_wallet_nonce(&self, key: &[u8; 32], nonce: &str, now_ms: i64) -> Result<bool, HubError> {
+        let Some(expires_ms) = nonce_expiry(key, nonce) else {
+            return Ok(false);
+        };
+        if expires_ms <= now_ms {
+            return Ok(false);
+        }
         self.connection()
             .execute("DELETE FROM wallet_nonces WHERE expires_ms <= ?1", [now_ms])?;
-        let live: i64 = self
-            .connection()
-            .query_row("SELECT COUNT(*) FROM wallet_nonces", [], |row| row.get(0))?;
-        if live >= MAX_LIVE_NONCES {
-            return Ok(None);
-        }
-        let nonce = random_secret();
-        let expires_ms = now_ms + NONCE_LIFETIME_MS;
-        self.connection().execute(
-            "INSERT INTO wallet_nonces (nonce, expires_ms) VALUES (?1, ?2)",
-            params![nonce, expires_ms],
-        )?;
-        Ok(Some((nonce, expires_ms)))
-    }
-
-    /// Uses up a nonce: true when it was handed out and is still live.
-    pub fn consume_wallet_nonce(&self, nonce: &str, now_ms: i64) -> Result<bool, HubError> {
         let changed = self.connection().execute(
-            "DELETE FROM wallet_nonces WHERE nonce = ?1 AND expires_ms > ?2",
-            params![nonce, now_ms],
+            "INSERT OR IGNORE INTO wallet_nonces (nonce, expires_ms) VALUES (?1, ?2)",
+            params![nonce, expires_ms],
         )?;
         Ok(changed == 1)
     }
@@ -485,12 +507,25 @@ mod tests {
             .live_wallet_offer(&offer.id, Protocol::Vcapi, NOW + 2)
             .unwrap()
             .is_none());
-        let (nonce, _) = store.new_wallet_nonce(NOW).unwrap().unwrap();
-        assert!(!store.consume_wallet_nonce("other", NOW).unwrap());
-        assert!(store.consume_wallet_nonce(&nonce, NOW + 1).unwrap());
-        assert!(!store.consume_wallet_nonce(&nonce, NOW + 2).unwrap());
-        let (stale, _) = store.new_wallet_nonce(NOW).unwrap().unwrap();
-        assert!(!store.consume_wallet_nonce(&stale, NOW + NONCE_LIFETIME_MS).unwrap());
+        let key = [5u8; 32];
+        let nonce = new_wallet_nonce(&key, NOW);
+        assert_ne!(nonce, new_wallet_nonce(&key, NOW));
+        assert!(!store.consume_wallet_nonce(&key, "other", NOW).unwrap());
+        assert!(
+            !store.consume_wallet_nonce(&[6u8; 32], &nonce, NOW).unwrap(),
+            "another hub's nonce"
+        );
+        let mut forged = crate::domain::base32::decode(&nonce).unwrap();
+        forged[7] ^= 1;
+        assert!(!store
+            .consume_wallet_nonce(&key, &crate::domain::base32::encode(&forged), NOW)
+            .unwrap());
+        assert!(store.consume_wallet_nonce(&key, &nonce, NOW + 1).unwrap());
+        assert!(!store.consume_wallet_nonce(&key, &nonce, NOW + 2).unwrap());
+        let stale = new_wallet_nonce(&key, NOW);
+        assert!(!store
+            .consume_wallet_nonce(&key, &stale, NOW + NONCE_LIFETIME_MS)
+            .unwrap());
         store.set_wallet_setting(false, "hidden: why", NOW).unwrap();
         let setting = store.wallet_setting().unwrap().unwrap();
         assert_eq!((setting.offered, setting.offers, setting.taken), (false, 1, 1));

@@ -23,7 +23,8 @@ CREATE TABLE wallet_offers (
 );
 CREATE INDEX wallet_offers_by_token ON wallet_offers (claim_token, created_ms);
 
--- Nonces handed out by the OpenID4VCI nonce endpoint; each answers one proof.
+-- OpenID4VCI nonces a proof used (until they expire), so each answers one proof. The
+-- nonces themselves carry their expiry and a MAC: handing one out stores nothing.
 CREATE TABLE wallet_nonces (
     nonce        TEXT PRIMARY KEY,
     expires_ms   INTEGER NOT NULL

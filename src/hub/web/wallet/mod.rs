@@ -52,8 +52,6 @@ pub(crate) fn no_store(status: StatusCode, body: Value) -> Response {
 /// Wallet apps show these: both languages, and what to do next.
 pub(crate) const EXPIRED: &str = "Ce lien de portefeuille a expiré ou a déjà servi : rouvrez la page de votre badge pour en obtenir un nouveau. / This wallet link expired or was already used: open your badge's page again for a new one.";
 pub(crate) const NOT_OFFERED: &str = "Ce hub ne remet pas les badges aux portefeuilles : téléchargez le badge depuis sa page. / This hub does not hand badges to wallets: download the badge from its page.";
-pub(crate) const TRY_LATER: &str =
-    "Le hub est occupé : réessayez dans une minute. / The hub is busy: try again in a minute.";
 
 pub(crate) fn not_offered() -> Response {
     no_store(StatusCode::NOT_FOUND, json!({"error": NOT_OFFERED}))

@@ -21,12 +21,14 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use super::{holder_credential, no_store, not_offered, EXPIRED, TRY_LATER};
+use sha2::{Digest, Sha256};
+
+use super::{holder_credential, no_store, not_offered, EXPIRED};
 use crate::credential::holder_proof::{verify_proof_jwt, ProofError};
 use crate::domain::event::Language;
 use crate::hub::state::{blocking, SharedHub};
 use crate::hub::store::HubError;
-use crate::hub::wallet_offers::{random_secret, Protocol, Redeemed};
+use crate::hub::wallet_offers::{new_wallet_nonce, random_secret, Protocol, Redeemed};
 
 /// The one credential configuration this issuer offers.
 pub const CONFIGURATION_ID: &str = "OpenBadgeCredential";
@@ -198,15 +200,26 @@ pub(super) async fn token(
     }
 }
 
+/// The key of the nonces' MAC, derived from the event key (wallets need it anyway).
+fn nonce_key(hub: &crate::hub::state::HubState) -> Option<[u8; 32]> {
+    let key = hub.event_key.as_ref()?;
+    Some(
+        Sha256::new()
+            .chain_update(b"badge-kiosk/wallet-nonce-key/v1\0")
+            .chain_update(key.to_bytes())
+            .finalize()
+            .into(),
+    )
+}
+
 pub(super) async fn nonce(State(hub): State<SharedHub>) -> Response {
-    if hub.wallet.issuer().is_none() {
+    let (Some(_), Some(key)) = (hub.wallet.issuer(), nonce_key(&hub)) else {
         return not_offered();
-    }
-    match blocking(&hub, |store, now| store.new_wallet_nonce(now)).await {
-        Ok(Some((nonce, _))) => no_store(StatusCode::OK, json!({"c_nonce": nonce})),
-        Ok(None) => no_store(StatusCode::SERVICE_UNAVAILABLE, json!({"error": TRY_LATER})),
-        Err(response) => response,
-    }
+    };
+    no_store(
+        StatusCode::OK,
+        json!({"c_nonce": new_wallet_nonce(&key, (hub.clock)())}),
+    )
 }
 
 /// Why a credential request is refused, as §8.3.1.2 names it.
@@ -313,7 +326,8 @@ fn issue(
     let proven = verify_proof_jwt(jwt, issuer, now_ms.div_euclid(1000))
         .map_err(|failure: ProofError| Refusal::Proof(failure.to_string()))?;
     let nonce = proven.nonce.as_deref().ok_or(Refusal::Nonce)?;
-    if !store.consume_wallet_nonce(nonce, now_ms)? {
+    let key = nonce_key(hub).ok_or(Refusal::Nonce)?;
+    if !store.consume_wallet_nonce(&key, nonce, now_ms)? {
         return Err(Refusal::Nonce);
     }
     let credential = holder_credential(hub, store, &claim_token, language, &proven.holder)?
