@@ -142,6 +142,21 @@ pub fn signed_credential_for(
     Ok(credential::sign(&input, key, created)?)
 }
 
+/// [`signed_credential_for`] with `credentialSubject.id` = `holder`: the credential a
+/// wallet takes, bound to the DID whose key it proved it holds.
+pub fn signed_credential_for_holder(
+    event: &EventDefinition,
+    record: &AwardRecord,
+    key: &SigningKey,
+    language: Language,
+    images: &CredentialImages,
+    holder: &str,
+) -> Result<serde_json::Value, IssueError> {
+    let input = credential_input_with(event, record, None, language, images)?;
+    let created = input.valid_from;
+    Ok(credential::sign_for_holder(&input, key, created, holder)?)
+}
+
 pub fn signed_credential(
     event: &EventDefinition,
     stored: &StoredRecord,

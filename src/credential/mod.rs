@@ -12,11 +12,13 @@
 mod bake;
 #[cfg(feature = "bench")]
 pub mod bench;
+pub mod didauth;
 mod didkey;
 mod endorse;
 #[cfg(any(test, feature = "bench"))]
 mod fixtures;
 pub mod from_record;
+pub mod holder_proof;
 mod nquads;
 mod rdfc;
 mod shape;
@@ -271,6 +273,21 @@ pub fn build_unsigned(input: &CredentialInput, issuer_key: &VerifyingKey) -> Val
 /// Builds and signs the credential; `created` is the proof timestamp (the kiosk clock).
 pub fn sign(input: &CredentialInput, key: &SigningKey, created: DateTime<Utc>) -> Result<Value, CredentialError> {
     sign_document(build_unsigned(input, &key.verifying_key()), key, created)
+}
+
+/// Like [`sign`], for a credential a wallet took: `credentialSubject.id` names the holder's
+/// DID (the key the wallet proved it controls), the rest is the same award's credential.
+pub fn sign_for_holder(
+    input: &CredentialInput,
+    key: &SigningKey,
+    created: DateTime<Utc>,
+    holder: &str,
+) -> Result<Value, CredentialError> {
+    let mut document = build_unsigned(input, &key.verifying_key());
+    if let Some(subject) = document.get_mut("credentialSubject").and_then(Value::as_object_mut) {
+        subject.insert("id".to_owned(), Value::String(holder.to_owned()));
+    }
+    sign_document(document, key, created)
 }
 
 /// Checks an `eddsa-rdfc-2022` proof whose verification method is a `did:key` controlled by

@@ -39,6 +39,8 @@ pub struct Funnel {
     pub taken_on_phone: u64,
     /// Of `reached`: visitors with an email (typed, registered, or sent from the claim page).
     pub with_email: u64,
+    /// Of `taken_on_phone`: visitors who took a badge into a wallet app (issue 25).
+    pub taken_into_wallet: u64,
     /// Of `reached`: visitors with at least one award the badge platform confirmed.
     pub issued: u64,
 }
@@ -47,6 +49,7 @@ pub struct Funnel {
 #[derive(Default)]
 struct VisitorStages {
     taken: bool,
+    wallet: bool,
     emailed: bool,
     issued: bool,
 }
@@ -58,6 +61,15 @@ pub fn funnel(connection: &Connection) -> Result<Funnel, HubError> {
     let mut statement =
         connection.prepare("SELECT DISTINCT claim_token FROM claim_emails WHERE sent_ms IS NOT NULL")?;
     let sent: BTreeSet<String> = statement
+        .query_map([], |row| row.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .filter_map(|token| claim_description(&token))
+        .collect();
+    // Claim tokens whose badge a wallet app took.
+    let mut statement =
+        connection.prepare("SELECT DISTINCT claim_token FROM wallet_offers WHERE taken_ms IS NOT NULL")?;
+    let into_wallet: BTreeSet<String> = statement
         .query_map([], |row| row.get::<_, String>(0))?
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
@@ -88,6 +100,7 @@ pub fn funnel(connection: &Connection) -> Result<Funnel, HubError> {
         badges += 1;
         let visitor = visitors.entry(code_id).or_default();
         visitor.taken |= taken;
+        visitor.wallet |= token.as_ref().is_some_and(|token| into_wallet.contains(token));
         visitor.emailed |= email_known || token.as_ref().is_some_and(|token| sent.contains(token));
         visitor.issued |= issued;
     }
@@ -105,6 +118,7 @@ pub fn funnel(connection: &Connection) -> Result<Funnel, HubError> {
         }
         funnel.reached += 1;
         funnel.taken_on_phone += u64::from(visitor.taken);
+        funnel.taken_into_wallet += u64::from(visitor.taken && visitor.wallet);
         funnel.with_email += u64::from(visitor.emailed);
         // Issuing needs an email, so an issued visitor is a reached one; counting it only
         // here keeps the stage a subset whatever was erased since.
@@ -517,6 +531,7 @@ mod tests {
                 reached: 2,
                 taken_on_phone: 1,
                 with_email: 2,
+                taken_into_wallet: 0,
                 issued: 1,
             }
         );

@@ -13,4 +13,5 @@ pub mod state;
 pub mod store;
 pub mod tls;
 pub mod trust;
+pub mod wallet_offers;
 pub mod web;

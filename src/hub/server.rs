@@ -213,6 +213,7 @@ pub fn router(hub: SharedHub) -> Router {
         .route(ENROL_PATH, post(enrol))
         .route(HEALTH_PATH, get(health))
         .merge(super::web::claim::routes())
+        .merge(super::web::wallet::routes())
         .merge(crate::hub::web::console::routes(Arc::clone(&hub)))
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
         .layer(axum::middleware::from_fn(request_deadline))

@@ -41,6 +41,9 @@ pub struct HubState {
     pub enrol_attempts: crate::hub::peer::AttemptLimiter,
     /// Rung when an upload brought records, for the relay to a public hub (`hub::relay`).
     pub relay: RelaySignal,
+    /// Whether claim pages offer wallet apps (`hub::web::wallet`); hidden unless `hub serve`
+    /// decides otherwise.
+    pub wallet: crate::hub::web::wallet::access::WalletAccess,
 }
 
 /// Shared between the claim-email form and the mailer task (see `hub::mailer`).
@@ -77,12 +80,19 @@ impl HubState {
             tls_pin: None,
             enrol_attempts: crate::hub::trust::enrolment_limiter(),
             relay: RelaySignal::default(),
+            wallet: crate::hub::web::wallet::access::WalletAccess::default(),
         })
     }
 
     /// Sets up the organiser console (password location, HTTPS, host names, platform).
     pub fn with_console(mut self, settings: crate::hub::web::console::shared::ConsoleSettings) -> Self {
         self.console = crate::hub::web::console::shared::Console::new(settings);
+        self
+    }
+
+    /// Offers (or hides) wallet apps on the claim pages.
+    pub fn with_wallet(mut self, wallet: crate::hub::web::wallet::access::WalletAccess) -> Self {
+        self.wallet = wallet;
         self
     }
 

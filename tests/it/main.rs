@@ -27,4 +27,5 @@ mod sync;
 mod sync_promise;
 mod tickets;
 mod ui_e2e;
+mod wallet;
 mod webdriver;

@@ -63,6 +63,7 @@ pub(super) fn run(config: &Config, args: HubServeArgs) -> Result<()> {
         let address = listener.local_addr()?;
         let scheme = if insecure_http { "http" } else { "https" };
         let public_url = public_url.unwrap_or_else(|| guess_public_url(scheme, address));
+        let certificate_given = tls_certificate.is_some();
         let identity = match (tls_certificate, tls_key, insecure_http) {
             (Some(certificate), Some(key), false) => {
                 Some(crate::hub::tls::HubIdentity::from_pem_files(&certificate, &key)?)
@@ -77,12 +78,29 @@ pub(super) fn run(config: &Config, args: HubServeArgs) -> Result<()> {
             ),
             _ => bail!("give both --tls-certificate and --tls-key, or neither (the hub then uses its own certificate)"),
         };
+        let wallet = {
+            use crate::hub::web::wallet::{Transport, WalletAccess};
+            let transport = match (&identity, certificate_given) {
+                (None, _) => Transport::PlainHttp,
+                (Some(_), true) => Transport::GivenCertificate,
+                (Some(_), false) => Transport::OwnCertificate,
+            };
+            let claim_base = event.definition.claim.base().unwrap_or(&public_url);
+            WalletAccess::decide(claim_base, transport, event.event_key.is_some())
+        };
+        store.set_wallet_setting(
+            wallet.issuer().is_some(),
+            &wallet.describe(),
+            chrono::Utc::now().timestamp_millis(),
+        )?;
+        eprintln!("{}", wallet.describe());
         let mut state = HubState::new(
             store,
             &event,
             &public_url,
             Box::new(|| crate::domain::clock::Clock::now_ms(&crate::domain::clock::SystemClock)),
-        )?;
+        )?
+        .with_wallet(wallet);
         match &identity {
             Some(identity) => {
                 state = state.pinned(identity.pin);

@@ -23,6 +23,12 @@ pub(super) fn run(config: &Config, args: HubStatusArgs) -> Result<()> {
     }
     println!("cross-kiosk duplicates: {}", counts.duplicates);
     super::relay::print_status(&store)?;
+    if let Some(wallet) = store.wallet_setting()? {
+        println!(
+            "wallets: {} ({} offers made, {} badges taken into a wallet)",
+            wallet.detail, wallet.offers, wallet.taken
+        );
+    }
     for platform in [Platform::Obf, Platform::Badgr] {
         let issues = issue::award_issues(store.connection(), platform)?;
         let counts = issue::counts(&issues);

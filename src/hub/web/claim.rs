@@ -57,6 +57,18 @@ pub(crate) fn claim_credential_in(
     token: &str,
     language: Language,
 ) -> Result<Option<ClaimCredential>, HubError> {
+    claim_credential_for(hub, store, token, language, None)
+}
+
+/// [`claim_credential_in`], with `credentialSubject.id` = `holder` when a wallet takes it
+/// (`hub::web::wallet`).
+pub(crate) fn claim_credential_for(
+    hub: &HubState,
+    store: &HubStore,
+    token: &str,
+    language: Language,
+    holder: Option<&str>,
+) -> Result<Option<ClaimCredential>, HubError> {
     let Some(event_key) = hub.event_key.as_ref() else {
         return Ok(None);
     };
@@ -70,14 +82,24 @@ pub(crate) fn claim_credential_in(
         badge: badge_png.as_deref().map(|png| data_uri(png)),
         issuer: issuer_png(hub, &store.event).as_deref().map(|png| data_uri(png)),
     };
-    let credential = crate::credential::from_record::signed_credential_for(
-        &store.event,
-        &record,
-        None,
-        event_key,
-        language,
-        &images,
-    )
+    let credential = match holder {
+        None => crate::credential::from_record::signed_credential_for(
+            &store.event,
+            &record,
+            None,
+            event_key,
+            language,
+            &images,
+        ),
+        Some(holder) => crate::credential::from_record::signed_credential_for_holder(
+            &store.event,
+            &record,
+            event_key,
+            language,
+            &images,
+            holder,
+        ),
+    }
     .map_err(|failure| HubError::BadRequest(failure.to_string()))?;
     Ok(Some(ClaimCredential {
         badge_id,
@@ -237,6 +259,10 @@ struct ClaimPage {
     downloads: bool,
     /// Shown instead of the downloads.
     note: &'static str,
+    /// "Add to my wallet" (None: wallets hidden on this hub, or no genuine credential).
+    wallet_offer: Option<super::wallet::links::WalletOffer>,
+    /// Instead of the wallet links: minutes until this claim link gets new ones.
+    wallet_wait: Option<i64>,
 }
 
 #[derive(Template)]
@@ -378,6 +404,7 @@ struct ClaimFound {
     badge_id: String,
     created_at_ms: Option<i64>,
     genuine: Option<bool>,
+    wallet: Option<super::wallet::links::WalletLinks>,
 }
 
 async fn claim_page(
@@ -398,8 +425,10 @@ async fn claim_page(
         let genuine = credential
             .as_ref()
             .map(|found| is_genuine(&store.event, &found.credential));
+        let mut wallet = None;
         if genuine == Some(true) {
             store.publish_badge(&public_id(&store.event.event.id, &lookup), &lookup, now)?;
+            wallet = super::wallet::links::links_for(&state, store, &lookup, language, now)?;
         }
         let created_at_ms = credential.as_ref().map(|found| found.created_at_ms).or_else(|| {
             record
@@ -411,6 +440,7 @@ async fn claim_page(
                 badge_id,
                 created_at_ms,
                 genuine,
+                wallet,
             },
             store.event.clone(),
         )))
@@ -447,6 +477,14 @@ async fn claim_page(
             w.recorded_only
         },
         genuine: found.genuine,
+        wallet_offer: match &found.wallet {
+            Some(super::wallet::links::WalletLinks::Offered(offer)) => Some(offer.clone()),
+            _ => None,
+        },
+        wallet_wait: match found.wallet {
+            Some(super::wallet::links::WalletLinks::RateLimited { minutes }) => Some(minutes),
+            _ => None,
+        },
         token,
     };
     html(StatusCode::OK, &page, true, chosen)

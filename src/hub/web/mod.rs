@@ -6,6 +6,7 @@ pub mod claim;
 pub mod console;
 pub mod images;
 pub mod lang;
+pub mod wallet;
 mod words;
 
 /// The value of cookie `name` in a `Cookie:` header (`a=1; name=value; b=2`), unquoted;

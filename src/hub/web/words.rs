@@ -56,6 +56,16 @@ pub struct Words {
     pub queued_body: &'static str,
     pub cannot_send_title: &'static str,
     pub months: [&'static str; 12],
+    pub wallet_title: &'static str,
+    pub wallet_lcw: &'static str,
+    pub wallet_lcw_hint: &'static str,
+    pub wallet_lcw_direct: &'static str,
+    pub wallet_openid: &'static str,
+    pub wallet_openid_hint: &'static str,
+    pub wallet_qr_hint: &'static str,
+    pub wallet_valid: &'static str,
+    pub wallet_valid_after: &'static str,
+    pub wallet_too_many: &'static str,
 }
 
 pub const FRENCH: Words = Words {
@@ -121,6 +131,16 @@ pub const FRENCH: Words = Words {
         "novembre",
         "décembre",
     ],
+    wallet_title: "Dans une application portefeuille",
+    wallet_lcw: "Ajouter à Learner Credential Wallet",
+    wallet_lcw_hint: "L'application s'ouvre, demande de confirmer, puis propose de garder le badge. Rien ne s'ouvre ?",
+    wallet_lcw_direct: "Ouvrir l'application installée",
+    wallet_openid: "Autre portefeuille (OpenID4VCI)",
+    wallet_openid_hint: "Pour les portefeuilles qui acceptent les offres OpenID : l'application demande de confirmer, puis garde le badge.",
+    wallet_qr_hint: "Sur un ordinateur ? Scannez ce code avec l'application portefeuille de votre téléphone.",
+    wallet_valid: "Ces liens servent une fois, pendant",
+    wallet_valid_after: " : rechargez la page pour en obtenir de nouveaux.",
+    wallet_too_many: "Trop de liens de portefeuille demandés pour ce badge dans l'heure : réessayez dans",
 };
 
 pub const ENGLISH: Words = Words {
@@ -186,6 +206,16 @@ pub const ENGLISH: Words = Words {
         "November",
         "December",
     ],
+    wallet_title: "Into a wallet app",
+    wallet_lcw: "Add to Learner Credential Wallet",
+    wallet_lcw_hint: "The app opens, asks you to confirm, then offers to keep the badge. Nothing opens?",
+    wallet_lcw_direct: "Open the installed app",
+    wallet_openid: "Another wallet (OpenID4VCI)",
+    wallet_openid_hint: "For wallets that accept OpenID credential offers: the app asks you to confirm, then keeps the badge.",
+    wallet_qr_hint: "On a computer? Scan this code with the wallet app on your phone.",
+    wallet_valid: "These links work once, within",
+    wallet_valid_after: ": reload the page for new ones.",
+    wallet_too_many: "Too many wallet links were asked for this badge this hour: try again in",
 };
 
 pub fn words(language: Language) -> &'static Words {

@@ -365,8 +365,13 @@ fn overview_view(store: &HubStore, now: i64, language: Language) -> Result<Overv
             count: funnel.reached,
             percent: percent(funnel.reached, top),
             detail: format!(
-                "{} {} · {} {}",
-                funnel.taken_on_phone, t.taken_on_phone, funnel.with_email, t.with_email
+                "{} {} · {} {} · {} {}",
+                funnel.taken_on_phone,
+                t.taken_on_phone,
+                funnel.taken_into_wallet,
+                t.taken_into_wallet,
+                funnel.with_email,
+                t.with_email
             ),
         },
         Stage {
