@@ -223,17 +223,21 @@ pub async fn login(
     let next = safe_next(form.next.as_deref());
     let now = (hub.clock)();
     let address = peer.ip();
+    // Without a password there is nothing to guess: the page says how to set one.
+    let stored = {
+        let hub = hub.clone();
+        tokio::task::spawn_blocking(move || password_state(&hub)).await
+    };
+    let Ok(PasswordState::Set(hash)) = stored else {
+        return render(&login_view(&hub, language, &next, None).await);
+    };
     // Counted before the slow check: simultaneous guesses cannot all pass the limit.
     let refused = match hub.console.login_limiter.begin(address, now) {
         Ok(()) => {
-            let hub_for_check = hub.clone();
             let password = form.password;
             hub.console
                 .login_limiter
-                .check(move || match password_state(&hub_for_check) {
-                    PasswordState::Set(hash) => Some(auth::verify_password(&hash, &password)),
-                    _ => None,
-                })
+                .check(move || Some(auth::verify_password(&hash, &password)))
                 .await
         }
         Err(refusal) => Err(refusal),
