@@ -551,6 +551,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         hub_time_ms: NOW_SECONDS * 1000,
         chain_warnings: vec!["gap before sequence 3".into()],
         signature: None,
+        email_delivery: None,
     };
     add(
         "hub_answers",

@@ -618,6 +618,7 @@ mod tests {
             hub_time_ms: 0,
             chain_warnings: Vec::new(),
             signature: None,
+            email_delivery: None,
         };
         let marks = relay_marks(&plan.uploads[0], &response);
         assert_eq!(

@@ -118,7 +118,10 @@ pub struct HubCounts {
     pub awards_by_badge: Vec<(String, u64)>,
     pub steps_by_stand: Vec<(String, u64)>,
     pub records_by_kiosk: Vec<(String, u64)>,
+    /// Visitors (distinct codes) some kiosk recorded again after another kiosk had.
     pub duplicates: u64,
+    /// The records behind `duplicates`, kept as evidence.
+    pub duplicate_records: u64,
     pub warnings: Vec<(String, String)>,
 }
 
@@ -306,6 +309,7 @@ impl HubStore {
             hub_time_ms: now_ms,
             chain_warnings: warnings,
             signature: None,
+            email_delivery: None,
         })
     }
 
@@ -328,12 +332,13 @@ impl HubStore {
             records_by_kiosk: grouped("SELECT kiosk_id, COUNT(*) FROM records GROUP BY kiosk_id ORDER BY kiosk_id")?,
             ..HubCounts::default()
         };
-        counts.duplicates = u64::try_from(self.connection.query_row(
-            "SELECT COUNT(*) FROM records WHERE outcome = 'duplicate'",
+        let (visitors, records): (i64, i64) = self.connection.query_row(
+            "SELECT COUNT(DISTINCT code_id), COUNT(*) FROM records WHERE outcome = 'duplicate'",
             [],
-            |row| row.get::<_, i64>(0),
-        )?)
-        .unwrap_or(0);
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        counts.duplicates = u64::try_from(visitors).unwrap_or(0);
+        counts.duplicate_records = u64::try_from(records).unwrap_or(0);
         let mut statement = self
             .connection
             .prepare("SELECT kiosk_id, message FROM chain_warnings ORDER BY at_ms DESC LIMIT 50")?;
@@ -376,7 +381,7 @@ impl HubStore {
             .query_row(
                 "SELECT a.badge_id, r.signed_bytes FROM awards a
                  LEFT JOIN records r ON r.kiosk_id = a.source_kiosk AND r.sequence = a.source_sequence
-                 WHERE a.recipient = ?1",
+                 WHERE a.recipient = ?1 OR a.email_token = ?1",
                 [recipient],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
@@ -556,7 +561,7 @@ impl HubStore {
             return Ok(());
         };
         self.connection.execute(
-            "UPDATE awards SET claimed_ms = ?2 WHERE recipient = ?1 AND claimed_ms IS NULL",
+            "UPDATE awards SET claimed_ms = ?2 WHERE (recipient = ?1 OR email_token = ?1) AND claimed_ms IS NULL",
             params![recipient, now_ms],
         )?;
         Ok(())

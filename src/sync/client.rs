@@ -25,6 +25,8 @@ pub struct SyncSummary {
     pub bundle: Option<BundleUpdate>,
     /// Why the bundle could not be applied; records were synced all the same.
     pub bundle_problem: Option<String>,
+    /// How the hub said it will email the badges (kept in the queue's settings).
+    pub email_delivery: Option<crate::sync::protocol::EmailDelivery>,
 }
 
 #[derive(Debug, Clone)]
@@ -275,7 +277,17 @@ pub async fn sync_once(
             .map_err(|failure| SyncError::Transient(failure.to_string()))?;
         summary.chain_warnings.extend(response.chain_warnings.iter().cloned());
         let count = batch.sequences.len();
-        let (synced, failed) = with_store(store, move |store| apply_response(store, &batch, &response)).await?;
+        let delivery = response.email_delivery;
+        summary.email_delivery = delivery.or(summary.email_delivery);
+        let (synced, failed) = with_store(store, move |store| {
+            let applied = apply_response(store, &batch, &response)?;
+            // The done screen promises an email only as the hub last said it will send one.
+            if let Some(delivery) = delivery {
+                store.set_setting(crate::sync::protocol::EmailDelivery::SETTING, delivery.name())?;
+            }
+            Ok(applied)
+        })
+        .await?;
         summary.synced += synced;
         summary.failed += failed;
         done += count;

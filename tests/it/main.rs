@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod attacks;
+mod attacks_delivery;
 mod claim_email;
 mod cli;
 mod console_browser;
@@ -13,6 +14,7 @@ mod decode_photos;
 mod enrol;
 mod fuzz_corpus;
 mod helpers;
+mod hub_emails_delivery;
 mod hub_issue;
 mod io_faults;
 mod phone_claim;

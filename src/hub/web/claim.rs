@@ -162,7 +162,7 @@ impl HubStore {
 }
 
 /// The address phones use: the event's public claim address, else this hub's own.
-fn public_base<'a>(hub: &'a HubState, event: &'a EventDefinition) -> &'a str {
+pub(crate) fn public_base<'a>(hub: &'a HubState, event: &'a EventDefinition) -> &'a str {
     event.claim.base().unwrap_or(&hub.public_url)
 }
 

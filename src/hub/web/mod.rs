@@ -6,4 +6,4 @@ pub mod claim;
 pub mod console;
 pub mod images;
 pub mod lang;
-mod words;
+pub(crate) mod words;
