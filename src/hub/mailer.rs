@@ -310,7 +310,13 @@ async fn send_one(hub: &SharedHub, mailer: &Arc<Mailer>, email: OutgoingEmail) -
             record(hub, move |store, now| store.claim_email_failed(id, &reason, now)).await?;
             return Ok(Sent::Refused);
         }
-        Err(failure) => return Err(failure.to_string()),
+        Err(failure) => {
+            // Kept with the message, so the console says why it waits.
+            let reason = failure.to_string();
+            let stored = reason.clone();
+            record(hub, move |store, _| store.claim_email_deferred(id, &stored)).await?;
+            return Err(reason);
+        }
     };
     match mailer.transport.send(message).await {
         Ok(_) => {

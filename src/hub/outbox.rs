@@ -220,6 +220,29 @@ impl HubStore {
         Ok(waiting.len())
     }
 
+    /// The address typed at the kiosk for the award behind a claim link (the hub's own
+    /// delivery of an award by email), if the hub still holds it.
+    pub fn typed_email_of_claim(&self, token_base32: &str) -> Result<Option<String>, HubError> {
+        let Some(token) = crate::domain::base32::decode(token_base32)
+            .ok()
+            .and_then(|bytes| <[u8; 16]>::try_from(bytes).ok())
+        else {
+            return Ok(None);
+        };
+        let described = Recipient::ClaimToken(token).describe();
+        Ok(self
+            .connection()
+            .query_row(
+                "SELECT re.email FROM awards a
+                 JOIN record_emails re ON re.kiosk_id = a.source_kiosk AND re.sequence = a.source_sequence
+                 WHERE a.email_token = ?1",
+                [described],
+                |row| row.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
     /// Messages to send now, least-tried first (so one address a server keeps deferring
     /// does not hold up the others), then oldest first.
     pub fn due_claim_emails(&self, limit: usize) -> Result<Vec<OutgoingEmail>, HubError> {

@@ -132,8 +132,10 @@ fn finding_10_the_claim_email_limit_holds_per_recipient_address() {
             statuses.push(post(token, spelling));
         }
     }
+    // Without a mail server the form answers 202 "request saved"; either way it is queued.
+    let accepted = |status: &u16| *status == 200 || *status == 202;
     assert_eq!(
-        statuses.iter().filter(|status| **status == 200).count(),
+        statuses.iter().filter(|status| accepted(status)).count(),
         3,
         "{statuses:?}"
     );
@@ -142,7 +144,7 @@ fn finding_10_the_claim_email_limit_holds_per_recipient_address() {
         6,
         "{statuses:?}"
     );
-    assert_eq!(post(&tokens[3], "someone.else@example.org"), 200);
+    assert!(accepted(&post(&tokens[3], "someone.else@example.org")));
     let connection = rusqlite::Connection::open(&db).unwrap();
     let to_victim: i64 = connection
         .query_row(

@@ -97,11 +97,35 @@ impl Kiosk {
     }
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+/// The outbox's rows, for a failure message.
+fn outbox(db: &Path) -> String {
+    let connection = rusqlite::Connection::open(db).unwrap();
+    let mut statement = connection
+        .prepare("SELECT award_key, email_hint, attempts, last_error, sent_ms, failed_ms FROM claim_emails")
+        .unwrap();
+    let rows: Vec<String> = statement
+        .query_map([], |row| {
+            Ok(format!(
+                "{:?} {:?} {:?} {:?} {:?} {:?}",
+                row.get::<_, Option<String>>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, i64>(2)?,
+                row.get::<_, Option<String>>(3)?,
+                row.get::<_, Option<i64>>(4)?,
+                row.get::<_, Option<i64>>(5)?
+            ))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    format!("outbox: {rows:?}")
+}
+
+fn wait_for(what: impl Fn() -> String, mut done: impl FnMut() -> bool) {
     // Generous: the mailer sends within a second on an idle machine.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while !done() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {}", what());
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -120,9 +144,10 @@ fn text_part(data: &str, content_type: &str) -> String {
     let part_start = lines[..header].iter().rposition(|line| line.starts_with("--")).unwrap();
     let blank = header + lines[header..].iter().position(|line| line.is_empty()).unwrap();
     let headers = lines[part_start..blank].join("\n").to_ascii_lowercase();
+    // Up to the next MIME boundary ("---" is the text's own separator between languages).
     let body: Vec<&str> = lines[blank + 1..]
         .iter()
-        .take_while(|line| !line.starts_with("--"))
+        .take_while(|line| !line.starts_with("--") || line.trim_end() == "---")
         .copied()
         .collect();
     if headers.contains("base64") {
@@ -234,7 +259,10 @@ fn the_hub_emails_typed_and_registered_addresses_once_across_restarts() {
     assert_eq!(kiosk_a.sync(&runtime, &hub), Some(EmailDelivery::Hub));
     assert_eq!(kiosk_b.sync(&runtime, &hub), Some(EmailDelivery::Hub));
     assert_eq!(kiosk_a.core.email_delivery().unwrap(), Some(EmailDelivery::Hub));
-    wait_for("both messages", || sink.messages().len() >= 2);
+    wait_for(
+        || format!("both messages ({})", outbox(&db)),
+        || sink.messages().len() >= 2,
+    );
     let messages = sink.messages();
     let typed = to(&messages, "typed.visitor@example.org");
     let registered = to(&messages, "registered.visitor@example.org");
@@ -270,20 +298,24 @@ fn the_hub_emails_typed_and_registered_addresses_once_across_restarts() {
     let (hub, _mailer) = hub_with_mailer(&runtime, &db, &event, &smtp);
     kiosk_a.claim(&event, None, Delivery::Email("third.visitor@example.org".into()));
     assert_eq!(kiosk_a.sync(&runtime, &hub), Some(EmailDelivery::Hub));
-    wait_for("the third message", || {
-        !to(&sink.messages(), "third.visitor@example.org").is_empty()
-    });
+    wait_for(
+        || format!("the third message ({})", outbox(&db)),
+        || !to(&sink.messages(), "third.visitor@example.org").is_empty(),
+    );
     let messages = sink.messages();
     assert_eq!(messages.len(), 3, "nothing sent twice after the restart: {messages:#?}");
 
     // A permanent refusal is kept with the server's answer and shown on the console.
     kiosk_b.claim(&event, None, Delivery::Email("refused.visitor@example.org".into()));
     kiosk_b.sync(&runtime, &hub);
-    wait_for("the refusal on the console", || {
-        console_page(&runtime, &hub, "/console/registrations")
-            .1
-            .contains("r…@example.org")
-    });
+    wait_for(
+        || format!("the refusal on the console ({})", outbox(&db)),
+        || {
+            console_page(&runtime, &hub, "/console/registrations")
+                .1
+                .contains("r…@example.org")
+        },
+    );
     let (status, page) = console_page(&runtime, &hub, "/console/registrations");
     assert_eq!(status, 200);
     assert!(

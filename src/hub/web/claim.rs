@@ -70,10 +70,16 @@ pub(crate) fn claim_credential_in(
         badge: badge_png.as_deref().map(|png| data_uri(png)),
         issuer: issuer_png(hub, &store.event).as_deref().map(|png| data_uri(png)),
     };
+    // A badge emailed to a typed address names that address: the hub holds it beside the
+    // record (until `hub purge`).
+    let email = match record.content.recipient {
+        crate::domain::award::Recipient::EmailHash(_) => store.typed_email_of_claim(token)?,
+        _ => None,
+    };
     let credential = crate::credential::from_record::signed_credential_for(
         &store.event,
         &record,
-        None,
+        email.as_deref(),
         event_key,
         language,
         &images,
