@@ -552,6 +552,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         chain_warnings: vec!["gap before sequence 3".into()],
         signature: None,
         claim_reach: None,
+        email_delivery: None,
     };
     add(
         "hub_answers",

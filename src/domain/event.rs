@@ -155,6 +155,38 @@ impl ClaimSettings {
     }
 }
 
+/// Who emails a visitor the badge they chose to receive by email (`[delivery] email` in
+/// event.toml): never both, never neither.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailSender {
+    /// The hub sends the badge itself (`hub serve --smtp-url`), with the baked image, the
+    /// credential and a link to the claim page; `hub issue` then tells the platform not to
+    /// email.
+    #[default]
+    Hub,
+    /// The badge platform's own email, when `hub issue` hands it the award; the hub sends
+    /// nothing itself.
+    Platform,
+}
+
+impl EmailSender {
+    pub fn name(self) -> &'static str {
+        match self {
+            EmailSender::Hub => "hub",
+            EmailSender::Platform => "platform",
+        }
+    }
+}
+
+/// How badges reach the visitors who gave an email (`[delivery]`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySettings {
+    #[serde(default)]
+    pub email: EmailSender,
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct EventDefinition {
@@ -168,6 +200,8 @@ pub struct EventDefinition {
     pub sync: SyncTarget,
     #[serde(default)]
     pub claim: ClaimSettings,
+    #[serde(default)]
+    pub delivery: DeliverySettings,
     /// Event public keys (hex), newest last; codes signed by any of them verify.
     #[serde(default)]
     pub keys: Vec<String>,

@@ -26,7 +26,24 @@ pub struct Registration {
 pub struct LineError {
     /// 1-based line number in the file (the header is line 1).
     pub line: usize,
+    /// In English, for the CLI; the console words [`LineError::problem`] in its language.
     pub message: String,
+    pub problem: LineProblem,
+}
+
+/// Why a line was left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineProblem {
+    /// Not readable as CSV (the parser's words).
+    Unreadable(String),
+    NoReference,
+    NoEmail {
+        reference: String,
+    },
+    NotAnEmail {
+        email: String,
+        reference: String,
+    },
 }
 
 /// What parsing found: usable registrations (one per reference, the last line wins) and
@@ -183,6 +200,7 @@ pub fn parse_registrations(text: &str) -> Result<ParsedRegistrations, Registrati
                 errors.push(LineError {
                     line,
                     message: format!("unreadable ({error}); fix the quotes on this line"),
+                    problem: LineProblem::Unreadable(error.to_string()),
                 });
                 continue;
             }
@@ -198,6 +216,7 @@ pub fn parse_registrations(text: &str) -> Result<ParsedRegistrations, Registrati
             errors.push(LineError {
                 line,
                 message: "no registration reference: add it or remove the line".into(),
+                problem: LineProblem::NoReference,
             });
             continue;
         }
@@ -205,6 +224,9 @@ pub fn parse_registrations(text: &str) -> Result<ParsedRegistrations, Registrati
             errors.push(LineError {
                 line,
                 message: format!("no email for registration {reference_text}: add it or remove the line"),
+                problem: LineProblem::NoEmail {
+                    reference: reference_text.to_owned(),
+                },
             });
             continue;
         }
@@ -215,6 +237,10 @@ pub fn parse_registrations(text: &str) -> Result<ParsedRegistrations, Registrati
                     "\"{email_text}\" (registration {reference_text}) is not an email address: correct it and import \
                      the file again"
                 ),
+                problem: LineProblem::NotAnEmail {
+                    email: email_text.to_owned(),
+                    reference: reference_text.to_owned(),
+                },
             });
             continue;
         }

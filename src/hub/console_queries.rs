@@ -22,8 +22,9 @@ fn count(n: i64) -> u64 {
 /// stage is a subset of the one before: a visitor who earned three badges is one visitor
 /// who earned a badge, never three (counting badges against codes made "badges claimed"
 /// exceed "codes scanned"). Stages: scanned a code → earned at least one badge → has it
-/// (a claim link taken on a phone, or an email known or sent) → has one issued on the
-/// badge platform.
+/// (delivered: the claim page opened or the badge downloaded, an email the mail server
+/// accepted, or an issue the badge platform confirmed) → has one issued on the platform.
+/// An email on file is not a delivery: it is counted apart ([`Funnel::email_waiting`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Funnel {
     /// Distinct visitor codes in the records kiosks sent.
@@ -32,13 +33,16 @@ pub struct Funnel {
     pub earned: u64,
     /// The awards those visitors earned (one per badge and code): a detail, not a stage.
     pub badges: u64,
-    /// Of `earned`: visitors who have a badge or will get it by email (claim link taken
-    /// on a phone, claim email sent, or an email known: typed at the kiosk or registered).
+    /// Of `earned`: visitors who have a badge (see [`Funnel`]).
     pub reached: u64,
-    /// Of `reached`: visitors who took a claim link on a phone.
+    /// Of `reached`: visitors who opened a claim link or downloaded the badge.
     pub taken_on_phone: u64,
-    /// Of `reached`: visitors with an email (typed, registered, or sent from the claim page).
-    pub with_email: u64,
+    /// Of `reached`: visitors with an email the mail server accepted (the hub's own
+    /// delivery, or one asked for on the claim page).
+    pub emailed: u64,
+    /// Of `earned`, not in `reached`: visitors with an email on file (typed, registered or
+    /// asked for) and nothing delivered yet.
+    pub email_waiting: u64,
     /// Of `taken_on_phone`: visitors who took a badge into a wallet app (issue 25).
     pub taken_into_wallet: u64,
     /// Of `reached`: visitors with at least one award the badge platform confirmed.
@@ -51,16 +55,30 @@ struct VisitorStages {
     taken: bool,
     wallet: bool,
     emailed: bool,
+    email_known: bool,
     issued: bool,
 }
 
 pub fn funnel(connection: &Connection) -> Result<Funnel, HubError> {
     let scanned: i64 = connection.query_row("SELECT COUNT(DISTINCT code_id) FROM records", [], |row| row.get(0))?;
-    // Claim tokens whose email was sent from the claim page (base32 in the outbox, the
-    // recipient's description in awards).
+    // Emails the mail server accepted: asked for on a claim page (by claim token, base32
+    // in the outbox, the recipient's description in awards) or the hub's own (by award).
     let mut statement =
-        connection.prepare("SELECT DISTINCT claim_token FROM claim_emails WHERE sent_ms IS NOT NULL")?;
-    let sent: BTreeSet<String> = statement
+        connection.prepare("SELECT DISTINCT claim_token, award_key FROM claim_emails WHERE sent_ms IS NOT NULL")?;
+    let mut sent_tokens = BTreeSet::new();
+    let mut sent_awards = BTreeSet::new();
+    for row in statement.query_map([], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?))
+    })? {
+        let (token, award) = row?;
+        match award {
+            Some(award) => sent_awards.insert(award),
+            None => claim_description(&token).is_some_and(|token| sent_tokens.insert(token)),
+        };
+    }
+    // Claim-page requests still waiting or refused: an email on file all the same.
+    let mut statement = connection.prepare("SELECT DISTINCT claim_token FROM claim_emails WHERE award_key IS NULL")?;
+    let asked: BTreeSet<String> = statement
         .query_map([], |row| row.get::<_, String>(0))?
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
@@ -77,9 +95,10 @@ pub fn funnel(connection: &Connection) -> Result<Funnel, HubError> {
         .collect();
     let mut statement = connection.prepare(
         "SELECT a.code_id, a.claim_token, a.claimed_ms IS NOT NULL,
-                (re.kiosk_id IS NOT NULL OR rg.reference IS NOT NULL),
+                (re.email IS NOT NULL OR rg.email IS NOT NULL OR re.kiosk_id IS NOT NULL OR rg.reference IS NOT NULL),
                 EXISTS (SELECT 1 FROM platform_issues p
-                        WHERE p.state = 'confirmed' AND p.award_key = a.badge_id || '/' || lower(hex(a.code_id)))
+                        WHERE p.state = 'confirmed' AND p.award_key = a.badge_id || '/' || lower(hex(a.code_id))),
+                a.badge_id || '/' || lower(hex(a.code_id))
          FROM awards a
          LEFT JOIN record_emails re ON re.kiosk_id = a.source_kiosk AND re.sequence = a.source_sequence
          LEFT JOIN registrations rg ON a.recipient LIKE 'registration:%' AND rg.reference = substr(a.recipient, 14)",
@@ -91,17 +110,20 @@ pub fn funnel(connection: &Connection) -> Result<Funnel, HubError> {
             row.get::<_, bool>(2)?,
             row.get::<_, bool>(3)?,
             row.get::<_, bool>(4)?,
+            row.get::<_, String>(5)?,
         ))
     })?;
     let mut badges = 0;
     let mut visitors: BTreeMap<Vec<u8>, VisitorStages> = BTreeMap::new();
     for row in rows {
-        let (code_id, token, taken, email_known, issued) = row?;
+        let (code_id, token, taken, email_known, issued, award_key) = row?;
         badges += 1;
         let visitor = visitors.entry(code_id).or_default();
         visitor.taken |= taken;
         visitor.wallet |= token.as_ref().is_some_and(|token| into_wallet.contains(token));
-        visitor.emailed |= email_known || token.as_ref().is_some_and(|token| sent.contains(token));
+        visitor.emailed |=
+            sent_awards.contains(&award_key) || token.as_ref().is_some_and(|token| sent_tokens.contains(token));
+        visitor.email_known |= email_known || token.as_ref().is_some_and(|token| asked.contains(token));
         visitor.issued |= issued;
     }
     let mut funnel = Funnel {
@@ -113,15 +135,14 @@ pub fn funnel(connection: &Connection) -> Result<Funnel, HubError> {
         ..Funnel::default()
     };
     for visitor in visitors.values() {
-        if !(visitor.taken || visitor.emailed) {
+        if !(visitor.taken || visitor.emailed || visitor.issued) {
+            funnel.email_waiting += u64::from(visitor.email_known);
             continue;
         }
         funnel.reached += 1;
         funnel.taken_on_phone += u64::from(visitor.taken);
         funnel.taken_into_wallet += u64::from(visitor.taken && visitor.wallet);
-        funnel.with_email += u64::from(visitor.emailed);
-        // Issuing needs an email, so an issued visitor is a reached one; counting it only
-        // here keeps the stage a subset whatever was erased since.
+        funnel.emailed += u64::from(visitor.emailed);
         funnel.issued += u64::from(visitor.issued);
     }
     Ok(funnel)
@@ -178,7 +199,8 @@ pub fn last_syncs(connection: &Connection) -> Result<Vec<LastSync>, HubError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathwayReach {
     pub badge_id: String,
-    /// `reached[k]`: visitors who visited exactly k + 1 of the pathway's stands.
+    /// `reached[k]`: visitors who visited exactly k + 1 of the pathway's stands (its
+    /// required stands included).
     pub reached: Vec<u64>,
     /// Visitors who started it (visited at least one of its stands).
     pub started: u64,
@@ -203,7 +225,16 @@ pub fn pathway_reach(connection: &Connection, event: &EventDefinition) -> Result
                 stands_by_code.entry(code).or_default().insert(stand);
             }
         }
-        let most = rule.stands.len().max(rule.needed).max(1);
+        // Every stand that counts, the required ones included: the true number of distinct
+        // stands a visitor went to, not capped at the number needed.
+        let most = rule
+            .stands
+            .iter()
+            .chain(&rule.required)
+            .collect::<BTreeSet<_>>()
+            .len()
+            .max(rule.needed)
+            .max(1);
         let mut reached = vec![0u64; most];
         for stands in stands_by_code.values() {
             let index = stands.len().clamp(1, most) - 1;
@@ -311,10 +342,12 @@ pub fn resolve_code(connection: &Connection, typed: &str) -> Result<CodeLookup, 
 pub struct ExportRow {
     pub badge_id: String,
     pub badge_name: String,
-    pub code_id: String,
+    /// The code's short id, as printed on the visitor's ticket (e.g. `7KQ2-M9PD`).
+    pub code: String,
     pub kind: String,
-    /// How the kiosk recorded the recipient: `registration:R1`, `email-sha256:…`,
-    /// `claim-token:…`, or empty for a pathway the hub merged.
+    /// How the kiosk recorded the recipient (see [`shown_recipient`]): `registration:R1`,
+    /// `email-sha256:…`, `claim-link` (never the token: it opens the visitor's claim page),
+    /// or empty for a pathway the hub merged.
     pub recipient: String,
     pub source_kiosk: Option<String>,
     pub stand: Option<String>,
@@ -338,7 +371,7 @@ pub fn export_rows(
     language: crate::domain::event::Language,
 ) -> Result<Vec<ExportRow>, HubError> {
     let mut statement = connection.prepare(
-        "SELECT a.badge_id, lower(hex(a.code_id)), a.kind, a.recipient, a.source_kiosk, r.stand, a.created_at_ms,
+        "SELECT a.badge_id, a.code_id, a.kind, a.recipient, a.source_kiosk, r.stand, a.created_at_ms,
                 a.claimed_ms,
                 (SELECT p.platform || ':' || p.state FROM platform_issues p
                  WHERE p.award_key = a.badge_id || '/' || lower(hex(a.code_id)) ORDER BY p.updated_ms DESC LIMIT 1),
@@ -356,9 +389,9 @@ pub fn export_rows(
                 .map(|badge| badge.name.get(language).to_owned())
                 .unwrap_or_else(|| badge_id.clone()),
             badge_id,
-            code_id: row.get(1)?,
+            code: short_id(&row.get::<_, Vec<u8>>(1)?),
             kind: row.get(2)?,
-            recipient: row.get(3)?,
+            recipient: shown_recipient(&row.get::<_, String>(3)?),
             source_kiosk: row.get(4)?,
             stand: row.get::<_, Option<String>>(5)?.filter(|stand| !stand.is_empty()),
             created_at: iso(row.get(6)?),
@@ -370,6 +403,23 @@ pub fn export_rows(
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
+/// A code id as the short id printed on tickets (hex if it is not a code id).
+pub fn short_id(code_id: &[u8]) -> String {
+    <[u8; 10]>::try_from(code_id)
+        .map(|bytes| crate::domain::code::CodeId(bytes).short())
+        .unwrap_or_else(|_| hex::encode(code_id))
+}
+
+/// A recipient as the console's files show it: a claim token is the visitor's secret (it
+/// opens their claim page and its email form), so it becomes `claim-link`.
+pub fn shown_recipient(recipient: &str) -> String {
+    if recipient.starts_with("claim-token:") {
+        "claim-link".to_owned()
+    } else {
+        recipient.to_owned()
+    }
+}
+
 /// The export as CSV (header line first); a field a spreadsheet would run as a formula is
 /// prefixed with an apostrophe.
 pub fn export_csv(rows: &[ExportRow]) -> Result<Vec<u8>, HubError> {
@@ -379,7 +429,7 @@ pub fn export_csv(rows: &[ExportRow]) -> Result<Vec<u8>, HubError> {
         .write_record([
             "badge_id",
             "badge_name",
-            "code_id",
+            "code",
             "kind",
             "recipient",
             "source_kiosk",
@@ -394,7 +444,7 @@ pub fn export_csv(rows: &[ExportRow]) -> Result<Vec<u8>, HubError> {
         let fields = [
             row.badge_id.as_str(),
             row.badge_name.as_str(),
-            row.code_id.as_str(),
+            row.code.as_str(),
             row.kind.as_str(),
             row.recipient.as_str(),
             row.source_kiosk.as_deref().unwrap_or(""),
@@ -497,13 +547,17 @@ mod tests {
         award(&store, "attended", 1, "k1", 1, "email-sha256:00", None);
         award(&store, "attended", 2, "k1", 2, "registration:R2", None);
         award(&store, "attended", 3, "k1", 3, &described, Some(&described));
+        // Issue #20: an email typed at the kiosk and nothing sent yet is not a delivery.
+        award(&store, "attended", 4, "k1", 4, "email-sha256:04", None);
         let connection = store.connection();
-        connection
-            .execute(
-                "INSERT INTO record_emails (kiosk_id, sequence, email, received_ms) VALUES ('k1', 1, 'a@b.fr', 0)",
-                [],
-            )
-            .unwrap();
+        for sequence in [1, 4] {
+            connection
+                .execute(
+                    "INSERT INTO record_emails (kiosk_id, sequence, email, received_ms) VALUES ('k1', ?1, 'a@b.fr', 0)",
+                    [sequence],
+                )
+                .unwrap();
+        }
         connection
             .execute(
                 "INSERT INTO claim_emails (claim_token, email_sha256, email_hint, requested_ms, sent_ms)
@@ -525,12 +579,14 @@ mod tests {
             funnel,
             Funnel {
                 scanned: 4,
-                earned: 3,
-                badges: 3,
-                // R2 is not registered: not reached yet.
+                earned: 4,
+                badges: 4,
+                // 1 issued on the platform, 3 opened and emailed; R2 is not registered and
+                // 4's email waits: neither has it.
                 reached: 2,
                 taken_on_phone: 1,
-                with_email: 2,
+                emailed: 1,
+                email_waiting: 1,
                 taken_into_wallet: 0,
                 issued: 1,
             }
@@ -567,6 +623,23 @@ mod tests {
         assert_eq!((funnel.reached, funnel.issued), (1, 1));
         let stages = [funnel.scanned, funnel.earned, funnel.reached, funnel.issued];
         assert!(stages.windows(2).all(|pair| pair[0] >= pair[1]), "{funnel:?}");
+    }
+
+    /// Issue #20: a visitor at every stand of the pathway and its required stand visited
+    /// all of them, one more than the stands that count towards "needed".
+    #[test]
+    fn regression_issue_20_stands_visited_count_the_required_stand_and_are_not_capped() {
+        let store = store();
+        let event = store.event.clone();
+        let (pathway, rule) = event.pathway_badges().next().unwrap();
+        assert!(!rule.required.is_empty());
+        let all: Vec<&String> = rule.stands.iter().chain(&rule.required).collect();
+        for (sequence, stand) in all.iter().enumerate() {
+            record(&store, "k1", sequence as i64 + 1, "step", &pathway.id, 1, stand);
+        }
+        let reach = pathway_reach(store.connection(), &event).unwrap();
+        assert_eq!(reach[0].reached.len(), all.len());
+        assert_eq!(reach[0].reached.last(), Some(&1), "{:?}", reach[0].reached);
     }
 
     #[test]
@@ -633,7 +706,9 @@ mod tests {
         );
         let lines = String::from_utf8(export_json_lines(&rows).unwrap()).unwrap();
         let parsed: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
-        assert_eq!(parsed["code_id"], "09".repeat(10));
+        assert_eq!(parsed["code"], CodeId([9; 10]).short());
+        assert_eq!(shown_recipient("claim-token:00ff"), "claim-link");
+        assert_eq!(shown_recipient("registration:R1"), "registration:R1");
         assert_eq!(spreadsheet_safe("=1+1"), "'=1+1");
         assert_eq!(spreadsheet_safe("ok"), "ok");
     }

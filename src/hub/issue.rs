@@ -637,6 +637,21 @@ pub fn purge_emails(store: &mut HubStore, confirmed_before_ms: i64, now_ms: i64)
         ),
         params![confirmed_before_ms, now_ms],
     )?;
+    // The hub's own email of such an award, not sent yet: its clear copy goes too (kept
+    // as not sent, with the reason).
+    transaction.execute(
+        "UPDATE claim_emails SET email = NULL, failed_ms = ?2,
+                last_error = 'erased by hub purge before it was sent: the badge platform holds the badge'
+         WHERE email IS NOT NULL AND award_key IN
+             (SELECT award_key FROM platform_issues WHERE state = 'confirmed' AND confirmed_ms <= ?1)",
+        params![confirmed_before_ms, now_ms],
+    )?;
+    // Its masked hint names the address's domain: gone too once the platform holds it.
+    transaction.execute(
+        "UPDATE claim_emails SET email_hint = '…' WHERE email_hint <> '…' AND award_key IN
+             (SELECT award_key FROM platform_issues WHERE state = 'confirmed' AND confirmed_ms <= ?1)",
+        params![confirmed_before_ms],
+    )?;
     let kept: i64 = transaction.query_row(
         "SELECT (SELECT COUNT(*) FROM record_emails WHERE email IS NOT NULL)
               + (SELECT COUNT(*) FROM registrations WHERE email IS NOT NULL)",

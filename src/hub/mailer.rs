@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use askama::Template;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Attachment, Body, Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -20,7 +21,10 @@ use thiserror::Error;
 use super::outbox::OutgoingEmail;
 use super::state::{with_store, SharedHub};
 use super::store::{HubError, HubStore};
-use super::web::claim::{baked_badge, claim_credential_in, credential_json, ClaimFile};
+use super::web::claim::{
+    baked_badge, claim_credential_in, credential_json, linkedin_url, public_base, public_id, ClaimFile,
+};
+use super::web::words::email_words;
 use crate::backoff::Backoff;
 use crate::domain::event::Language;
 
@@ -263,6 +267,10 @@ async fn run(hub: SharedHub, mailer: Arc<Mailer>, settings: MailerSettings) {
 pub async fn send_due(hub: &SharedHub, mailer: &Arc<Mailer>) -> Pass {
     let mut sent = 0;
     let mut failed = 0;
+    // Awards whose address arrived since (an import, a registrations list): queued first.
+    if let Err(failure) = with_store(hub, |store, now| store.queue_award_emails(now)).await {
+        return Pass::Deferred(failure.to_string());
+    }
     loop {
         let due = match with_store(hub, |store, _| store.due_claim_emails(20)).await {
             Ok(due) => due,
@@ -289,11 +297,12 @@ enum Sent {
 /// Builds and sends one message; `Err` is a transient failure (already recorded).
 async fn send_one(hub: &SharedHub, mailer: &Arc<Mailer>, email: OutgoingEmail) -> Result<Sent, String> {
     let id = email.id;
+    let own_delivery = email.award_key.is_some();
     let hint = email.hint.clone();
     let state = Arc::clone(hub);
     let from = mailer.from.clone();
     let address = email.address.clone();
-    let prepared = with_store(hub, move |store, _| prepare(&state, store, &from, &email)).await;
+    let prepared = with_store(hub, move |store, now| prepare(&state, store, &from, &email, now)).await;
     let message = match prepared {
         Ok(Ok(message)) => message,
         Ok(Err(reason)) => {
@@ -301,15 +310,25 @@ async fn send_one(hub: &SharedHub, mailer: &Arc<Mailer>, email: OutgoingEmail) -
             record(hub, move |store, now| store.claim_email_failed(id, &reason, now)).await?;
             return Ok(Sent::Refused);
         }
-        Err(failure) => return Err(failure.to_string()),
+        Err(failure) => {
+            // Kept with the message, so the console says why it waits.
+            let reason = failure.to_string();
+            let stored = reason.clone();
+            record(hub, move |store, _| store.claim_email_deferred(id, &stored)).await?;
+            return Err(reason);
+        }
     };
     match mailer.transport.send(message).await {
         Ok(_) => {
             tracing::info!(to = %hint, "claim email sent");
             record(hub, move |store, now| {
                 store.claim_email_sent(id, now)?;
-                if let Some(token) = store.claim_email_token(id)? {
-                    store.note_claimed(&token, now)?;
+                // A visitor who asked from the claim page has taken the link; the hub's own
+                // delivery of an award is counted as delivered by the outbox itself.
+                if !own_delivery {
+                    if let Some(token) = store.claim_email_token(id)? {
+                        store.note_claimed(&token, now)?;
+                    }
                 }
                 Ok(())
             })
@@ -346,6 +365,7 @@ fn prepare(
     store: &HubStore,
     from: &Mailbox,
     email: &OutgoingEmail,
+    now_ms: i64,
 ) -> Result<Result<Message, String>, HubError> {
     let language = Language::from_code(&email.language);
     let Some(found) = claim_credential_in(hub, store, &email.claim_token, language)? else {
@@ -359,11 +379,35 @@ fn prepare(
         || (found.badge_id.clone(), found.badge_id.clone()),
         |badge| (badge.name.fr.clone(), badge.name.en.clone()),
     );
+    // The links phones open: the claim page (downloads, wallet, LinkedIn) and the badge's
+    // public page, which exists from now on since the credential verifies.
+    let base = public_base(hub, &store.event);
+    let public = public_id(&store.event.event.id, &email.claim_token);
+    store.publish_badge(&public, &email.claim_token, now_ms)?;
+    let public_url = format!("{base}/badge/{public}");
+    let shown_name = match language {
+        Language::Fr => &name_fr,
+        Language::En => &name_en,
+    };
+    let links = MessageLinks {
+        claim: format!("{base}/claim/{}", email.claim_token),
+        linkedin: linkedin_url(
+            shown_name,
+            &store.event.issuer.name,
+            found.created_at_ms,
+            &public_url,
+            &public,
+        ),
+        public: public_url,
+    };
     let content = MessageContent {
         badge_fr: name_fr,
         badge_en: name_en,
         issuer: store.event.issuer.name.clone(),
         language,
+        links,
+        message_id: email.message_id.clone(),
+        date_ms: now_ms,
     };
     Ok(build_message(
         from,
@@ -375,17 +419,90 @@ fn prepare(
     .map_err(|reason| scrub(&reason, Some(&email.address), &[])))
 }
 
+/// The addresses a message links to (empty: left out).
+#[derive(Debug, Clone, Default)]
+pub struct MessageLinks {
+    pub claim: String,
+    pub public: String,
+    pub linkedin: String,
+}
+
 /// What the message says.
 #[derive(Debug, Clone)]
 pub struct MessageContent {
     pub badge_fr: String,
     pub badge_en: String,
     pub issuer: String,
+    /// The visitor's language: its text comes first and names the subject.
     pub language: Language,
+    pub links: MessageLinks,
+    /// The unique part of the `Message-ID` (fixed when the message was queued, so a resend
+    /// carries the same id); None: a fresh one.
+    pub message_id: Option<String>,
+    /// The `Date` header, from the hub's clock.
+    pub date_ms: i64,
 }
 
-/// The multipart message: short fr/en text and HTML, the baked badge and the credential
-/// JSON attached. `Err` when the address cannot be put in an envelope.
+/// One language's part of the message, its texts filled in.
+struct Section {
+    lang: &'static str,
+    hello: &'static str,
+    intro: String,
+    attached: String,
+    json: &'static str,
+    claim_page: &'static str,
+    public_page: &'static str,
+    linkedin: &'static str,
+    why: &'static str,
+}
+
+impl Section {
+    fn new(language: Language, content: &MessageContent, image: &str) -> Self {
+        let words = email_words(language);
+        let badge = match language {
+            Language::Fr => &content.badge_fr,
+            Language::En => &content.badge_en,
+        };
+        Self {
+            lang: words.lang,
+            hello: words.hello,
+            intro: words
+                .intro
+                .replace("{issuer}", &content.issuer)
+                .replace("{badge}", badge),
+            attached: words.attached.replace("{image}", image),
+            json: words.json,
+            claim_page: words.claim_page,
+            public_page: words.public_page,
+            linkedin: words.linkedin,
+            why: words.why,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "email/badge.txt")]
+struct TextBody<'a> {
+    sections: &'a [Section],
+    links: &'a MessageLinks,
+    has_json: bool,
+}
+
+#[derive(Template)]
+#[template(path = "email/badge.html")]
+struct HtmlBody<'a> {
+    sections: &'a [Section],
+    links: &'a MessageLinks,
+    has_json: bool,
+    subject: &'a str,
+    /// The visitor's language, for `<html lang>`.
+    lang: &'a str,
+}
+
+/// The multipart message: the visitor's language then the other, as plain text and HTML
+/// (askama templates in templates/email/), the baked badge and the credential JSON
+/// attached, a `Message-ID` and a `Date`. `Err` when the address cannot be put in an
+/// envelope.
 pub fn build_message(
     from: &Mailbox,
     to: &str,
@@ -402,31 +519,27 @@ pub fn build_message(
         Language::En => format!("Your badge · Votre badge : {}", content.badge_en),
         Language::Fr => format!("Votre badge · Your badge: {}", content.badge_fr),
     };
-    let baked_name = badge.2;
-    let text = format!(
-        "Bonjour,\n\nVoici votre badge « {fr} », délivré par {issuer}.\n\
-         L'image jointe ({baked_name}) contient votre badge vérifiable Open Badges 3.0 : gardez-la et \
-         importez-la dans votre portefeuille de badges. badge.json est le même justificatif, seul.\n\n\
-         ---\n\nHello,\n\nHere is your badge \"{en}\", issued by {issuer}.\n\
-         The attached image ({baked_name}) carries your verifiable Open Badges 3.0 badge: keep it and \
-         import it into your badge wallet. badge.json is the same credential on its own.\n",
-        fr = content.badge_fr,
-        en = content.badge_en,
-        issuer = content.issuer,
-    );
-    let html = format!(
-        "<!doctype html><html><body style=\"font-family:sans-serif\">\
-         <p>Bonjour,</p><p>Voici votre badge <strong>« {fr} »</strong>, délivré par {issuer}.<br>\
-         L'image jointe ({baked_name}) contient votre badge vérifiable Open Badges 3.0 : gardez-la et \
-         importez-la dans votre portefeuille de badges. <code>badge.json</code> est le même justificatif, seul.</p><hr>\
-         <p>Hello,</p><p>Here is your badge <strong>\"{en}\"</strong>, issued by {issuer}.<br>\
-         The attached image ({baked_name}) carries your verifiable Open Badges 3.0 badge: keep it and \
-         import it into your badge wallet. <code>badge.json</code> is the same credential on its own.</p>\
-         </body></html>",
-        fr = escape_html(&content.badge_fr),
-        en = escape_html(&content.badge_en),
-        issuer = escape_html(&content.issuer),
-    );
+    let has_json = badge.2 != credential.2;
+    let sections = [
+        Section::new(content.language, content, badge.2),
+        Section::new(content.language.other(), content, badge.2),
+    ];
+    let text = TextBody {
+        sections: &sections,
+        links: &content.links,
+        has_json,
+    }
+    .render()
+    .map_err(|failure| format!("cannot write the message: {failure}"))?;
+    let html = HtmlBody {
+        sections: &sections,
+        links: &content.links,
+        has_json,
+        subject: &subject,
+        lang: email_words(content.language).lang,
+    }
+    .render()
+    .map_err(|failure| format!("cannot write the message: {failure}"))?;
     let attachment = |(bytes, content_type, name): ClaimFile| -> Result<_, String> {
         let content_type = ContentType::parse(content_type).map_err(|failure| failure.to_string())?;
         // Base64 whatever the content, so long JSON lines travel intact.
@@ -436,23 +549,23 @@ pub fn build_message(
     };
     let mut parts = MultiPart::mixed()
         .multipart(MultiPart::alternative_plain_html(text, html))
-        .singlepart(attachment(badge.clone())?);
-    if badge.2 != credential.2 {
+        .singlepart(attachment(badge)?);
+    if has_json {
         parts = parts.singlepart(attachment(credential)?);
     }
+    let unique = content
+        .message_id
+        .clone()
+        .unwrap_or_else(|| hex::encode(rand::random::<[u8; 16]>()));
+    let date = std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(content.date_ms).unwrap_or(0));
     Message::builder()
         .from(from.clone())
         .to(to)
         .subject(subject)
+        .message_id(Some(format!("<{unique}@{}>", from.email.domain())))
+        .date(date)
         .multipart(parts)
         .map_err(|failure| format!("cannot build the message: {failure}"))
-}
-
-fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -516,6 +629,13 @@ mod tests {
             badge_en: "Participant".into(),
             issuer: "Fête <du> code".into(),
             language: Language::Fr,
+            links: MessageLinks {
+                claim: "https://hub.example.org/claim/ABC".into(),
+                public: "https://hub.example.org/badge/XYZ".into(),
+                linkedin: "https://www.linkedin.com/profile/add?name=a&b=c".into(),
+            },
+            message_id: Some("0123abcd".into()),
+            date_ms: 1_795_000_000_000,
         };
         let message = build_message(
             &from,
@@ -535,9 +655,51 @@ mod tests {
             "filename=\"badge.png\"",
             "filename=\"badge.json\"",
             "To: visitor@example.fr",
+            // Issue #20: large providers penalise messages without these.
+            "Message-ID: <0123abcd@example.org>",
+            "Date: Wed, 18 Nov 2026",
         ] {
             assert!(raw.contains(needle), "{needle} missing in\n{raw}");
         }
+        // The bodies, as the templates write them: the visitor's language first, the links,
+        // the issuer's name escaped in HTML only.
+        let sections = [
+            Section::new(Language::Fr, &content, "badge.png"),
+            Section::new(Language::En, &content, "badge.png"),
+        ];
+        let text = TextBody {
+            sections: &sections,
+            links: &content.links,
+            has_json: true,
+        }
+        .render()
+        .unwrap();
+        assert!(text.find("Bonjour").unwrap() < text.find("Hello").unwrap(), "{text}");
+        assert!(
+            text.contains("Fête <du> code") && text.contains("badge.json est le même"),
+            "{text}"
+        );
+        for link in [&content.links.claim, &content.links.public, &content.links.linkedin] {
+            assert!(text.contains(link.as_str()), "{link} missing in\n{text}");
+        }
+        let html = HtmlBody {
+            sections: &sections,
+            links: &content.links,
+            has_json: true,
+            subject: "Votre badge",
+            lang: "fr",
+        }
+        .render()
+        .unwrap();
+        assert!(
+            html.contains("Fête &#60;du&#62; code") || html.contains("Fête &lt;du&gt; code"),
+            "{html}"
+        );
+        assert!(html.contains("href=\"https://hub.example.org/claim/ABC\""), "{html}");
+        assert!(
+            html.contains("name=a&#38;b=c") || html.contains("name=a&amp;b=c"),
+            "{html}"
+        );
         assert!(build_message(
             &from,
             "no at sign",

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_claim_links_heartbeat.sql"),
     include_str!("migrations/0011_bundle_number_pins.sql"),
     include_str!("migrations/0012_wallet_offers.sql"),
+    include_str!("migrations/0013_hub_delivery.sql"),
 ];
 
 /// Returns `Err(found)` when the database was written by a newer hub.

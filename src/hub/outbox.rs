@@ -8,10 +8,19 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::store::{HubError, HubStore};
-use crate::domain::award::normalise_email;
+use crate::domain::award::{normalise_email, Recipient};
+use crate::domain::event::EmailSender;
+
+/// The unique part of a new message's `Message-ID` (128 random bits, hex).
+fn new_message_id() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
 
 /// At most this many email requests per claim link in [`RATE_WINDOW_MS`].
 pub const MAX_EMAILS_PER_TOKEN: u32 = 3;
+/// At most this many claim-page requests to one address in [`RATE_WINDOW_MS`], whatever
+/// the links: several links cannot be turned on one victim's mailbox.
+pub const MAX_EMAILS_PER_ADDRESS: u32 = 3;
 pub const RATE_WINDOW_MS: i64 = 60 * 60 * 1000;
 
 /// What became of a visitor's request.
@@ -34,6 +43,10 @@ pub struct OutgoingEmail {
     pub hint: String,
     pub language: String,
     pub attempts: u32,
+    /// The unique part of the message's `Message-ID`, fixed when it was queued.
+    pub message_id: Option<String>,
+    /// Set when this is the hub's own delivery of an award (`badge/hex code id`).
+    pub award_key: Option<String>,
 }
 
 /// Where one request stands, for the page the visitor sees after the form.
@@ -107,16 +120,31 @@ impl HubStore {
                 retry_at_ms: oldest.unwrap_or(now_ms) + RATE_WINDOW_MS,
             });
         }
+        // The same limit per recipient address across every link (the hub's own award
+        // deliveries, one per award, do not count).
+        let hash = address_sha256(&event_id, address);
+        let (to_address, oldest_to_address): (i64, Option<i64>) = transaction.query_row(
+            "SELECT COUNT(*), MIN(requested_ms) FROM claim_emails
+             WHERE email_sha256 = ?1 AND requested_ms > ?2 AND award_key IS NULL",
+            params![hash.as_slice(), since],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        if to_address >= i64::from(MAX_EMAILS_PER_ADDRESS) {
+            return Ok(QueueOutcome::RateLimited {
+                retry_at_ms: oldest_to_address.unwrap_or(now_ms) + RATE_WINDOW_MS,
+            });
+        }
         transaction.execute(
-            "INSERT INTO claim_emails (claim_token, email, email_sha256, email_hint, language, requested_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO claim_emails (claim_token, email, email_sha256, email_hint, language, requested_ms, message_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 claim_token,
                 normalise_email(address),
-                address_sha256(&event_id, address).as_slice(),
+                hash.as_slice(),
                 mask_address(address),
                 language,
-                now_ms
+                now_ms,
+                new_message_id(),
             ],
         )?;
         let id = transaction.last_insert_rowid();
@@ -124,11 +152,102 @@ impl HubStore {
         Ok(QueueOutcome::Queued(id))
     }
 
+    /// Queues the hub's own email of every award that has an address (typed at a kiosk,
+    /// or the registration's) and none queued yet, when event.toml leaves emailing to the
+    /// hub (`[delivery] email = "hub"`, the default). Idempotent: one outbox row per award
+    /// (a unique index), so running it after every upload, import and mailer pass never
+    /// queues a badge twice. Each award gets a claim link of its own, which the message
+    /// carries. Awards the hub merged itself (a pathway over several kiosks' steps) have no
+    /// kiosk record to make a credential from and are left to the platform. Returns how many
+    /// were queued.
+    pub fn queue_award_emails(&mut self, now_ms: i64) -> Result<usize, HubError> {
+        if self.event.delivery.email != EmailSender::Hub {
+            return Ok(0);
+        }
+        let event_id = self.event.event.id.clone();
+        let transaction = self
+            .connection_mut()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        type Waiting = (String, Option<String>, String, String, Vec<u8>);
+        let waiting: Vec<Waiting> = {
+            let mut statement = transaction.prepare(
+                "SELECT a.badge_id || '/' || lower(hex(a.code_id)), a.email_token, COALESCE(re.email, rg.email),
+                        a.badge_id, a.code_id
+                 FROM awards a
+                 LEFT JOIN record_emails re ON re.kiosk_id = a.source_kiosk AND re.sequence = a.source_sequence
+                 LEFT JOIN registrations rg ON a.recipient LIKE 'registration:%' AND rg.reference = substr(a.recipient, 14)
+                 WHERE a.source_kiosk IS NOT NULL AND COALESCE(re.email, rg.email) IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM claim_emails c
+                                   WHERE c.award_key = a.badge_id || '/' || lower(hex(a.code_id)))",
+            )?;
+            let rows = statement.query_map([], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (award_key, token, address, badge_id, code_id) in &waiting {
+            let token = match token
+                .as_deref()
+                .and_then(|described| described.strip_prefix("claim-token:"))
+            {
+                Some(hex_token) => hex::decode(hex_token)
+                    .map_err(|_| HubError::Internal(format!("unreadable claim link of award {award_key}")))?,
+                None => {
+                    let fresh: [u8; 16] = rand::random();
+                    transaction.execute(
+                        "UPDATE awards SET email_token = ?3 WHERE badge_id = ?1 AND code_id = ?2",
+                        params![badge_id, code_id, Recipient::ClaimToken(fresh).describe()],
+                    )?;
+                    fresh.to_vec()
+                }
+            };
+            transaction.execute(
+                "INSERT OR IGNORE INTO claim_emails
+                     (claim_token, email, email_sha256, email_hint, language, requested_ms, message_id, award_key)
+                 VALUES (?1, ?2, ?3, ?4, 'fr', ?5, ?6, ?7)",
+                params![
+                    crate::domain::base32::encode(&token),
+                    normalise_email(address),
+                    address_sha256(&event_id, address).as_slice(),
+                    mask_address(address),
+                    now_ms,
+                    new_message_id(),
+                    award_key,
+                ],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(waiting.len())
+    }
+
+    /// The address typed at the kiosk for the award behind a claim link (the hub's own
+    /// delivery of an award by email), if the hub still holds it.
+    pub fn typed_email_of_claim(&self, token_base32: &str) -> Result<Option<String>, HubError> {
+        let Some(token) = crate::domain::base32::decode(token_base32)
+            .ok()
+            .and_then(|bytes| <[u8; 16]>::try_from(bytes).ok())
+        else {
+            return Ok(None);
+        };
+        let described = Recipient::ClaimToken(token).describe();
+        Ok(self
+            .connection()
+            .query_row(
+                "SELECT re.email FROM awards a
+                 JOIN record_emails re ON re.kiosk_id = a.source_kiosk AND re.sequence = a.source_sequence
+                 WHERE a.email_token = ?1",
+                [described],
+                |row| row.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
     /// Messages to send now, least-tried first (so one address a server keeps deferring
     /// does not hold up the others), then oldest first.
     pub fn due_claim_emails(&self, limit: usize) -> Result<Vec<OutgoingEmail>, HubError> {
         let mut statement = self.connection().prepare_cached(
-            "SELECT id, claim_token, email, email_hint, language, attempts FROM claim_emails
+            "SELECT id, claim_token, email, email_hint, language, attempts, message_id, award_key FROM claim_emails
              WHERE sent_ms IS NULL AND failed_ms IS NULL AND email IS NOT NULL
              ORDER BY attempts, id LIMIT ?1",
         )?;
@@ -140,6 +259,8 @@ impl HubStore {
                 hint: row.get(3)?,
                 language: row.get(4)?,
                 attempts: u32::try_from(row.get::<_, i64>(5)?).unwrap_or(u32::MAX),
+                message_id: row.get(6)?,
+                award_key: row.get(7)?,
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -255,7 +376,6 @@ impl HubStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::award::Recipient;
 
     /// A hub with one award behind a claim link; returns the link's token.
     fn hub_with_claim(dir: &std::path::Path) -> (HubStore, String) {
@@ -357,6 +477,109 @@ mod tests {
             )
             .unwrap();
         assert_eq!(hashed, 1);
+    }
+
+    /// Issue #20: an award with an address (typed, or the registration's) is queued once,
+    /// with a claim link of its own and a fixed Message-ID; nothing without an address or
+    /// when event.toml leaves emailing to the platform.
+    #[test]
+    fn awards_with_an_address_are_queued_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let event = crate::eventdir::EventDir::demo(dir.path()).unwrap();
+        let mut store = HubStore::open_in_memory(event.definition.clone()).unwrap();
+        let badge = event.definition.badges[0].id.clone();
+        for (code, recipient, kiosk) in [
+            (1u8, "email-sha256:01", Some("k1")),
+            (2, "registration:R2", Some("k1")),
+            (3, "registration:R3", Some("k1")),
+            (4, "", None),
+        ] {
+            store
+                .connection()
+                .execute(
+                    "INSERT INTO awards (badge_id, code_id, kind, recipient, source_kiosk, source_sequence, created_at_ms)
+                     VALUES (?1, ?2, 'attendance', ?3, ?4, ?5, 0)",
+                    params![badge, vec![code; 10], recipient, kiosk, i64::from(code)],
+                )
+                .unwrap();
+        }
+        store
+            .connection()
+            .execute_batch(
+                "INSERT INTO record_emails (kiosk_id, sequence, email, received_ms) VALUES ('k1', 1, 'typed@example.org', 0);
+                 INSERT INTO registrations (reference, email, imported_ms) VALUES ('R2', 'registered@example.org', 0);",
+            )
+            .unwrap();
+        assert_eq!(
+            store.queue_award_emails(5).unwrap(),
+            2,
+            "R3 has no address, 4 no record"
+        );
+        assert_eq!(store.queue_award_emails(6).unwrap(), 0, "queued once");
+        let due = store.due_claim_emails(10).unwrap();
+        let mut addresses: Vec<&str> = due.iter().map(|email| email.address.as_str()).collect();
+        addresses.sort_unstable();
+        assert_eq!(addresses, ["registered@example.org", "typed@example.org"]);
+        for email in &due {
+            assert!(email.award_key.is_some() && email.message_id.as_ref().is_some_and(|id| id.len() == 32));
+            // The claim link the message carries opens the award.
+            assert_eq!(
+                store.claim(&email.claim_token).unwrap().map(|found| found.0),
+                Some(badge.clone())
+            );
+        }
+        // Sent: the outbox remembers the award, a later pass queues nothing again.
+        store.claim_email_sent(due[0].id, 7).unwrap();
+        assert_eq!(store.queue_award_emails(8).unwrap(), 0);
+
+        let mut platform = event.definition.clone();
+        platform.delivery.email = crate::domain::event::EmailSender::Platform;
+        let mut other = HubStore::open_in_memory(platform).unwrap();
+        assert_eq!(other.queue_award_emails(5).unwrap(), 0);
+    }
+
+    /// Issue #21, finding 10: three links aimed at one address give three messages an hour.
+    #[test]
+    fn queue_rate_limits_per_recipient_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, first) = hub_with_claim(dir.path());
+        let badge = store.event.badges[0].id.clone();
+        let mut tokens = vec![first];
+        for n in 2..=3u8 {
+            let token = [n; 16];
+            let recipient = Recipient::ClaimToken(token).describe();
+            store
+                .connection()
+                .execute(
+                    "INSERT INTO awards (badge_id, code_id, kind, recipient, created_at_ms, claim_token)
+                     VALUES (?1, ?2, 'attendance', ?3, 0, ?3)",
+                    params![badge, vec![n; 10], recipient],
+                )
+                .unwrap();
+            tokens.push(crate::domain::base32::encode(&token));
+        }
+        let now = 1_795_000_000_000;
+        let mut queued = 0;
+        for token in &tokens {
+            for spelling in ["victim@example.org", "Victim@Example.org ", "VICTIM@example.org"] {
+                if let QueueOutcome::Queued(_) = store.queue_claim_email(token, spelling, "en", now).unwrap() {
+                    queued += 1;
+                }
+            }
+        }
+        assert_eq!(queued, 3);
+        assert!(matches!(
+            store
+                .queue_claim_email(&tokens[2], "other@example.org", "en", now)
+                .unwrap(),
+            QueueOutcome::Queued(_)
+        ));
+        assert!(matches!(
+            store
+                .queue_claim_email(&tokens[2], "victim@example.org", "en", now + RATE_WINDOW_MS + 1)
+                .unwrap(),
+            QueueOutcome::Queued(_)
+        ));
     }
 
     #[test]

@@ -698,6 +698,7 @@ mod tests {
             chain_warnings: Vec::new(),
             signature: None,
             claim_reach: None,
+            email_delivery: None,
         };
         let marks = relay_marks(&plan.uploads[0], &response);
         assert_eq!(

@@ -34,6 +34,12 @@ async fn upload(State(hub): State<SharedHub>, body: Result<Json<UploadRequest>, 
     match blocking(&hub, move |store, now| {
         let mut response = store.ingest(&request, now)?;
         response.claim_reach = Some(state.claim_reach(&store.event, now));
+        // The hub's own emails of the awards this upload brought (committed apart: the
+        // mailer's next pass queues whatever a failure here left out).
+        if let Err(failure) = store.queue_award_emails(now) {
+            tracing::warn!(%failure, "award emails not queued yet");
+        }
+        response.email_delivery = Some(state.email_delivery(&store.event));
         // The answer is what makes a kiosk forget an email and raise its clock: signed by
         // the event key for this very upload (its nonce), so no one else can forge it.
         if let (Some(event_key), Some(nonce)) = (state.event_key.as_ref(), nonce) {
@@ -53,6 +59,7 @@ async fn upload(State(hub): State<SharedHub>, body: Result<Json<UploadRequest>, 
         Ok(response) => {
             if !response.answers.is_empty() {
                 hub.relay.wake.notify_one();
+                hub.mail.wake.notify_one();
             }
             Json(response).into_response()
         }

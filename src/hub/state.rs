@@ -13,7 +13,7 @@ use ed25519_dalek::SigningKey;
 use super::store::{HubError, HubStore, PinRole};
 use crate::domain::bundle::{BundleContent, BundleContentV2, BundlePins, SignedBundle};
 use crate::domain::enrolment::EnrolmentCode;
-use crate::sync::protocol::ErrorBody;
+use crate::sync::protocol::{EmailDelivery, ErrorBody};
 
 pub struct HubState {
     pub store: Mutex<HubStore>,
@@ -82,6 +82,25 @@ impl HubState {
             relay: RelaySignal::default(),
             wallet: crate::hub::web::wallet::access::WalletAccess::default(),
         })
+    }
+
+    /// How a visitor who gives an email gets the badge from this hub now: the sync answer
+    /// tells kiosks, the console and `hub status` say it. The hub emails only when
+    /// event.toml leaves it to the hub and a mailer runs; the platform only when event.toml
+    /// leaves it to the platform and one is set up (`hub serve --platform`, or platform ids
+    /// on the badges for `hub issue`).
+    pub fn email_delivery(&self, event: &crate::domain::event::EventDefinition) -> EmailDelivery {
+        use crate::domain::event::EmailSender;
+        match event.delivery.email {
+            EmailSender::Hub if self.mail.enabled.load(std::sync::atomic::Ordering::SeqCst) => EmailDelivery::Hub,
+            EmailSender::Platform
+                if self.console.settings.issuer.is_some()
+                    || event.badges.iter().any(|badge| !badge.platform.is_empty()) =>
+            {
+                EmailDelivery::Platform
+            }
+            _ => EmailDelivery::None,
+        }
     }
 
     /// Sets up the organiser console (password location, HTTPS, host names, platform).

@@ -123,7 +123,10 @@ pub struct HubCounts {
     pub awards_by_badge: Vec<(String, u64)>,
     pub steps_by_stand: Vec<(String, u64)>,
     pub records_by_kiosk: Vec<(String, u64)>,
+    /// Visitors (distinct codes) some kiosk recorded again after another kiosk had.
     pub duplicates: u64,
+    /// The records behind `duplicates`, kept as evidence.
+    pub duplicate_records: u64,
     pub warnings: Vec<(String, String)>,
 }
 
@@ -330,6 +333,7 @@ impl HubStore {
             chain_warnings: warnings,
             signature: None,
             claim_reach: None,
+            email_delivery: None,
         })
     }
 
@@ -352,12 +356,13 @@ impl HubStore {
             records_by_kiosk: grouped("SELECT kiosk_id, COUNT(*) FROM records GROUP BY kiosk_id ORDER BY kiosk_id")?,
             ..HubCounts::default()
         };
-        counts.duplicates = u64::try_from(self.connection.query_row(
-            "SELECT COUNT(*) FROM records WHERE outcome = 'duplicate'",
+        let (visitors, records): (i64, i64) = self.connection.query_row(
+            "SELECT COUNT(DISTINCT code_id), COUNT(*) FROM records WHERE outcome = 'duplicate'",
             [],
-            |row| row.get::<_, i64>(0),
-        )?)
-        .unwrap_or(0);
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        counts.duplicates = u64::try_from(visitors).unwrap_or(0);
+        counts.duplicate_records = u64::try_from(records).unwrap_or(0);
         let mut statement = self
             .connection
             .prepare("SELECT kiosk_id, message FROM chain_warnings ORDER BY at_ms DESC LIMIT 50")?;
@@ -417,7 +422,7 @@ impl HubStore {
             .query_row(
                 "SELECT a.badge_id, r.signed_bytes FROM awards a
                  LEFT JOIN records r ON r.kiosk_id = a.source_kiosk AND r.sequence = a.source_sequence
-                 WHERE a.recipient = ?1",
+                 WHERE a.recipient = ?1 OR a.email_token = ?1",
                 [recipient],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
@@ -619,7 +624,7 @@ impl HubStore {
             return Ok(());
         };
         self.connection.execute(
-            "UPDATE awards SET claimed_ms = ?2 WHERE claimed_ms IS NULL AND (recipient = ?1
+            "UPDATE awards SET claimed_ms = ?2 WHERE claimed_ms IS NULL AND (recipient = ?1 OR email_token = ?1
                  OR (badge_id, code_id) IN (SELECT badge_id, code_id FROM claim_links WHERE claim_token = ?1))",
             params![recipient, now_ms],
         )?;

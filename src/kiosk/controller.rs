@@ -117,6 +117,9 @@ pub struct View {
     pub clock_warning: bool,
     /// What the done screen may promise about a phone claim link, from the sync state.
     pub claim_readiness: crate::sync::schedule::ClaimReadiness,
+    /// Who the hub last said will email the badge (None: not said yet); read for the done
+    /// screen only.
+    pub email_delivery: Option<crate::sync::protocol::EmailDelivery>,
 }
 
 /// The event's texts and images, fixed for the kiosk's run.
@@ -410,6 +413,10 @@ impl Controller {
                 )),
                 now_ms(),
             ),
+            email_delivery: match self.machine.screen {
+                Screen::Done { .. } => self.core.email_delivery().ok().flatten(),
+                _ => None,
+            },
         }
     }
 

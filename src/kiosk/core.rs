@@ -280,6 +280,15 @@ impl KioskCore {
             .or_else(|| self.definition().sync.hub.clone()))
     }
 
+    /// How the hub last said it will email the badges (None: no hub has said yet).
+    pub fn email_delivery(&self) -> Result<Option<crate::sync::protocol::EmailDelivery>, KioskError> {
+        Ok(self
+            .store
+            .setting(crate::sync::protocol::EmailDelivery::SETTING)?
+            .as_deref()
+            .and_then(crate::sync::protocol::EmailDelivery::parse))
+    }
+
     /// Decodes and verifies a scanned text: a signed code of this event, or a ticket
     /// barcode on the imported allow-list.
     pub fn identify(&self, text: &str) -> Result<Identified, KioskError> {

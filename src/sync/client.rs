@@ -28,6 +28,8 @@ pub struct SyncSummary {
     pub bundle_problem: Option<String>,
     /// Whether a phone link made now works within seconds, from this pass's heartbeat.
     pub claim_address: ClaimAddress,
+    /// How the hub said it will email the badges (kept in the queue's settings).
+    pub email_delivery: Option<crate::sync::protocol::EmailDelivery>,
 }
 
 /// What the last pass says about the event's claim address (where phone links point).
@@ -296,7 +298,17 @@ pub async fn sync_once(
             .map_err(|failure| SyncError::Transient(failure.to_string()))?;
         summary.chain_warnings.extend(response.chain_warnings.iter().cloned());
         let count = batch.sequences.len();
-        let (synced, failed) = with_store(store, move |store| apply_response(store, &batch, &response)).await?;
+        let delivery = response.email_delivery;
+        summary.email_delivery = delivery.or(summary.email_delivery);
+        let (synced, failed) = with_store(store, move |store| {
+            let applied = apply_response(store, &batch, &response)?;
+            // The done screen promises an email only as the hub last said it will send one.
+            if let Some(delivery) = delivery {
+                store.set_setting(crate::sync::protocol::EmailDelivery::SETTING, delivery.name())?;
+            }
+            Ok(applied)
+        })
+        .await?;
         summary.synced += synced;
         summary.failed += failed;
         done += count;

@@ -179,6 +179,44 @@ pub struct UploadResponse {
     /// by the signature (the frozen v1 answer): it changes only what the kiosk promises.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim_reach: Option<ClaimReach>,
+    /// How a visitor who gives an email will get the badge, so the kiosk's done screen
+    /// promises only that. Informational (not signed); absent from older hubs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_delivery: Option<EmailDelivery>,
+}
+
+/// Who will email a badge to a visitor who typed an address or registered with one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailDelivery {
+    /// The hub, within minutes of the kiosk's sync (it runs with a mail server).
+    Hub,
+    /// The badge platform's own email, when the organiser issues the awards.
+    Platform,
+    /// Nobody yet (no mail server, no platform): the badge waits on the hub.
+    None,
+}
+
+impl EmailDelivery {
+    /// The kiosk keeps the last answer under this setting of its queue.
+    pub const SETTING: &'static str = "sync.email_delivery";
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EmailDelivery::Hub => "hub",
+            EmailDelivery::Platform => "platform",
+            EmailDelivery::None => "none",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "hub" => Some(EmailDelivery::Hub),
+            "platform" => Some(EmailDelivery::Platform),
+            "none" => Some(EmailDelivery::None),
+            _ => None,
+        }
+    }
 }
 
 // --- Signed upload answer, format v1. DO NOT CHANGE: kiosks verify these exact bytes.
@@ -420,6 +458,7 @@ mod tests {
             chain_warnings: Vec::new(),
             signature: None,
             claim_reach: None,
+            email_delivery: None,
         };
         let keys = [key.verifying_key()];
         assert_eq!(response.verify("e", "k", &[1; 32], &keys), Err(AnswerError::Unsigned));

@@ -6,7 +6,8 @@ use slint::{ComponentHandle, Image, Rgb8Pixel, SharedPixelBuffer};
 
 use crate::kiosk::controller::{Input, View};
 use crate::kiosk::machine::{self, Screen, Tap};
-use crate::{AppWindow, DoneAdapter, DoneKind};
+use crate::sync::protocol::EmailDelivery;
+use crate::{AppWindow, DoneAdapter, DoneKind, EmailPromise};
 
 pub fn bind(window: &AppWindow, inputs: &Sender<Input>) {
     let sender = inputs.clone();
@@ -37,6 +38,12 @@ pub fn apply(window: &AppWindow, view: &View) {
     };
     adapter.set_ready_now(ready_now);
     adapter.set_ready_in_minutes(ready_in_minutes);
+    adapter.set_email_promise(match view.email_delivery {
+        None => EmailPromise::Unknown,
+        Some(EmailDelivery::Hub) => EmailPromise::Hub,
+        Some(EmailDelivery::Platform) => EmailPromise::Platform,
+        Some(EmailDelivery::None) => EmailPromise::NoneYet,
+    });
     adapter.set_claim_url(url.into());
     let qr = view.qr.as_ref().map(|qr| {
         Image::from_rgb8(SharedPixelBuffer::<Rgb8Pixel>::clone_from_slice(

@@ -21,7 +21,7 @@ use crate::helpers::{console_page, runtime, start_hub, visitor_code, FixedClock,
 
 /// How the sink answers one connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Reply {
+pub(crate) enum Reply {
     Accept,
     /// "421 try later" instead of the greeting.
     Greeting421,
@@ -31,27 +31,29 @@ enum Reply {
     Data451,
     /// "550 no such user" to RCPT TO, echoing the address as real servers do.
     Rcpt550,
+    /// "550 no such user" to RCPT TO for addresses containing this text; accepts the others.
+    Refuse550(&'static str),
 }
 
 #[derive(Clone, Debug)]
-struct Received {
-    recipients: Vec<String>,
-    data: String,
+pub(crate) struct Received {
+    pub(crate) recipients: Vec<String>,
+    pub(crate) data: String,
 }
 
-struct Sink {
-    address: String,
+pub(crate) struct Sink {
+    pub(crate) address: String,
     messages: Arc<Mutex<Vec<Received>>>,
     connections: Arc<AtomicUsize>,
 }
 
 impl Sink {
-    fn messages(&self) -> Vec<Received> {
+    pub(crate) fn messages(&self) -> Vec<Received> {
         self.messages.lock().unwrap().clone()
     }
 }
 
-async fn smtp_sink(script: impl Fn(usize) -> Reply + Send + Sync + 'static) -> Sink {
+pub(crate) async fn smtp_sink(script: impl Fn(usize) -> Reply + Send + Sync + 'static) -> Sink {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
     let messages = Arc::new(Mutex::new(Vec::new()));
@@ -105,6 +107,9 @@ async fn smtp_session(
             match reply {
                 Reply::Rcpt451 => "451 4.3.0 greylisted, try later\r\n".into(),
                 Reply::Rcpt550 => format!("550 5.1.1 {recipient}: no such user here\r\n"),
+                Reply::Refuse550(needle) if recipient.contains(needle) => {
+                    format!("550 5.1.1 {recipient}: no such user here\r\n")
+                }
                 _ => {
                     recipients.push(recipient);
                     "250 2.1.5 ok\r\n".into()
@@ -244,7 +249,7 @@ fn outbox_column(db: &Path, sql: &str) -> i64 {
 // ---------------------------------------------------------------- MIME, by hand
 
 /// The decoded body of the first part whose Content-Type starts with `content_type`.
-fn attachment(data: &str, content_type: &str) -> Option<Vec<u8>> {
+pub(crate) fn attachment(data: &str, content_type: &str) -> Option<Vec<u8>> {
     let lines: Vec<&str> = data.split("\r\n").collect();
     let header = lines.iter().position(|line| {
         line.to_ascii_lowercase()
@@ -266,7 +271,7 @@ fn attachment(data: &str, content_type: &str) -> Option<Vec<u8>> {
     Some(base64_decode(&body))
 }
 
-fn base64_decode(text: &str) -> Vec<u8> {
+pub(crate) fn base64_decode(text: &str) -> Vec<u8> {
     let value = |c: u8| match c {
         b'A'..=b'Z' => Some(c - b'A'),
         b'a'..=b'z' => Some(c - b'a' + 26),

@@ -537,3 +537,45 @@ fn organiser_panel_without_a_hub_says_so() {
         .expect("sync button");
     assert_eq!(sync.accessible_enabled(), Some(false));
 }
+
+/// Issue #20: the done screen promises an email only when the hub said at the last sync
+/// that someone will send it; with nobody to send it, it says so and promises nothing.
+#[test]
+fn the_done_screen_promises_an_email_only_when_someone_will_send_it() {
+    use badge_kiosk::sync::protocol::EmailDelivery;
+    let cases = [
+        (None, "usually the same day"),
+        (Some(EmailDelivery::Hub), "within minutes of this kiosk sending"),
+        (
+            Some(EmailDelivery::Platform),
+            "The event's badge platform will email it",
+        ),
+        (Some(EmailDelivery::None), "Sending by email is not set up yet"),
+    ];
+    for (nth, (delivery, said)) in cases.into_iter().enumerate() {
+        // One Slint platform per thread: the first kiosk sets it up, the others reuse it.
+        let mut kiosk = if nth == 0 {
+            Kiosk::start()
+        } else {
+            Kiosk::open(
+                tempfile::tempdir().expect("temp dir"),
+                |_| {},
+                Some("https://hub.example.org".into()),
+            )
+        };
+        if let Some(delivery) = delivery {
+            let core = open_kiosk(&config(kiosk.dir.path())).expect("kiosk");
+            core.store()
+                .set_setting(EmailDelivery::SETTING, delivery.name())
+                .expect("the setting is kept");
+        }
+        let code = kiosk.registered_visitor();
+        kiosk.scan(&code);
+        kiosk.tap("Send it to the email I registered with");
+        assert_eq!(kiosk.screen(), ScreenId::Done);
+        kiosk.assert_shows(said);
+        if delivery == Some(EmailDelivery::None) {
+            assert!(!kiosk.shows("It will arrive"), "no email promised: {:?}", kiosk.texts());
+        }
+    }
+}

@@ -17,6 +17,7 @@ pub(super) fn run(config: &Config, args: HubImportArgs) -> Result<()> {
     let already = store.import_digest_seen(&digest)?;
     let response = store.ingest(&request, chrono::Utc::now().timestamp_millis())?;
     store.note_import(&digest, request.records.len(), chrono::Utc::now().timestamp_millis())?;
+    store.queue_award_emails(chrono::Utc::now().timestamp_millis())?;
     let count = |status| response.answers.iter().filter(|a| a.status == status).count();
     use crate::sync::protocol::RecordStatus;
     let emails = response.answers.iter().filter(|a| a.email_received).count();

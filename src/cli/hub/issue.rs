@@ -218,6 +218,17 @@ pub(super) fn platform_client(
     no_email: bool,
     event: &crate::eventdir::EventDir,
 ) -> Result<PlatformClient> {
+    // Who emails the visitor is event.toml's choice ([delivery] email): never both, never
+    // neither. "hub": the hub already sends the badge, so the platform never does.
+    let no_email = match event.definition.delivery.email {
+        crate::domain::event::EmailSender::Hub => true,
+        crate::domain::event::EmailSender::Platform if no_email => bail!(
+            "event.toml leaves emailing visitors to the platform ([delivery] email = \"platform\"): with \
+             --no-email nobody would email them. Drop --no-email, or set email = \"hub\" in event.toml and \
+             run `hub serve` with --smtp-url"
+        ),
+        crate::domain::event::EmailSender::Platform => false,
+    };
     let credentials = PlatformCredentials::load_with_process_env(credentials)?;
     Ok(match platform {
         Platform::Obf => {

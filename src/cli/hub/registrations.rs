@@ -21,6 +21,7 @@ pub(super) fn run(config: &Config, command: RegistrationsCommand) -> Result<()> 
         .with_context(|| format!("importing {}", file.display()))?;
     let outcome =
         issue::import_registrations(&mut store, &parsed.registrations, chrono::Utc::now().timestamp_millis())?;
+    store.queue_award_emails(chrono::Utc::now().timestamp_millis())?;
     for error in &parsed.errors {
         println!("{}:{}: {}", file.display(), error.line, error.message);
     }

@@ -42,7 +42,9 @@ pub(super) fn run(config: &Config, args: HubServeArgs) -> Result<()> {
         ),
         (None, _) => None,
     };
-    let (store, event) = open_hub(config, &data)?;
+    let (mut store, event) = open_hub(config, &data)?;
+    // Awards whose address arrived while the hub was stopped (imports) wait in the outbox.
+    store.queue_award_emails(chrono::Utc::now().timestamp_millis())?;
     let issuer = match platform {
         Some(platform) => Some(console_issuer(
             Platform::parse(&platform)?,
@@ -148,11 +150,11 @@ pub(super) fn run(config: &Config, args: HubServeArgs) -> Result<()> {
         }
         let mail_task = match mailer {
             Some(mailer) => {
-                eprintln!("claim emails are sent through {}", mailer.shown_url());
+                eprintln!("badges and claim emails are sent through {}", mailer.shown_url());
                 Some(crate::hub::mailer::spawn(Arc::clone(&state), mailer, settings))
             }
             None => {
-                eprintln!("claim emails wait in the outbox: give --smtp-url and --mail-from to send them");
+                eprintln!("badge and claim emails wait in the outbox: give --smtp-url and --mail-from to send them");
                 None
             }
         };

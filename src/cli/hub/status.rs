@@ -21,7 +21,12 @@ pub(super) fn run(config: &Config, args: HubStatusArgs) -> Result<()> {
     for (kiosk, n) in counts.records_by_kiosk {
         println!("records from {}: {n}", crate::hub::trust::printable(&kiosk));
     }
-    println!("cross-kiosk duplicates: {}", counts.duplicates);
+    println!(
+        "cross-kiosk duplicates: {} ({} kept as evidence)",
+        crate::plural::count(counts.duplicates as usize, "visitor", "visitors"),
+        crate::plural::count(counts.duplicate_records as usize, "record", "records")
+    );
+    println!("{}", delivery_line(&store)?);
     super::relay::print_status(&store)?;
     if let Some(wallet) = store.wallet_setting()? {
         println!(
@@ -47,4 +52,23 @@ pub(super) fn run(config: &Config, args: HubStatusArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Who emails the visitors their badges, and how the hub's outbox stands.
+fn delivery_line(store: &crate::hub::store::HubStore) -> Result<String> {
+    use crate::domain::event::EmailSender;
+    let outbox = store.outbox_counts()?;
+    Ok(match store.event.delivery.email {
+        EmailSender::Hub => format!(
+            "badge emails: sent by the hub (event.toml [delivery] email = \"hub\"), while `hub serve` runs with \
+             --smtp-url and --mail-from: {} sent, {} waiting, {} refused by the mail server",
+            outbox.sent, outbox.queued, outbox.failed
+        ),
+        EmailSender::Platform => format!(
+            "badge emails: sent by the badge platform when `badge-kiosk hub issue` hands it the awards \
+             (event.toml [delivery] email = \"platform\"); the hub sends only what visitors ask for on \
+             their claim page ({} sent, {} waiting, {} refused)",
+            outbox.sent, outbox.queued, outbox.failed
+        ),
+    })
 }

@@ -82,11 +82,17 @@ pub(crate) fn claim_credential_for(
         badge: badge_png.as_deref().map(|png| data_uri(png)),
         issuer: issuer_png(hub, &store.event).as_deref().map(|png| data_uri(png)),
     };
+    // A badge emailed to a typed address names that address: the hub holds it beside the
+    // record (until `hub purge`).
+    let email = match record.content.recipient {
+        crate::domain::award::Recipient::EmailHash(_) => store.typed_email_of_claim(token)?,
+        _ => None,
+    };
     let credential = match holder {
         None => crate::credential::from_record::signed_credential_for(
             &store.event,
             &record,
-            None,
+            email.as_deref(),
             event_key,
             language,
             &images,
@@ -184,7 +190,7 @@ impl HubStore {
 }
 
 /// The address phones use: the event's public claim address, else this hub's own.
-fn public_base<'a>(hub: &'a HubState, event: &'a EventDefinition) -> &'a str {
+pub(crate) fn public_base<'a>(hub: &'a HubState, event: &'a EventDefinition) -> &'a str {
     event.claim.base().unwrap_or(&hub.public_url)
 }
 

@@ -7,7 +7,7 @@ pub mod console;
 pub mod images;
 pub mod lang;
 pub mod wallet;
-mod words;
+pub(crate) mod words;
 
 /// The value of cookie `name` in a `Cookie:` header (`a=1; name=value; b=2`), unquoted;
 /// None when absent or empty.

@@ -105,7 +105,7 @@ pub const FRENCH: Words = Words {
     bad_address_title: "Adresse non valide",
     bad_address_body: "Cette adresse ne semble pas valide : vérifiez-la (par exemple prenom@exemple.fr) et réessayez.",
     too_many_title: "Trop de demandes",
-    too_many_body: "Ce badge a déjà été demandé 3 fois par e-mail dans l'heure : réessayez dans",
+    too_many_body: "Ce badge, ou cette adresse, a déjà été demandé 3 fois par e-mail dans l'heure : réessayez dans",
     too_many_after: ", ou téléchargez-le depuis sa page.",
     minutes: "min",
     sent_title: "Envoyé",
@@ -180,7 +180,7 @@ pub const ENGLISH: Words = Words {
     bad_address_title: "Invalid address",
     bad_address_body: "This address does not look valid: check it (for example name@example.com) and try again.",
     too_many_title: "Too many requests",
-    too_many_body: "This badge was already requested by email 3 times this hour: try again in",
+    too_many_body: "This badge, or this address, was already asked for by email 3 times this hour: try again in",
     too_many_after: ", or download it from its page.",
     minutes: "min",
     sent_title: "Sent",
@@ -247,5 +247,52 @@ mod tests {
         assert_eq!(words(Language::Fr).date(at), "18 novembre 2026");
         assert_eq!(words(Language::En).date(at), "18 November 2026");
         assert_eq!(words(Language::En).date(i64::MAX), "");
+    }
+}
+
+/// The badge email's texts in one language; the message carries both, the visitor's first.
+#[derive(Debug)]
+pub struct EmailWords {
+    pub lang: &'static str,
+    pub hello: &'static str,
+    /// `{badge}`, `{issuer}`.
+    pub intro: &'static str,
+    /// `{image}`.
+    pub attached: &'static str,
+    pub json: &'static str,
+    pub claim_page: &'static str,
+    pub public_page: &'static str,
+    pub linkedin: &'static str,
+    pub why: &'static str,
+}
+
+pub const FRENCH_EMAIL: EmailWords = EmailWords {
+    lang: "fr",
+    hello: "Bonjour,",
+    intro: "Voici votre badge « {badge} », délivré par {issuer}.",
+    attached: "L'image jointe ({image}) contient votre badge vérifiable Open Badges 3.0 : gardez-la et importez-la dans votre portefeuille de badges.",
+    json: "badge.json est le même justificatif, seul.",
+    claim_page: "La page de votre badge (téléchargements, portefeuille, LinkedIn) :",
+    public_page: "Sa page publique, à partager :",
+    linkedin: "L'ajouter à votre profil LinkedIn :",
+    why: "Vous recevez ce message parce que cette adresse a été donnée pour recevoir ce badge.",
+};
+
+pub const ENGLISH_EMAIL: EmailWords = EmailWords {
+    lang: "en",
+    hello: "Hello,",
+    intro: "Here is your badge \u{201c}{badge}\u{201d}, issued by {issuer}.",
+    attached: "The attached image ({image}) carries your verifiable Open Badges 3.0 badge: keep it and import it into your badge wallet.",
+    json: "badge.json is the same credential on its own.",
+    claim_page: "Your badge's page (downloads, wallet, LinkedIn):",
+    public_page: "Its public page, to share:",
+    linkedin: "Add it to your LinkedIn profile:",
+    why: "You receive this message because this address was given to receive this badge.",
+};
+
+pub fn email_words(language: Language) -> &'static EmailWords {
+    match language {
+        Language::Fr => &FRENCH_EMAIL,
+        Language::En => &ENGLISH_EMAIL,
     }
 }

@@ -3,6 +3,15 @@
 // the page is open. Without JavaScript the pages show the same figures on reload.
 (function () {
   "use strict";
+  // A table wider than its region gets a visible sign that it scrolls (class "overflows").
+  function markOverflow() {
+    document.querySelectorAll(".scroll").forEach(function (region) {
+      region.classList.toggle("overflows", region.scrollWidth > region.clientWidth + 1);
+    });
+  }
+  markOverflow();
+  window.addEventListener("resize", markOverflow);
+  window.setInterval(markOverflow, 1000);
   var regions = document.querySelectorAll("[data-live]");
   if (!regions.length || !window.fetch) { return; }
   function refresh(region) {

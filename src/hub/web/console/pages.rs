@@ -14,12 +14,13 @@ use super::chart::{stacked_by_hour, Chart};
 use super::issue_run::{RunEnd, RunState, StartRefusal};
 use super::texts::Texts;
 use super::{auth, csrf_ok, language, render, render_with, safe_next, Chrome, Notice, Page, SessionContext};
-use crate::domain::event::Language;
+use crate::domain::event::{EmailSender, Language};
 use crate::hub::console_queries as queries;
 use crate::hub::issue::{self, IssueState};
 use crate::hub::state::{with_store, SharedHub};
 use crate::hub::store::{HubError, HubStore};
 use crate::platform::Platform;
+use crate::sync::protocol::EmailDelivery;
 
 /// Minutes without a sync after which a kiosk shows as quiet.
 pub const QUIET_AFTER_MS: i64 = 30 * 60_000;
@@ -369,12 +370,14 @@ fn overview_view(store: &HubStore, now: i64, language: Language) -> Result<Overv
             count: funnel.reached,
             percent: percent(funnel.reached, top),
             detail: format!(
-                "{} {} · {} {} · {} {}",
+                "{} {} · {} {} · {} {} · {} {}",
                 funnel.taken_on_phone,
                 t.taken_on_phone,
                 funnel.taken_into_wallet,
                 t.taken_into_wallet,
-                funnel.with_email,
+                funnel.emailed,
+                t.emailed,
+                funnel.email_waiting,
                 t.with_email
             ),
         },
@@ -1319,11 +1322,12 @@ pub async fn needs_email_csv(State(hub): State<SharedHub>, headers: HeaderMap, u
                 .map(|at| at.format("%Y-%m-%dT%H:%M:%SZ").to_string())
                 .unwrap_or_default();
             let name = badge_name(store, language, &issue.badge_id);
+            let recipient = queries::shown_recipient(&issue.recipient);
             let fields = [
                 issue.award_key.as_str(),
                 issue.badge_id.as_str(),
                 name.as_str(),
-                issue.recipient.as_str(),
+                recipient.as_str(),
                 registration,
                 created.as_str(),
             ];
@@ -1357,11 +1361,18 @@ pub struct RegistrationsView {
     queued: u64,
     sent: u64,
     failed: u64,
+    /// Who emails the visitors their badges (event.toml's choice and whether it can).
+    delivery: String,
     warnings: Vec<String>,
     failures: Vec<(String, String, String)>,
 }
 
-fn registrations_view(store: &HubStore, language: Language, mail_enabled: bool) -> Result<RegistrationsView, HubError> {
+fn registrations_view(
+    store: &HubStore,
+    language: Language,
+    mail_enabled: bool,
+    delivery: EmailDelivery,
+) -> Result<RegistrationsView, HubError> {
     let t = Texts::of(language);
     let known: i64 = store.connection().query_row(
         "SELECT COUNT(*) FROM registrations WHERE email IS NOT NULL",
@@ -1379,6 +1390,13 @@ fn registrations_view(store: &HubStore, language: Language, mail_enabled: bool) 
         .collect();
     let outbox = store.outbox_counts()?;
     let mut warnings = Vec::new();
+    let delivery = match (store.event.delivery.email, delivery) {
+        (EmailSender::Hub, EmailDelivery::Hub) => t.delivery_by_hub,
+        (EmailSender::Hub, _) => t.delivery_by_hub_no_smtp,
+        (EmailSender::Platform, EmailDelivery::Platform) => t.delivery_by_platform,
+        (EmailSender::Platform, _) => t.delivery_by_platform_missing,
+    }
+    .to_owned();
     if outbox.queued > 0 && !mail_enabled {
         warnings.push(t.fill(t.emails_waiting_no_smtp, &[("n", &outbox.queued)]));
     }
@@ -1392,6 +1410,7 @@ fn registrations_view(store: &HubStore, language: Language, mail_enabled: bool) 
         queued: outbox.queued,
         sent: outbox.sent,
         failed: outbox.failed,
+        delivery,
         warnings,
         failures: outbox
             .failures
@@ -1417,8 +1436,9 @@ async fn registrations_page(
     import: Option<ImportResult>,
 ) -> Response {
     let mail_enabled = hub.mail.enabled.load(std::sync::atomic::Ordering::SeqCst);
+    let state = std::sync::Arc::clone(hub);
     match event_name_and(hub, language, move |store, _| {
-        registrations_view(store, language, mail_enabled)
+        registrations_view(store, language, mail_enabled, state.email_delivery(&store.event))
     })
     .await
     {
@@ -1506,14 +1526,21 @@ pub async fn import_registrations(
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(_) => {
-            let reason = t.fill(t.import_unreadable, &[("reason", &"not UTF-8")]);
+            let reason = t.fill(t.import_unreadable, &[("reason", &"UTF-8")]);
             return registrations_page(&hub, language, &session, vec![Notice::error(reason)], None).await;
         }
     };
     let parsed = match crate::domain::registrations::parse_registrations(&text) {
         Ok(parsed) => parsed,
         Err(failure) => {
-            let reason = t.fill(t.import_unreadable, &[("reason", &failure)]);
+            use crate::domain::registrations::RegistrationsError;
+            let reason = match &failure {
+                RegistrationsError::Empty => t.import_empty.to_owned(),
+                RegistrationsError::MissingColumn { missing, found } => {
+                    t.fill(t.import_missing_column, &[("missing", missing), ("found", found)])
+                }
+                RegistrationsError::Unreadable(reason) => t.fill(t.import_unreadable, &[("reason", reason)]),
+            };
             return registrations_page(&hub, language, &session, vec![Notice::error(reason)], None).await;
         }
     };
@@ -1547,10 +1574,23 @@ pub async fn import_registrations(
         refused: parsed
             .errors
             .iter()
-            .map(|error| (error.line, error.message.clone()))
+            .map(|error| (error.line, line_problem(t, &error.problem)))
             .collect(),
     };
     registrations_page(&hub, language, &session, notices, Some(result)).await
+}
+
+/// A refused line of a registrations file, in the console's language.
+fn line_problem(t: &Texts, problem: &crate::domain::registrations::LineProblem) -> String {
+    use crate::domain::registrations::LineProblem;
+    match problem {
+        LineProblem::Unreadable(reason) => t.fill(t.line_unreadable, &[("reason", reason)]),
+        LineProblem::NoReference => t.line_no_reference.to_owned(),
+        LineProblem::NoEmail { reference } => t.fill(t.line_no_email, &[("reference", reference)]),
+        LineProblem::NotAnEmail { email, reference } => {
+            t.fill(t.line_not_an_email, &[("email", email), ("reference", reference)])
+        }
+    }
 }
 
 #[derive(Debug, serde::Deserialize)]
