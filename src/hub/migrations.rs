@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_enrolment_devices.sql"),
     include_str!("migrations/0008_allowed_tickets.sql"),
     include_str!("migrations/0009_relay.sql"),
+    include_str!("migrations/0013_ingest_limits.sql"),
 ];
 
 /// Returns `Err(found)` when the database was written by a newer hub.

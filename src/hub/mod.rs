@@ -1,6 +1,8 @@
 //! The event hub: the organiser's collection point for every kiosk's records.
 
 pub mod console_queries;
+#[cfg(test)]
+mod ingest_tests;
 pub mod issue;
 pub mod listen;
 pub mod mailer;
@@ -8,6 +10,7 @@ mod migrations;
 pub mod outbox;
 pub mod relay;
 pub mod server;
+pub mod signatures;
 pub mod state;
 pub mod store;
 pub mod tls;

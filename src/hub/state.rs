@@ -41,6 +41,8 @@ pub struct HubState {
     pub enrol_attempts: crate::hub::trust::AttemptLimiter,
     /// Rung when an upload brought records, for the relay to a public hub (`hub::relay`).
     pub relay: RelaySignal,
+    /// Checks uploads' signatures before the store's lock is taken (`store::UploadChecker`).
+    pub upload_checker: super::store::UploadChecker,
 }
 
 /// Shared between the claim-email form and the mailer task (see `hub::mailer`).
@@ -63,7 +65,9 @@ impl HubState {
     ) -> Result<Self, HubError> {
         let event_toml = std::fs::read_to_string(event.dir.join(crate::eventdir::EVENT_FILE))
             .map_err(|failure| HubError::BadRequest(format!("cannot read event.toml: {failure}")))?;
+        let upload_checker = store.upload_checker();
         Ok(Self {
+            upload_checker,
             store: Mutex::new(store),
             event_toml,
             event_files: event.bundle_files(),

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod attacks;
+mod attacks_ingest;
 mod claim_email;
 mod cli;
 mod console_browser;

@@ -28,6 +28,7 @@ pub(super) fn run(config: &Config, args: HubServeArgs) -> Result<()> {
         credentials,
         no_email,
         smtp_insecure,
+        kiosk_quota,
         relay,
     } = args;
     if let Some(url) = &smtp_url {
@@ -42,7 +43,10 @@ pub(super) fn run(config: &Config, args: HubServeArgs) -> Result<()> {
         ),
         (None, _) => None,
     };
-    let (store, event) = open_hub(config, &data)?;
+    let (mut store, event) = open_hub(config, &data)?;
+    if let Some(quota) = kiosk_quota {
+        store.set_record_quota(quota);
+    }
     let issuer = match platform {
         Some(platform) => Some(console_issuer(
             Platform::parse(&platform)?,
