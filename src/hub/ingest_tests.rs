@@ -107,7 +107,7 @@ fn statuses(response: &UploadResponse) -> Vec<(u64, RecordStatus)> {
     response
         .answers
         .iter()
-        .map(|answer| (answer.sequence, answer.status.clone()))
+        .map(|answer| (answer.sequence, answer.status))
         .collect()
 }
 

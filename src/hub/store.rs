@@ -1001,6 +1001,15 @@ enum CodeCheck {
     Refused(String),
 }
 
+/// A record read from an upload, before its signatures' results: bytes, record, the index of
+/// its own signature job, and its code's claims with the range of its code's jobs.
+type ParsedRecord = (
+    Vec<u8>,
+    AwardRecord,
+    usize,
+    Result<(crate::domain::code::CodeClaims, std::ops::Range<usize>), String>,
+);
+
 /// An upload whose certificate and signatures were checked; `HubStore::write_upload` stores it.
 pub struct CheckedUpload {
     certificate: KioskCertificate,
@@ -1051,17 +1060,7 @@ impl UploadChecker {
         let refuse = |sequence: Option<u64>, reason: String| IngestRefusal { sequence, reason };
         // First pass: parse, and list the signatures to check (the record's, its code's).
         let mut jobs: Vec<SignatureJob> = Vec::with_capacity(request.records.len() * 2);
-        let mut parsed: Vec<
-            Result<
-                (
-                    Vec<u8>,
-                    AwardRecord,
-                    usize,
-                    Result<(crate::domain::code::CodeClaims, std::ops::Range<usize>), String>,
-                ),
-                IngestRefusal,
-            >,
-        > = Vec::with_capacity(request.records.len());
+        let mut parsed: Vec<Result<ParsedRecord, IngestRefusal>> = Vec::with_capacity(request.records.len());
         for record_hex in &request.records {
             let entry = (|| {
                 let bytes = hex::decode(record_hex).map_err(|_| refuse(None, "the record is not hex".into()))?;
