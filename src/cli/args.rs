@@ -145,10 +145,13 @@ pub enum BenchCommand {
         #[arg(long)]
         json: Option<PathBuf>,
     },
-    /// Sync N awards from one kiosk to a hub on loopback.
+    /// Sync N awards from one kiosk to a hub on loopback (with --kiosks K: K kiosks with N
+    /// awards each, syncing at once), beside the one-core floor for the same signatures.
     Sync {
         #[arg(long, default_value_t = 45_000)]
         awards: usize,
+        #[arg(long, default_value_t = 1)]
+        kiosks: usize,
     },
 }
 
@@ -265,6 +268,11 @@ pub struct HubServeArgs {
     /// otherwise the hub refuses to send the SMTP login in clear.
     #[arg(long, env = "BADGE_KIOSK_SMTP_INSECURE")]
     pub smtp_insecure: bool,
+    /// Records one kiosk may store on this hub; beyond it they stay queued on the kiosk and
+    /// the console says so. Default: one record every 2 s, 12 h a day, over the event's days
+    /// plus one (237,600 for a 10-day event).
+    #[arg(long, value_name = "N", env = "BADGE_KIOSK_KIOSK_QUOTA")]
+    pub kiosk_quota: Option<u64>,
     #[command(flatten)]
     pub relay: Box<ServeRelayArgs>,
 }

@@ -21,6 +21,15 @@
 //! a ticket from an imported allow-list. Signature over AWARD_DOMAIN_V2 ‖ body.
 //! The hub checks the code's signature, its id, role and validity, and takes the
 //! registration reference from it, so a kiosk key alone cannot mint an award.
+//!
+//! Version 3 (frozen the same way, vectors in testdata/award_v3.hex) proves an allow-listed
+//! ticket (a plain barcode no key signs) at the hub: version u8 = 3, then the v1 fields in the
+//! same order, then the ticket's text as scanned (u8-len UTF-8, trimmed). Signature over
+//! AWARD_DOMAIN_V3 ‖ body. The hub hashes the text with the event's salt
+//! (`allowlist::ticket_hash`) and awards only when its own copy of the allow-list holds that
+//! hash and the code id is the hash's first 10 bytes: what a kiosk stores (the hashes) is not
+//! enough, only the barcode's holder has the text. A version 2 record with an empty code (what
+//! kiosks signed for tickets before version 3) is kept for review, never awarded.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
@@ -32,6 +41,10 @@ const AWARD_DOMAIN: &[u8] = b"badge-kiosk/award-record/v1\0";
 const AWARD_VERSION: u8 = 1;
 const AWARD_DOMAIN_V2: &[u8] = b"badge-kiosk/award-record/v2\0";
 const AWARD_VERSION_V2: u8 = 2;
+const AWARD_DOMAIN_V3: &[u8] = b"badge-kiosk/award-record/v3\0";
+const AWARD_VERSION_V3: u8 = 3;
+/// The longest ticket text a version 3 record carries (the kiosk reads at most 128).
+pub const MAX_TICKET_LEN: usize = 128;
 const EMAIL_HASH_DOMAIN: &[u8] = b"badge-kiosk/email/v1\0";
 
 pub type RecordHash = [u8; 32];
@@ -164,8 +177,10 @@ pub struct AwardRecord {
     pub previous_hash: RecordHash,
     pub content: AwardContent,
     /// Version 2: the attendance code's bytes the award was made for (empty for an
-    /// allow-listed ticket). None: a version 1 record.
+    /// allow-listed ticket before version 3). None: a version 1 or 3 record.
     pub code: Option<Vec<u8>>,
+    /// Version 3: the allow-listed ticket's text as scanned. None: versions 1 and 2.
+    pub ticket: Option<String>,
     pub signature: Signature,
 }
 
@@ -173,7 +188,7 @@ pub struct AwardRecord {
 pub enum RecordError {
     #[error("the record is malformed: {0}")]
     Malformed(#[from] WireError),
-    #[error("the record has version {0}; this badge-kiosk reads versions 1 and 2: update it")]
+    #[error("the record has version {0}; this badge-kiosk reads versions 1 to 3: update it")]
     UnknownVersion(u8),
     #[error("the record's signature does not match its content: it was edited after signing")]
     BadSignature,
@@ -185,9 +200,12 @@ fn body(
     previous_hash: &RecordHash,
     content: &AwardContent,
     code: Option<&[u8]>,
+    ticket: Option<&str>,
 ) -> Result<Vec<u8>, WireError> {
     let mut writer = Writer::new();
-    writer.u8(if code.is_some() {
+    writer.u8(if ticket.is_some() {
+        AWARD_VERSION_V3
+    } else if code.is_some() {
         AWARD_VERSION_V2
     } else {
         AWARD_VERSION
@@ -203,17 +221,19 @@ fn body(
     writer.u8(content.recipient.tag());
     writer.short_bytes("recipient", content.recipient.bytes())?;
     writer.i64(content.created_at_ms);
-    if let Some(code) = code {
+    if let Some(ticket) = ticket {
+        writer.short_str("ticket", ticket)?;
+    } else if let Some(code) = code {
         writer.short_bytes("code", code)?;
     }
     Ok(writer.finish())
 }
 
 fn signed_message(body: &[u8]) -> Vec<u8> {
-    let domain = if body.first() == Some(&AWARD_VERSION_V2) {
-        AWARD_DOMAIN_V2
-    } else {
-        AWARD_DOMAIN
+    let domain = match body.first() {
+        Some(&AWARD_VERSION_V3) => AWARD_DOMAIN_V3,
+        Some(&AWARD_VERSION_V2) => AWARD_DOMAIN_V2,
+        _ => AWARD_DOMAIN,
     };
     [domain, body].concat()
 }
@@ -239,7 +259,7 @@ impl AwardRecord {
         content: AwardContent,
         code: Option<Vec<u8>>,
     ) -> Result<Self, RecordError> {
-        let body = body(kiosk_id, sequence, &previous_hash, &content, code.as_deref())?;
+        let body = body(kiosk_id, sequence, &previous_hash, &content, code.as_deref(), None)?;
         let signature = device_key.sign(&signed_message(&body));
         Ok(Self {
             kiosk_id: kiosk_id.to_owned(),
@@ -247,6 +267,31 @@ impl AwardRecord {
             previous_hash,
             content,
             code,
+            ticket: None,
+            signature,
+        })
+    }
+
+    /// Signs a version 3 record: an award for the allow-listed ticket whose scanned text is
+    /// `ticket`, which the hub checks against its own copy of the list.
+    pub fn sign_with_ticket(
+        device_key: &SigningKey,
+        kiosk_id: &str,
+        sequence: u64,
+        previous_hash: RecordHash,
+        content: AwardContent,
+        ticket: &str,
+    ) -> Result<Self, RecordError> {
+        let ticket = ticket.trim().to_owned();
+        let body = body(kiosk_id, sequence, &previous_hash, &content, None, Some(&ticket))?;
+        let signature = device_key.sign(&signed_message(&body));
+        Ok(Self {
+            kiosk_id: kiosk_id.to_owned(),
+            sequence,
+            previous_hash,
+            content,
+            code: None,
+            ticket: Some(ticket),
             signature,
         })
     }
@@ -258,6 +303,7 @@ impl AwardRecord {
             &self.previous_hash,
             &self.content,
             self.code.as_deref(),
+            self.ticket.as_deref(),
         )?)
     }
 
@@ -275,7 +321,7 @@ impl AwardRecord {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, RecordError> {
         let mut reader = Reader::new(bytes);
         let version = reader.u8("version")?;
-        if version != AWARD_VERSION && version != AWARD_VERSION_V2 {
+        if !matches!(version, AWARD_VERSION | AWARD_VERSION_V2 | AWARD_VERSION_V3) {
             return Err(RecordError::UnknownVersion(version));
         }
         let kiosk_id = reader.short_str("kiosk id")?.to_owned();
@@ -321,6 +367,11 @@ impl AwardRecord {
         } else {
             None
         };
+        let ticket = if version == AWARD_VERSION_V3 {
+            Some(reader.short_str("ticket")?.to_owned())
+        } else {
+            None
+        };
         let signature = Signature::from_bytes(&reader.array("signature")?);
         reader.finish()?;
         Ok(Self {
@@ -328,6 +379,7 @@ impl AwardRecord {
             sequence,
             previous_hash,
             code,
+            ticket,
             content: AwardContent {
                 event_id,
                 badge_id,
@@ -339,6 +391,11 @@ impl AwardRecord {
             },
             signature,
         })
+    }
+
+    /// The bytes the device key signed (domain ‖ body): what the hub's batch checks.
+    pub fn signed_message(&self) -> Result<Vec<u8>, RecordError> {
+        Ok(signed_message(&self.body_bytes()?))
     }
 
     pub fn verify(&self, device_key: &VerifyingKey) -> Result<(), RecordError> {
@@ -532,6 +589,41 @@ mod tests {
             downgraded.verify(&device().verifying_key()),
             Err(RecordError::BadSignature)
         );
+    }
+
+    #[test]
+    fn test_vector_award_record_v3() {
+        // Frozen contract: exact bytes and signature of a v3 record (an allow-listed ticket).
+        let record =
+            AwardRecord::sign_with_ticket(&device(), "kiosk-1", 1, GENESIS_HASH, content(1), " TICKET-0042 ").unwrap();
+        assert_eq!(record.ticket.as_deref(), Some("TICKET-0042"));
+        let expected = include_str!("testdata/award_v3.hex");
+        let mut lines = expected.lines();
+        assert_eq!(
+            hex::encode(record.body_bytes().unwrap()),
+            lines.next().unwrap_or_default()
+        );
+        assert_eq!(
+            hex::encode(record.signature.to_bytes()),
+            lines.next().unwrap_or_default()
+        );
+        record.verify(&device().verifying_key()).unwrap();
+        let parsed = AwardRecord::from_bytes(&record.to_bytes().unwrap()).unwrap();
+        assert_eq!(parsed, record);
+        // Another version's signature over the same fields does not verify it, nor the reverse.
+        let v2 =
+            AwardRecord::sign_with_code(&device(), "kiosk-1", 1, GENESIS_HASH, content(1), Some(Vec::new())).unwrap();
+        let mut mixed = record.clone();
+        mixed.signature = v2.signature;
+        assert_eq!(mixed.verify(&device().verifying_key()), Err(RecordError::BadSignature));
+        let mut downgraded = record.clone();
+        downgraded.ticket = None;
+        downgraded.code = Some(Vec::new());
+        assert_eq!(
+            downgraded.verify(&device().verifying_key()),
+            Err(RecordError::BadSignature)
+        );
+        // The older versions' vectors still verify (the two tests above), unchanged.
     }
 
     #[test]

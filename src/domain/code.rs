@@ -20,7 +20,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
@@ -207,6 +207,13 @@ impl AttendanceCode {
         format!("{CODE_PREFIX}{}", base32::encode(&bytes))
     }
 
+    /// The bytes the event key signed for this code (domain, event id, every field): what a
+    /// verifier checks `signature` against, e.g. the hub's batch of signatures.
+    pub fn signed_message(&self, event_id: &str) -> Result<Vec<u8>, CodeRefusal> {
+        let payload = payload(self.event_tag, self.key_hint, &self.claims).map_err(|_| CodeRefusal::Malformed)?;
+        Ok(signed_message(event_id, payload.as_slice()))
+    }
+
     /// Parses the text form without checking the signature.
     pub fn parse(text: &str) -> Result<Self, CodeRefusal> {
         let body = text.trim().strip_prefix(CODE_PREFIX).ok_or(CodeRefusal::NotACode)?;
@@ -331,9 +338,11 @@ impl CodeVerifier {
         if candidates.is_empty() {
             return Err(CodeRefusal::UnknownKey);
         }
-        let genuine = candidates.iter().any(|key| {
-            key.verify_strict(&message, &code.signature).is_ok() && key.verify(&message, &code.signature).is_ok()
-        });
+        // One check per signature: `verify_strict` refuses everything `verify` refuses
+        // (same cofactorless equation on encodings, plus small-order keys and R).
+        let genuine = candidates
+            .iter()
+            .any(|key| key.verify_strict(&message, &code.signature).is_ok());
         if !genuine {
             return Err(CodeRefusal::Forged);
         }

@@ -11,4 +11,5 @@ pub mod event;
 pub mod keys;
 pub mod pathway;
 pub mod registrations;
+pub mod revocations;
 pub mod wire;

@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011_bundle_number_pins.sql"),
     include_str!("migrations/0012_wallet_offers.sql"),
     include_str!("migrations/0013_hub_delivery.sql"),
+    include_str!("migrations/0014_ingest_limits.sql"),
 ];
 
 /// Returns `Err(found)` when the database was written by a newer hub.

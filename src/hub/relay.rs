@@ -24,9 +24,13 @@ use super::state::{with_store, SharedHub};
 use super::store::{RelayCandidate, RelayMark};
 use crate::domain::award::{AwardRecord, Recipient};
 use crate::domain::keys::KioskCertificate;
+use crate::domain::revocations::SignedRevocations;
+use crate::hub::signatures::{SignatureChecker, SignatureJob};
 use crate::sync::client::{describe_http_error, read_capped};
 use crate::sync::plan::{dispositions, plan_batches, Backoff, Batch, Disposition, Pending};
-use crate::sync::protocol::{ErrorBody, UploadRequest, UploadResponse, MAX_ANSWER_BYTES, UPLOAD_PATH};
+use crate::sync::protocol::{
+    ErrorBody, UploadRequest, UploadResponse, MAX_ANSWER_BYTES, REVOCATIONS_PATH, UPLOAD_PATH,
+};
 use crate::sync::schedule::{next_pass_ms, SyncPolicy, SyncTimes};
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -163,6 +167,26 @@ pub fn plan_relay(
     max_records: usize,
     max_bytes: usize,
 ) -> RelayPlan {
+    plan_relay_with(
+        event_id,
+        candidates,
+        certificates,
+        max_records,
+        max_bytes,
+        &SignatureChecker::default(),
+    )
+}
+
+/// [`plan_relay`], checking which certificate signed each record with `checker`: the hub's
+/// own, which verified these records at upload, so none is verified again.
+pub fn plan_relay_with(
+    event_id: &str,
+    candidates: &[RelayCandidate],
+    certificates: &[Vec<u8>],
+    max_records: usize,
+    max_bytes: usize,
+    checker: &SignatureChecker,
+) -> RelayPlan {
     let certificates: Vec<(KioskCertificate, &Vec<u8>)> = certificates
         .iter()
         .filter_map(|bytes| Some((KioskCertificate::from_bytes(bytes).ok()?, bytes)))
@@ -170,14 +194,37 @@ pub fn plan_relay(
     let mut plan = RelayPlan::default();
     // Certificate index → (sequence → record); BTreeMaps keep both orders.
     let mut groups: BTreeMap<usize, BTreeMap<u64, (AwardRecord, &RelayCandidate)>> = BTreeMap::new();
+    // Every (record, certificate of its kiosk id) pair, checked in one batch.
+    let mut parsed = Vec::with_capacity(candidates.len());
+    let mut jobs = Vec::with_capacity(candidates.len());
     for candidate in candidates {
         let Ok(record) = AwardRecord::from_bytes(&candidate.signed_bytes) else {
             plan.unreadable += 1;
             continue;
         };
-        let certificate = certificates.iter().position(|(certificate, _)| {
-            certificate.kiosk_id == record.kiosk_id && record.verify(&certificate.device_key).is_ok()
-        });
+        let first_job = jobs.len();
+        if let Ok(message) = record.signed_message() {
+            for (index, (certificate, _)) in certificates.iter().enumerate() {
+                if certificate.kiosk_id == record.kiosk_id {
+                    jobs.push((
+                        index,
+                        SignatureJob {
+                            key: certificate.device_key,
+                            message: message.clone(),
+                            signature: record.signature,
+                        },
+                    ));
+                }
+            }
+        }
+        parsed.push((record, candidate, first_job..jobs.len()));
+    }
+    let genuine = checker.check(&jobs.iter().map(|(_, job)| job.clone()).collect::<Vec<_>>());
+    for (record, candidate, range) in parsed {
+        let certificate = range
+            .clone()
+            .find(|&job| genuine.get(job).copied().unwrap_or(false))
+            .and_then(|job| jobs.get(job).map(|(index, _)| *index));
         let Some(index) = certificate else {
             plan.without_certificate
                 .push((record.kiosk_id.clone(), record.sequence));
@@ -258,6 +305,17 @@ pub fn relay_marks(upload: &RelayUpload, response: &UploadResponse) -> Vec<(Vec<
 /// Sends one upload to the public hub and returns its answer (not yet verified).
 pub trait RelayTransport: Send + Sync {
     fn upload(&self, request: &UploadRequest) -> impl Future<Output = Result<UploadResponse, RelayError>> + Send;
+
+    /// Sends the organiser's revocations (signed by the event key). A transport that cannot
+    /// says so: the relay reports it and its records still go.
+    fn revocations(&self, signed: &SignedRevocations) -> impl Future<Output = Result<(), RelayError>> + Send {
+        let _ = signed;
+        async {
+            Err(RelayError::Blocked(
+                "this relay transport cannot send revocations".into(),
+            ))
+        }
+    }
 }
 
 /// The real transport: HTTPS to the public hub's upload path.
@@ -276,6 +334,40 @@ impl HttpTransport {
 }
 
 impl RelayTransport for HttpTransport {
+    async fn revocations(&self, signed: &SignedRevocations) -> Result<(), RelayError> {
+        let response = self
+            .client
+            .post(format!("{}{REVOCATIONS_PATH}", self.target))
+            .json(signed)
+            .send()
+            .await
+            .map_err(|error| {
+                RelayError::Transient(format!(
+                    "cannot reach the public hub at {}: {}",
+                    self.target,
+                    describe_http_error(&error)
+                ))
+            })?;
+        let status = response.status();
+        let body = read_capped(response, MAX_ANSWER_BYTES)
+            .await
+            .map_err(|error| RelayError::Transient(error.to_string()))?;
+        if status.is_success() {
+            return Ok(());
+        }
+        let reason = serde_json::from_slice::<ErrorBody>(&body)
+            .map(|body| body.error)
+            .unwrap_or_else(|_| format!("HTTP {status}"));
+        Err(match status.as_u16() {
+            404 | 405 => RelayError::Blocked(format!(
+                "the public hub at {} does not take revocations ({reason}): update badge-kiosk there",
+                self.target
+            )),
+            400..=499 => RelayError::Blocked(format!("the public hub refuses the revocations ({reason})")),
+            _ => RelayError::Transient(format!("the public hub had a problem ({reason}); will retry")),
+        })
+    }
+
     async fn upload(&self, request: &UploadRequest) -> Result<UploadResponse, RelayError> {
         let response = self
             .client
@@ -341,6 +433,11 @@ pub struct RelaySummary {
     pub without_certificate: usize,
     /// Why some kiosks' records wait (the public hub refuses their certificate).
     pub kiosk_problems: Vec<String>,
+    /// Revoked codes and kiosk devices the public hub was sent this pass (all of them, each
+    /// pass: applying them again changes nothing there).
+    pub revocations_sent: usize,
+    /// Why the revocations did not reach the public hub this pass.
+    pub revocations_problem: Option<String>,
 }
 
 /// One pass: every record not yet relayed goes, each upload marked on its signed answer.
@@ -416,16 +513,56 @@ async fn relay_pass(
         let candidates = store.relay_candidates(&target)?;
         let certificates = store.kiosk_certificates()?;
         let event_id = store.event.event.id.clone();
-        let plan = plan_relay(&event_id, &candidates, &certificates, batch_records, batch_bytes);
+        let checker = store.upload_checker();
+        let plan = plan_relay_with(
+            &event_id,
+            &candidates,
+            &certificates,
+            batch_records,
+            batch_bytes,
+            checker.signatures(),
+        );
         Ok((plan, event_id, store.event.public_keys(), certificates))
     })
     .await
     .map_err(|error| RelayError::Transient(error.to_string()))?;
+    // Revocations first, on every pass (even one with no records to send): a kiosk or a code
+    // revoked here must be refused there before anything else.
+    let event_key = hub.event_key.clone();
+    let revocations = with_store(hub, move |store, now| {
+        let mut content = store.revocations()?;
+        if content.codes.is_empty() && content.devices.is_empty() {
+            return Ok(None);
+        }
+        let Some(event_key) = event_key else {
+            return Err(super::store::HubError::BadRequest(
+                "this hub has no event key to sign its revocations with: revoke on the public hub too \
+                 (`badge-kiosk hub revoke`, `badge-kiosk hub kiosk revoke`)"
+                    .into(),
+            ));
+        };
+        content.signed_at_ms = now;
+        let count = content.codes.len() + content.devices.len();
+        SignedRevocations::sign(&content, &event_key)
+            .map(|signed| Some((signed, count)))
+            .map_err(|failure| super::store::HubError::Internal(failure.to_string()))
+    })
+    .await;
+    let (revocations_sent, revocations_problem) = match revocations {
+        Ok(Some((signed, count))) => match transport.revocations(&signed).await {
+            Ok(()) => (count, None),
+            Err(failure) => (0, Some(failure.to_string())),
+        },
+        Ok(None) => (0, None),
+        Err(failure) => (0, Some(failure.to_string())),
+    };
     if plan.uploads.is_empty() {
         let contacted = probe(settings, transport, &event_id, &event_keys, &certificates).await?;
         return Ok((
             RelaySummary {
                 without_certificate: plan.without_certificate.len(),
+                revocations_sent,
+                revocations_problem,
                 ..RelaySummary::default()
             },
             contacted,
@@ -435,6 +572,8 @@ async fn relay_pass(
     let mut summary = RelaySummary {
         remaining: total,
         without_certificate: plan.without_certificate.len(),
+        revocations_sent,
+        revocations_problem,
         ..RelaySummary::default()
     };
     progress(0, total);

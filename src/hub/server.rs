@@ -31,8 +31,21 @@ async fn upload(State(hub): State<SharedHub>, body: Result<Json<UploadRequest>, 
     }
     let nonce = request.nonce.as_deref().and_then(parse_nonce);
     let state = Arc::clone(&hub);
+    // Signatures first, on a blocking thread but outside the store's lock: kiosks syncing at
+    // once verify side by side, and only their writes take turns.
+    let checker = hub.upload_checker.clone();
+    let (request, checked) = match tokio::task::spawn_blocking(move || {
+        let checked = checker.check(&request);
+        (request, checked)
+    })
+    .await
+    {
+        Ok((request, Ok(checked))) => (request, checked),
+        Ok((_, Err(failure))) => return super::state::hub_error(failure),
+        Err(join) => return super::state::hub_error(HubError::Internal(join.to_string())),
+    };
     match blocking(&hub, move |store, now| {
-        let mut response = store.ingest(&request, now)?;
+        let mut response = store.write_upload(checked, &request, now)?;
         response.claim_reach = Some(state.claim_reach(&store.event, now));
         // The hub's own emails of the awards this upload brought (committed apart: the
         // mailer's next pass queues whatever a failure here left out).
@@ -209,6 +222,35 @@ async fn enrol(
     }
 }
 
+/// Revocations a venue hub relays (signed by the event key): applied, never removed.
+async fn revocations(
+    State(hub): State<SharedHub>,
+    body: Result<Json<crate::domain::revocations::SignedRevocations>, JsonRejection>,
+) -> Response {
+    let Json(signed) = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            return error(
+                rejection.status(),
+                format!("malformed revocations: {}", rejection.body_text()),
+            )
+        }
+    };
+    let result = blocking(&hub, move |store, _| {
+        let content = signed
+            .verify(&store.event.public_keys(), &store.event.event.id)
+            .map_err(|failure| HubError::Unenrolled(failure.to_string()))?;
+        store.apply_revocations(&content)
+    })
+    .await;
+    match result {
+        Ok((codes, devices)) => {
+            Json(serde_json::json!({"codes_added": codes, "devices_added": devices})).into_response()
+        }
+        Err(response) => response,
+    }
+}
+
 async fn health(State(hub): State<SharedHub>) -> Response {
     Json(serde_json::json!({"status": "ok", "time_ms": (hub.clock)()})).into_response()
 }
@@ -219,6 +261,7 @@ pub fn router(hub: SharedHub) -> Router {
         .route(BUNDLE_PATH, get(bundle))
         .route(ENROL_PATH, post(enrol))
         .route(HEALTH_PATH, get(health))
+        .route(REVOCATIONS_PATH, post(revocations))
         .merge(super::web::claim::routes())
         .merge(super::web::wallet::routes())
         .merge(crate::hub::web::console::routes(Arc::clone(&hub)))

@@ -44,6 +44,8 @@ pub struct HubState {
     /// Whether claim pages offer wallet apps (`hub::web::wallet`); hidden unless `hub serve`
     /// decides otherwise.
     pub wallet: crate::hub::web::wallet::access::WalletAccess,
+    /// Checks uploads' signatures before the store's lock is taken (`store::UploadChecker`).
+    pub upload_checker: super::store::UploadChecker,
 }
 
 /// Shared between the claim-email form and the mailer task (see `hub::mailer`).
@@ -66,7 +68,9 @@ impl HubState {
     ) -> Result<Self, HubError> {
         let event_toml = std::fs::read_to_string(event.dir.join(crate::eventdir::EVENT_FILE))
             .map_err(|failure| HubError::BadRequest(format!("cannot read event.toml: {failure}")))?;
+        let upload_checker = store.upload_checker();
         Ok(Self {
+            upload_checker,
             store: Mutex::new(store),
             event_toml,
             event_files: event.bundle_files(),

@@ -16,6 +16,8 @@ use crate::domain::award::{email_hash, normalise_email, AwardRecord, Recipient, 
 use crate::domain::event::EventDefinition;
 use crate::domain::keys::KioskCertificate;
 use crate::domain::pathway::PathwayProgress;
+use crate::domain::revocations::RevocationsContent;
+use crate::hub::signatures::SignatureChecker;
 use crate::sync::protocol::{RecordAnswer, RecordStatus, UploadRequest, UploadResponse};
 pub use bundle::PinRole;
 
@@ -115,7 +117,10 @@ pub struct KioskStatus {
 pub struct HubStore {
     connection: Connection,
     pub event: EventDefinition,
-    event_keys: Vec<VerifyingKey>,
+    /// Checks uploads' signatures; shared with the server, which checks outside the lock.
+    checker: UploadChecker,
+    /// Records one kiosk may store on this hub (see [`default_record_quota`]).
+    record_quota: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -151,11 +156,38 @@ impl HubStore {
             return Err(HubError::NewerSchema(found));
         }
         let event_keys = event.public_keys();
+        let checker = UploadChecker {
+            event: std::sync::Arc::new(event.clone()),
+            keys: std::sync::Arc::new(event_keys),
+            signatures: std::sync::Arc::new(SignatureChecker::default()),
+        };
+        let record_quota = default_record_quota(&event);
         Ok(Self {
             connection,
             event,
-            event_keys,
+            checker,
+            record_quota,
         })
+    }
+
+    /// What checks this hub's uploads (signatures, outside the store's lock).
+    pub fn upload_checker(&self) -> UploadChecker {
+        self.checker.clone()
+    }
+
+    /// Checks signatures with `threads` worker threads (tests compare 1 and N).
+    pub fn with_signature_threads(mut self, threads: usize) -> Self {
+        self.checker.signatures = std::sync::Arc::new(SignatureChecker::new(threads));
+        self
+    }
+
+    /// Sets how many records one kiosk may store on this hub (`hub serve --kiosk-quota`).
+    pub fn set_record_quota(&mut self, quota: u64) {
+        self.record_quota = quota.max(1);
+    }
+
+    pub fn record_quota(&self) -> u64 {
+        self.record_quota
     }
 
     pub fn connection(&self) -> &Connection {
@@ -169,19 +201,22 @@ impl HubStore {
     /// Takes one upload. Idempotent: the same batch delivered twice gives the same answers
     /// and changes nothing the second time.
     pub fn ingest(&mut self, request: &UploadRequest, now_ms: i64) -> Result<UploadResponse, HubError> {
-        if request.event_id != self.event.event.id {
-            return Err(HubError::OtherEvent {
-                expected: self.event.event.id.clone(),
-                found: request.event_id.clone(),
-            });
-        }
-        let certificate_bytes = hex::decode(&request.certificate)
-            .map_err(|_| HubError::Unenrolled("the certificate is unreadable".into()))?;
-        let certificate = KioskCertificate::from_bytes(&certificate_bytes)
-            .map_err(|_| HubError::Unenrolled("the certificate is unreadable".into()))?;
-        certificate
-            .verify(&self.event.event.id, &self.event_keys)
-            .map_err(|error| HubError::Unenrolled(error.to_string()))?;
+        let checked = self.checker.check(request)?;
+        self.write_upload(checked, request, now_ms)
+    }
+
+    /// Stores an upload whose signatures `UploadChecker::check` verified, in one transaction.
+    pub fn write_upload(
+        &mut self,
+        checked: CheckedUpload,
+        request: &UploadRequest,
+        now_ms: i64,
+    ) -> Result<UploadResponse, HubError> {
+        let CheckedUpload {
+            certificate,
+            certificate_bytes,
+            records,
+        } = checked;
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -193,6 +228,24 @@ impl HubStore {
             )
             .optional()?;
         let issued_ms = certificate.issued_at.saturating_mul(1000);
+        // A device the organiser revoked, here or on a venue hub that relayed it.
+        let revoked_device: Option<String> = transaction
+            .query_row(
+                "SELECT reason FROM revoked_devices WHERE device_key = ?1",
+                [certificate.device_key.as_bytes().as_slice()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if let Some(reason) = revoked_device {
+            return Err(HubError::RevokedKiosk(
+                certificate.kiosk_id.clone(),
+                if reason.is_empty() {
+                    "no reason given".into()
+                } else {
+                    reason
+                },
+            ));
+        }
         match known {
             Some((_, _, true, reason)) => {
                 return Err(HubError::RevokedKiosk(
@@ -290,20 +343,27 @@ impl HubStore {
             )
         };
         let records_before = count_records(&transaction)?;
-        let mut answers = Vec::with_capacity(request.records.len());
+        let mut answers = Vec::with_capacity(records.len());
         let mut warnings = Vec::new();
-        for (index, record_hex) in request.records.iter().enumerate() {
-            let answer = ingest_one(
-                &transaction,
-                &self.event,
-                &certificate,
-                record_hex,
-                &request.emails,
-                now_ms,
-                &mut warnings,
-            );
+        let mut quota = Quota::read(&transaction, &certificate.kiosk_id, self.record_quota)?;
+        for (index, checked) in records.into_iter().enumerate() {
+            let answer = checked.and_then(|checked| {
+                ingest_one(
+                    &transaction,
+                    &self.event,
+                    &certificate,
+                    &checked,
+                    &request.emails,
+                    now_ms,
+                    &mut warnings,
+                    &mut quota,
+                )
+            });
             answers.push(match answer {
                 Ok(answer) => answer,
+                // No answer: the record stays queued on the kiosk (nothing lost) and comes
+                // again once the organiser raises the limit; the warning below says why.
+                Err(IngestRefusal { reason, .. }) if reason == OVER_QUOTA => continue,
                 Err(IngestRefusal { sequence, reason }) => RecordAnswer {
                     sequence: sequence.unwrap_or(index as u64),
                     status: RecordStatus::Rejected,
@@ -320,11 +380,25 @@ impl HubStore {
                 params![certificate.kiosk_id, now_ms, printable(&request.stand)],
             )?;
         }
-        for warning in &warnings {
-            transaction.execute(
-                "INSERT INTO chain_warnings (kiosk_id, message, at_ms) VALUES (?1, ?2, ?3)",
-                params![certificate.kiosk_id, warning, now_ms],
-            )?;
+        if let Some(warning) = quota.write(&transaction, &certificate.kiosk_id, now_ms)? {
+            warnings.insert(0, warning);
+        }
+        // A kiosk's chain problems are told in a few lines per upload, however many records
+        // it sent: a stolen kiosk cannot fill the hub with warnings either.
+        if warnings.len() > MAX_WARNINGS_PER_UPLOAD {
+            let more = warnings.len() - MAX_WARNINGS_PER_UPLOAD;
+            warnings.truncate(MAX_WARNINGS_PER_UPLOAD);
+            warnings.push(format!(
+                "kiosk {}: {more} more problems in this upload (not listed)",
+                certificate.kiosk_id
+            ));
+        }
+        {
+            let mut insert = transaction
+                .prepare_cached("INSERT INTO chain_warnings (kiosk_id, message, at_ms) VALUES (?1, ?2, ?3)")?;
+            for warning in &warnings {
+                insert.execute(params![certificate.kiosk_id, warning, now_ms])?;
+            }
         }
         transaction.commit()?;
         Ok(UploadResponse {
@@ -712,8 +786,97 @@ impl HubStore {
                 "UPDATE kiosks SET revoked = 1, revoked_reason = ?2, revoked_ms = ?3 WHERE kiosk_id = ?1 AND revoked = 0",
                 params![kiosk_id, reason, now_ms],
             )?;
+            // By device key too: what the relay sends the public hub.
+            self.connection.execute(
+                "INSERT OR IGNORE INTO revoked_devices (device_key, kiosk_id, reason, at_ms)
+                 SELECT device_key, kiosk_id, COALESCE(revoked_reason, ''), COALESCE(revoked_ms, 0)
+                 FROM kiosks WHERE kiosk_id = ?1 AND revoked = 1",
+                [kiosk_id],
+            )?;
         }
         Ok(known)
+    }
+
+    /// Every code and kiosk device the organiser revoked on this hub (or that a venue hub
+    /// relayed), as the relay sends them to the public hub.
+    pub fn revocations(&self) -> Result<RevocationsContent, HubError> {
+        use crate::domain::revocations::{RevokedCode, RevokedDevice};
+        let mut codes = self
+            .connection
+            .prepare("SELECT code_id, reason, at_ms FROM revoked_codes ORDER BY at_ms, code_id")?;
+        let codes = codes
+            .query_map([], |row| {
+                Ok(RevokedCode {
+                    code_id: hex::encode(row.get::<_, Vec<u8>>(0)?),
+                    reason: row.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    at_ms: row.get::<_, Option<i64>>(2)?.unwrap_or(0),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut devices = self
+            .connection
+            .prepare("SELECT kiosk_id, device_key, reason, at_ms FROM revoked_devices ORDER BY at_ms, kiosk_id")?;
+        let devices = devices
+            .query_map([], |row| {
+                Ok(RevokedDevice {
+                    kiosk_id: row.get(0)?,
+                    device_key: hex::encode(row.get::<_, Vec<u8>>(1)?),
+                    reason: row.get(2)?,
+                    at_ms: row.get(3)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RevocationsContent {
+            event_id: self.event.event.id.clone(),
+            codes,
+            devices,
+            signed_at_ms: 0,
+        })
+    }
+
+    /// Applies revocations a venue hub relayed (their signature checked by the caller):
+    /// codes and devices are added, never removed; a known kiosk with a revoked device key is
+    /// marked revoked with the reason. Returns (codes, devices) that were new here.
+    pub fn apply_revocations(&mut self, content: &RevocationsContent) -> Result<(usize, usize), HubError> {
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut added = (0, 0);
+        for code in &content.codes {
+            let Ok(code_id) = hex::decode(&code.code_id) else {
+                continue;
+            };
+            added.0 += transaction.execute(
+                "INSERT OR IGNORE INTO revoked_codes (code_id, reason, at_ms) VALUES (?1, ?2, ?3)",
+                params![
+                    code_id,
+                    crate::hub::trust::printable(&truncate(&code.reason, 200)),
+                    code.at_ms
+                ],
+            )?;
+        }
+        for device in &content.devices {
+            let Ok(key) = hex::decode(&device.device_key) else {
+                continue;
+            };
+            let reason = crate::hub::trust::printable(&truncate(&device.reason, 200));
+            added.1 += transaction.execute(
+                "INSERT OR IGNORE INTO revoked_devices (device_key, kiosk_id, reason, at_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    key,
+                    crate::hub::trust::printable(&truncate(&device.kiosk_id, 64)),
+                    reason,
+                    device.at_ms
+                ],
+            )?;
+            transaction.execute(
+                "UPDATE kiosks SET revoked = 1, revoked_reason = ?3, revoked_ms = ?4
+                 WHERE kiosk_id = ?1 AND device_key = ?2 AND revoked = 0",
+                params![device.kiosk_id, key, reason, device.at_ms],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(added)
     }
 }
 
@@ -776,7 +939,7 @@ impl HubStore {
                 continue;
             };
             let ticket = allowed_ticket(&transaction, &record)?;
-            match prove_award(&event, &record, ticket) {
+            match prove_award(&event, &record, ticket, &CodeCheck::Absent) {
                 Ok(true) => {}
                 Ok(false) => continue,
                 Err(reason) => {
@@ -822,35 +985,303 @@ fn claim_recipient(token_base32: &str) -> Option<String> {
     Some(Recipient::ClaimToken(token.try_into().ok()?).describe())
 }
 
-struct IngestRefusal {
+#[derive(Debug)]
+pub struct IngestRefusal {
     sequence: Option<u64>,
     reason: String,
 }
 
+/// How many warnings one upload may add to the console's list.
+const MAX_WARNINGS_PER_UPLOAD: usize = 20;
+
+/// The default number of records one kiosk may store on the hub: one record every two seconds,
+/// twelve hours a day, over the event's days plus a day of set-up. A kiosk serves one visitor
+/// at a time, so a genuine kiosk stays far below it (the demo event's ten days: 237,600), while
+/// a stolen one cannot fill the hub's disk. `hub serve --kiosk-quota` changes it.
+pub fn default_record_quota(event: &EventDefinition) -> u64 {
+    let day = |text: &str| chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok();
+    let days = match (day(&event.event.starts), day(&event.event.ends)) {
+        (Some(starts), Some(ends)) => u64::try_from((ends - starts).num_days()).unwrap_or(0) + 1,
+        _ => 1,
+    };
+    (days.min(366) + 1) * 12 * 3600 / 2
+}
+
+/// A kiosk's records against its quota during one upload.
+struct Quota {
+    limit: u64,
+    stored: u64,
+    refused_now: u64,
+}
+
+impl Quota {
+    fn read(transaction: &Connection, kiosk_id: &str, limit: u64) -> Result<Self, rusqlite::Error> {
+        let stored: i64 = transaction
+            .prepare_cached("SELECT COUNT(*) FROM records WHERE kiosk_id = ?1")?
+            .query_row([kiosk_id], |row| row.get(0))?;
+        Ok(Self {
+            limit,
+            stored: u64::try_from(stored).unwrap_or(0),
+            refused_now: 0,
+        })
+    }
+
+    /// Room for one more new record?
+    fn take(&mut self) -> bool {
+        if self.stored >= self.limit {
+            self.refused_now += 1;
+            false
+        } else {
+            self.stored += 1;
+            true
+        }
+    }
+
+    fn write(&self, transaction: &Connection, kiosk_id: &str, now_ms: i64) -> Result<Option<String>, rusqlite::Error> {
+        if self.refused_now == 0 {
+            return Ok(None);
+        }
+        transaction.execute(
+            "UPDATE kiosks SET over_quota = over_quota + ?2, over_quota_ms = ?3 WHERE kiosk_id = ?1",
+            params![kiosk_id, i64::try_from(self.refused_now).unwrap_or(i64::MAX), now_ms],
+        )?;
+        Ok(Some(format!(
+            "kiosk {kiosk_id} reached this hub's limit of {} records per kiosk: {} more records were not stored and \
+             wait on the kiosk. If this kiosk is genuine, raise the limit (`badge-kiosk hub serve --kiosk-quota N`) \
+             and they arrive at its next sync; if it was stolen, revoke it (`badge-kiosk hub kiosk revoke {kiosk_id}`)",
+            self.limit, self.refused_now
+        )))
+    }
+}
+
+/// What `UploadChecker::check` found about one record: its bytes, parsed, with a verified
+/// signature, and what its attendance code proves.
+pub struct CheckedRecord {
+    bytes: Vec<u8>,
+    record: AwardRecord,
+    hash: [u8; 32],
+    code: CodeCheck,
+}
+
+/// A version 2 record's attendance code, after the batch of signatures.
+enum CodeCheck {
+    /// No code to check (version 1, or an allow-listed ticket).
+    Absent,
+    Genuine(crate::domain::code::CodeClaims),
+    Refused(String),
+}
+
+/// A record read from an upload, before its signatures' results: bytes, record, the index of
+/// its own signature job, and its code's claims with the range of its code's jobs.
+type ParsedRecord = (
+    Vec<u8>,
+    AwardRecord,
+    usize,
+    Result<(crate::domain::code::CodeClaims, std::ops::Range<usize>), String>,
+);
+
+/// An upload whose certificate and signatures were checked; `HubStore::write_upload` stores it.
+pub struct CheckedUpload {
+    certificate: KioskCertificate,
+    certificate_bytes: Vec<u8>,
+    records: Vec<Result<CheckedRecord, IngestRefusal>>,
+}
+
+/// Checks uploads against the event: the certificate, then every record's signature and
+/// every attendance code's signature in batches across the cores (`hub::signatures`). Needs
+/// no database, so the server runs it before taking the store's lock: kiosks syncing at once
+/// verify in parallel and only their writes wait for each other.
+#[derive(Clone)]
+pub struct UploadChecker {
+    event: std::sync::Arc<EventDefinition>,
+    keys: std::sync::Arc<Vec<VerifyingKey>>,
+    signatures: std::sync::Arc<SignatureChecker>,
+}
+
+impl UploadChecker {
+    /// The signature checker (its cache remembers what this hub verified).
+    pub fn signatures(&self) -> &SignatureChecker {
+        &self.signatures
+    }
+
+    /// Signatures actually verified so far (each signature is verified once).
+    pub fn verifications(&self) -> u64 {
+        self.signatures.verifications()
+    }
+
+    pub fn check(&self, request: &UploadRequest) -> Result<CheckedUpload, HubError> {
+        use crate::domain::code::{event_tag, AttendanceCode, CodeRefusal, CODE_PREFIX};
+        use crate::hub::signatures::SignatureJob;
+        let event = &*self.event;
+        if request.event_id != event.event.id {
+            return Err(HubError::OtherEvent {
+                expected: event.event.id.clone(),
+                found: request.event_id.clone(),
+            });
+        }
+        let certificate_bytes = hex::decode(&request.certificate)
+            .map_err(|_| HubError::Unenrolled("the certificate is unreadable".into()))?;
+        let certificate = KioskCertificate::from_bytes(&certificate_bytes)
+            .map_err(|_| HubError::Unenrolled("the certificate is unreadable".into()))?;
+        certificate
+            .verify(&event.event.id, &self.keys)
+            .map_err(|error| HubError::Unenrolled(error.to_string()))?;
+        let tag = event_tag(&event.event.id);
+        let refuse = |sequence: Option<u64>, reason: String| IngestRefusal { sequence, reason };
+        // First pass: parse, and list the signatures to check (the record's, its code's).
+        let mut jobs: Vec<SignatureJob> = Vec::with_capacity(request.records.len() * 2);
+        let mut parsed: Vec<Result<ParsedRecord, IngestRefusal>> = Vec::with_capacity(request.records.len());
+        for record_hex in &request.records {
+            let entry = (|| {
+                let bytes = hex::decode(record_hex).map_err(|_| refuse(None, "the record is not hex".into()))?;
+                let record = AwardRecord::from_bytes(&bytes).map_err(|error| refuse(None, error.to_string()))?;
+                let sequence = record.sequence;
+                if record.kiosk_id != certificate.kiosk_id {
+                    return Err(refuse(
+                        Some(sequence),
+                        format!(
+                            "record of kiosk {:?} sent with the certificate of {:?}",
+                            record.kiosk_id, certificate.kiosk_id
+                        ),
+                    ));
+                }
+                let message = record
+                    .signed_message()
+                    .map_err(|error| refuse(Some(sequence), error.to_string()))?;
+                let record_job = jobs.len();
+                jobs.push(SignatureJob {
+                    key: certificate.device_key,
+                    message,
+                    signature: record.signature,
+                });
+                let code = match record.code.as_deref() {
+                    Some(code) if !code.is_empty() => (|| {
+                        let text = format!("{CODE_PREFIX}{}", crate::domain::base32::encode(code));
+                        let not_issued = |refusal: CodeRefusal| {
+                            format!("the record's code was not issued by the organiser: {refusal}")
+                        };
+                        let parsed = AttendanceCode::parse(&text)
+                            .map_err(|refusal| format!("the record's code is unreadable: {refusal}"))?;
+                        if parsed.event_tag != tag {
+                            return Err(not_issued(CodeRefusal::OtherEvent));
+                        }
+                        let message = parsed.signed_message(&event.event.id).map_err(not_issued)?;
+                        let start = jobs.len();
+                        for key in self
+                            .keys
+                            .iter()
+                            .filter(|key| crate::domain::keys::key_hint(key) == parsed.key_hint)
+                        {
+                            jobs.push(SignatureJob {
+                                key: *key,
+                                message: message.clone(),
+                                signature: parsed.signature,
+                            });
+                        }
+                        if jobs.len() == start {
+                            return Err(not_issued(CodeRefusal::UnknownKey));
+                        }
+                        Ok((parsed.claims, start..jobs.len()))
+                    })(),
+                    _ => Ok((
+                        crate::domain::code::CodeClaims {
+                            code_id: crate::domain::code::CodeId([0; 10]),
+                            role: crate::domain::code::Role::Visitor,
+                            holder: None,
+                            valid_from: 0,
+                            valid_until: 0,
+                        },
+                        0..0,
+                    )),
+                };
+                Ok((bytes, record, record_job, code))
+            })();
+            parsed.push(entry);
+        }
+        // Then every signature at once.
+        let genuine = self.signatures.check(&jobs);
+        let records = parsed
+            .into_iter()
+            .map(|entry| {
+                let (bytes, record, record_job, code) = entry?;
+                let sequence = record.sequence;
+                if !genuine.get(record_job).copied().unwrap_or(false) {
+                    return Err(refuse(
+                        Some(sequence),
+                        crate::domain::award::RecordError::BadSignature.to_string(),
+                    ));
+                }
+                if record.content.event_id != event.event.id {
+                    return Err(refuse(
+                        Some(sequence),
+                        format!("record of event {:?}", record.content.event_id),
+                    ));
+                }
+                if event.badge(&record.content.badge_id).is_none() {
+                    return Err(refuse(
+                        Some(sequence),
+                        format!("the event has no badge {:?}", record.content.badge_id),
+                    ));
+                }
+                let code = match code {
+                    Ok((_, range)) if range.is_empty() => CodeCheck::Absent,
+                    Ok((claims, range)) => {
+                        if genuine.get(range).is_some_and(|results| results.iter().any(|ok| *ok)) {
+                            CodeCheck::Genuine(claims)
+                        } else {
+                            CodeCheck::Refused(format!(
+                                "the record's code was not issued by the organiser: {}",
+                                CodeRefusal::Forged
+                            ))
+                        }
+                    }
+                    Err(reason) => CodeCheck::Refused(reason),
+                };
+                let hash: [u8; 32] = Sha256::digest(&bytes).into();
+                Ok(CheckedRecord {
+                    bytes,
+                    record,
+                    hash,
+                    code,
+                })
+            })
+            .collect();
+        Ok(CheckedUpload {
+            certificate,
+            certificate_bytes,
+            records,
+        })
+    }
+}
+
 /// Ingests one record, then keeps the clear email sent with it (already checked against
 /// the record's signed hash) so the hub can issue on the badge platform.
+#[allow(clippy::too_many_arguments)]
 fn ingest_one(
     transaction: &rusqlite::Transaction<'_>,
     event: &EventDefinition,
     certificate: &KioskCertificate,
-    record_hex: &str,
+    checked: &CheckedRecord,
     emails: &BTreeMap<u64, String>,
     now_ms: i64,
     warnings: &mut Vec<String>,
+    quota: &mut Quota,
 ) -> Result<RecordAnswer, IngestRefusal> {
-    let mut answer = ingest_record(transaction, event, certificate, record_hex, emails, now_ms, warnings)?;
+    let mut answer = ingest_record(transaction, event, checked, emails, now_ms, warnings, quota)?;
     if let Some(email) = emails.get(&answer.sequence) {
         // OR IGNORE: a redelivery never brings back an email the hub already erased.
         transaction
-            .execute(
+            .prepare_cached(
                 "INSERT OR IGNORE INTO record_emails (kiosk_id, sequence, email, received_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![
+            )
+            .and_then(|mut insert| {
+                insert.execute(params![
                     certificate.kiosk_id,
                     i64::try_from(answer.sequence).unwrap_or(i64::MAX),
                     normalise_email(email),
                     now_ms
-                ],
-            )
+                ])
+            })
             .map_err(|error| IngestRefusal {
                 sequence: Some(answer.sequence),
                 reason: format!("hub storage error: {error}"),
@@ -863,43 +1294,23 @@ fn ingest_one(
 fn ingest_record(
     transaction: &rusqlite::Transaction<'_>,
     event: &EventDefinition,
-    certificate: &KioskCertificate,
-    record_hex: &str,
+    checked: &CheckedRecord,
     emails: &BTreeMap<u64, String>,
     now_ms: i64,
     warnings: &mut Vec<String>,
+    quota: &mut Quota,
 ) -> Result<RecordAnswer, IngestRefusal> {
+    let CheckedRecord {
+        bytes,
+        record,
+        hash,
+        code,
+    } = checked;
     let refuse = |sequence: Option<u64>, reason: String| IngestRefusal { sequence, reason };
-    let bytes = hex::decode(record_hex).map_err(|_| refuse(None, "the record is not hex".into()))?;
-    let record = AwardRecord::from_bytes(&bytes).map_err(|error| refuse(None, error.to_string()))?;
     let sequence = record.sequence;
     let storage = |error: rusqlite::Error| refuse(Some(sequence), format!("hub storage error: {error}"));
-    if record.kiosk_id != certificate.kiosk_id {
-        return Err(refuse(
-            Some(sequence),
-            format!(
-                "record of kiosk {:?} sent with the certificate of {:?}",
-                record.kiosk_id, certificate.kiosk_id
-            ),
-        ));
-    }
-    record
-        .verify(&certificate.device_key)
-        .map_err(|error| refuse(Some(sequence), error.to_string()))?;
-    if record.content.event_id != event.event.id {
-        return Err(refuse(
-            Some(sequence),
-            format!("record of event {:?}", record.content.event_id),
-        ));
-    }
-    if event.badge(&record.content.badge_id).is_none() {
-        return Err(refuse(
-            Some(sequence),
-            format!("the event has no badge {:?}", record.content.badge_id),
-        ));
-    }
-    let ticket = allowed_ticket(transaction, &record).map_err(storage)?;
-    let proven = match prove_award(event, &record, ticket) {
+    let ticket = allowed_ticket(transaction, record).map_err(storage)?;
+    let proven = match prove_award(event, record, ticket, code) {
         Ok(proven) => proven,
         Err(reason) => return Err(refuse(Some(sequence), reason)),
     };
@@ -925,37 +1336,20 @@ fn ingest_record(
             }
         }
     }
-    let hash: [u8; 32] = Sha256::digest(&bytes).into();
-    let existing: Option<Vec<u8>> = transaction
-        .query_row(
-            "SELECT record_hash FROM records WHERE kiosk_id = ?1 AND sequence = ?2",
-            params![record.kiosk_id, sequence as i64],
-            |row| row.get(0),
-        )
-        .optional()
+    let existing: Option<(Vec<u8>, String)> = transaction
+        .prepare_cached("SELECT record_hash, outcome FROM records WHERE kiosk_id = ?1 AND sequence = ?2")
+        .and_then(|mut select| {
+            select
+                .query_row(params![record.kiosk_id, sequence as i64], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()
+        })
         .map_err(storage)?;
-    if let Some(existing) = existing {
-        if existing == hash {
+    if let Some((existing, outcome)) = existing {
+        if existing == hash.as_slice() {
             // Redelivery (the answer to an earlier upload was lost): same answer, no change.
-            let outcome: String = transaction
-                .query_row(
-                    "SELECT outcome FROM records WHERE kiosk_id = ?1 AND sequence = ?2",
-                    params![record.kiosk_id, sequence as i64],
-                    |row| row.get(0),
-                )
-                .map_err(storage)?;
-            let status = if outcome == "duplicate" {
-                RecordStatus::Duplicate
-            } else {
-                RecordStatus::Accepted
-            };
-            return Ok(RecordAnswer {
-                sequence,
-                status,
-                // The same answer as the first time, an unproven record's reason included.
-                reason: (outcome == "unproven").then(|| UNPROVEN_REASON.to_owned()),
-                email_received: false,
-            });
+            return Ok(stored_answer(sequence, &outcome));
         }
         warnings.push(format!(
             "kiosk {} sent two different records #{sequence} (a fork)",
@@ -966,13 +1360,13 @@ fn ingest_record(
             "another record with this sequence number was already received (fork)".into(),
         ));
     }
+    if !quota.take() {
+        return Err(refuse(Some(sequence), OVER_QUOTA.into()));
+    }
     // Chain continuity: report gaps, accept anyway (records are individually signed).
     let (head_sequence, head_hash): (i64, Option<Vec<u8>>) = transaction
-        .query_row(
-            "SELECT head_sequence, head_hash FROM kiosks WHERE kiosk_id = ?1",
-            [&record.kiosk_id],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
+        .prepare_cached("SELECT head_sequence, head_hash FROM kiosks WHERE kiosk_id = ?1")
+        .and_then(|mut select| select.query_row([&record.kiosk_id], |row| Ok((row.get(0)?, row.get(1)?))))
         .map_err(storage)?;
     let head_sequence = u64::try_from(head_sequence).unwrap_or(0);
     if sequence == head_sequence + 1 {
@@ -993,58 +1387,44 @@ fn ingest_record(
     }
     if sequence > head_sequence {
         transaction
-            .execute(
-                "UPDATE kiosks SET head_sequence = ?2, head_hash = ?3 WHERE kiosk_id = ?1",
-                params![record.kiosk_id, sequence as i64, hash.as_slice()],
-            )
+            .prepare_cached("UPDATE kiosks SET head_sequence = ?2, head_hash = ?3 WHERE kiosk_id = ?1")
+            .and_then(|mut update| update.execute(params![record.kiosk_id, sequence as i64, hash.as_slice()]))
             .map_err(storage)?;
     }
     let content = &record.content;
-    let mut status = RecordStatus::Accepted;
-    if !proven {
-        // Kept as evidence for the organiser, never an award (see `prove_award`).
-        transaction
-            .execute(
-                "INSERT INTO records (kiosk_id, sequence, record_hash, previous_hash, kind, badge_id, code_id, stand, recipient,
-                                      created_at_ms, received_ms, outcome, signed_bytes)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'unproven', ?12)",
-                params![
-                    record.kiosk_id,
-                    sequence as i64,
-                    hash.as_slice(),
-                    record.previous_hash.as_slice(),
-                    content.kind.name(),
-                    content.badge_id,
-                    content.code_id,
-                    content.stand,
-                    content.recipient.describe(),
-                    content.created_at_ms,
-                    now_ms,
-                    bytes,
-                ],
-            )
-            .map_err(storage)?;
+    let revoked = match proven {
+        true => revoked_code(transaction, &content.code_id).map_err(storage)?,
+        false => None,
+    };
+    let outcome = if let Some(reason) = &revoked {
+        // Kept as evidence with the organiser's reason, never an award.
         warnings.push(format!(
-            "kiosk {}: record #{sequence} carries no signed attendance code (an older kiosk, or a ticket from an \
-             allow-list the hub does not hold: `badge-kiosk hub tickets FILE.csv`): kept for review, not awarded",
+            "kiosk {}: record #{sequence} is for a code the organiser revoked ({reason}): kept for review, not awarded",
             record.kiosk_id
         ));
-        return Ok(RecordAnswer {
-            sequence,
-            status,
-            reason: Some(UNPROVEN_REASON.into()),
-            email_received: false,
-        });
-    }
-    if content.kind.is_award() && !insert_award(transaction, &record).map_err(storage)? {
-        status = RecordStatus::Duplicate;
-    }
+        "revoked"
+    } else if !proven {
+        // Kept as evidence for the organiser, never an award (see `prove_award`).
+        warnings.push(format!(
+            "kiosk {}: record #{sequence} carries no signed attendance code (an older kiosk, or a ticket from an \
+             allow-list the hub does not hold: `badge-kiosk hub tickets FILE.csv`; a ticket record from a kiosk \
+             older than record version 3 cannot be told from a forgery): kept for review, not awarded",
+            record.kiosk_id
+        ));
+        "unproven"
+    } else if content.kind.is_award() && !insert_award(transaction, record).map_err(storage)? {
+        "duplicate"
+    } else {
+        "accepted"
+    };
     transaction
-        .execute(
+        .prepare_cached(
             "INSERT INTO records (kiosk_id, sequence, record_hash, previous_hash, kind, badge_id, code_id, stand, recipient,
                                   created_at_ms, received_ms, outcome, signed_bytes)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            params![
+        )
+        .and_then(|mut insert| {
+            insert.execute(params![
                 record.kiosk_id,
                 sequence as i64,
                 hash.as_slice(),
@@ -1056,13 +1436,21 @@ fn ingest_record(
                 content.recipient.describe(),
                 content.created_at_ms,
                 now_ms,
-                if status == RecordStatus::Duplicate { "duplicate" } else { "accepted" },
+                outcome,
                 bytes,
-            ],
-        )
+            ])
+        })
         .map_err(storage)?;
-    link_claim(transaction, &record, &hash).map_err(storage)?;
-    if content.kind == RecordKind::PathwayStep {
+    if outcome == "revoked" {
+        return Err(refuse(
+            Some(sequence),
+            revoked_reason(revoked.as_deref().unwrap_or_default()),
+        ));
+    }
+    if outcome != "unproven" {
+        link_claim(transaction, &record, &hash).map_err(storage)?;
+    }
+    if outcome != "unproven" && content.kind == RecordKind::PathwayStep {
         merge_pathway(
             transaction,
             event,
@@ -1072,12 +1460,23 @@ fn ingest_record(
         )
         .map_err(storage)?;
     }
-    Ok(RecordAnswer {
+    Ok(stored_answer(sequence, outcome))
+}
+
+/// The answer for a stored record, the same at its first delivery and at every redelivery.
+fn stored_answer(sequence: u64, outcome: &str) -> RecordAnswer {
+    let (status, reason) = match outcome {
+        "duplicate" => (RecordStatus::Duplicate, None),
+        "unproven" => (RecordStatus::Accepted, Some(UNPROVEN_REASON.to_owned())),
+        "revoked" => (RecordStatus::Rejected, Some(revoked_reason(""))),
+        _ => (RecordStatus::Accepted, None),
+    };
+    RecordAnswer {
         sequence,
         status,
-        reason: None,
+        reason,
         email_received: false,
-    })
+    }
 }
 
 /// Notes the claim link a proven award record carries (accepted or duplicate), so that
@@ -1103,6 +1502,33 @@ fn link_claim(
     Ok(())
 }
 
+/// What a kiosk is told for a record whose code the organiser revoked.
+fn revoked_reason(why: &str) -> String {
+    let why = if why.is_empty() {
+        String::new()
+    } else {
+        format!(" ({why})")
+    };
+    format!(
+        "the organiser revoked this code{why}: no badge is awarded for it; the hub keeps the record for the \
+         organiser's review (ask the organiser if the visitor should get the badge)"
+    )
+}
+
+/// The organiser's reason when `code_id` was revoked (`hub revoke`), else None.
+fn revoked_code(transaction: &rusqlite::Transaction<'_>, code_id: &[u8]) -> Result<Option<String>, rusqlite::Error> {
+    transaction
+        .prepare_cached("SELECT reason FROM revoked_codes WHERE code_id = ?1")?
+        .query_row([code_id], |row| row.get::<_, Option<String>>(0))
+        .optional()
+        .map(|found| found.map(Option::unwrap_or_default))
+}
+
+/// What the hub answers for a record over its kiosk's quota (it is not stored).
+pub const OVER_QUOTA: &str = "this hub holds as many records from this kiosk as it accepts from one kiosk: the record \
+     was not stored; ask the organiser (the console names the kiosk; `badge-kiosk hub serve --kiosk-quota N` raises \
+     the limit)";
+
 /// What the hub answers for a record it keeps without awarding it.
 pub const UNPROVEN_REASON: &str = "kept on the hub for the organiser's review, not awarded: the record carries no \
      attendance code signed by the event key (update badge-kiosk on the kiosk)";
@@ -1111,19 +1537,27 @@ pub const UNPROVEN_REASON: &str = "kept on the hub for the organiser's review, n
 const VALIDITY_SLACK_S: i64 = 3600;
 
 /// Proves an award at the hub (version 2 records): the code it carries was signed by the
-/// event key, is this record's code id, is a visitor's code, was valid when the record
-/// was made (give or take an hour of kiosk clock), and names the same registration.
+/// event key (checked in the batch, `code`), is this record's code id, is a visitor's code,
+/// was valid when the record was made (give or take an hour of kiosk clock), and names the
+/// same registration.
 /// A version 2 record without a code is an allow-listed ticket: `ticket` is what the hub's
 /// copy of the allow-list holds for its code id (`Some(registration)`), and proves it.
 /// Ok(false): no code to prove it with (version 1, or a ticket the hub's allow-list does not
 /// hold): the hub keeps the record as evidence and awards nothing for it. Err: a code that
 /// is not genuine.
-fn prove_award(event: &EventDefinition, record: &AwardRecord, ticket: Option<Option<String>>) -> Result<bool, String> {
-    use crate::domain::code::{AttendanceCode, CodeVerifier, Role};
-    let Some(code) = record.code.as_deref() else {
-        return Ok(false);
-    };
-    if code.is_empty() {
+fn prove_award(
+    event: &EventDefinition,
+    record: &AwardRecord,
+    ticket: Option<Option<String>>,
+    code: &CodeCheck,
+) -> Result<bool, String> {
+    use crate::domain::allowlist::{ticket_code_id, ticket_hash};
+    use crate::domain::code::Role;
+    if let Some(text) = record.ticket.as_deref() {
+        // Version 3: the barcode's own text, which only its holder had.
+        if ticket_code_id(&ticket_hash(&event.event.id, text)).as_slice() != record.content.code_id.as_slice() {
+            return Err("the record's ticket is not the ticket of its code id".into());
+        }
         let Some(registration) = ticket else {
             return Ok(false);
         };
@@ -1134,19 +1568,19 @@ fn prove_award(event: &EventDefinition, record: &AwardRecord, ticket: Option<Opt
         }
         return Ok(true);
     }
-    let text = format!(
-        "{}{}",
-        crate::domain::code::CODE_PREFIX,
-        crate::domain::base32::encode(code)
-    );
-    let parsed =
-        AttendanceCode::parse(&text).map_err(|refusal| format!("the record's code is unreadable: {refusal}"))?;
-    let verifier = CodeVerifier::new(&event.event.id, event.public_keys(), Default::default());
-    // The window is checked below with the kiosk clock's slack; here only the signature.
-    let verified = verifier
-        .verify(&text, i64::from(parsed.claims.valid_from))
-        .map_err(|refusal| format!("the record's code was not issued by the organiser: {refusal}"))?;
-    let claims = verified.claims;
+    let Some(code_bytes) = record.code.as_deref() else {
+        return Ok(false);
+    };
+    if code_bytes.is_empty() {
+        // A version 2 ticket record carries only the code id, which a kiosk holding the
+        // list's hashes can make for every ticket: never awarded, kept for review.
+        return Ok(false);
+    }
+    let claims = match code {
+        CodeCheck::Genuine(claims) => claims,
+        CodeCheck::Refused(reason) => return Err(reason.clone()),
+        CodeCheck::Absent => return Err("the record's code was not checked: send it again".into()),
+    };
     if claims.code_id.0.as_slice() != record.content.code_id.as_slice() {
         return Err("the record's code id is not the id of the code it carries".into());
     }
@@ -1169,13 +1603,13 @@ fn prove_award(event: &EventDefinition, record: &AwardRecord, ticket: Option<Opt
     Ok(true)
 }
 
-/// What the hub's allow-list holds for a ticket record's code id (records with a signed code,
-/// and version 1 records, are never looked up).
+/// What the hub's allow-list holds for a version 3 ticket record's code id (other records are
+/// never looked up).
 fn allowed_ticket(
     transaction: &rusqlite::Transaction<'_>,
     record: &AwardRecord,
 ) -> Result<Option<Option<String>>, rusqlite::Error> {
-    if record.code.as_deref().is_none_or(|code| !code.is_empty()) {
+    if record.ticket.is_none() {
         return Ok(None);
     }
     transaction

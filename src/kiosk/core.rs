@@ -60,6 +60,9 @@ pub struct Identified {
     /// The signed code's bytes, carried in version 2 records so the hub can check the event
     /// key signed it; empty for a ticket from an imported allow-list.
     pub code: Vec<u8>,
+    /// An allow-listed ticket's text as scanned, carried in version 3 records so the hub can
+    /// check it against its own copy of the list (the kiosk's hashes prove nothing there).
+    pub ticket: Option<String>,
 }
 
 /// How the visitor chose to receive the badge.
@@ -298,6 +301,7 @@ impl KioskCore {
             // into the queue's table, after this core was opened.
             Ok(verified) if self.store.is_revoked(&verified.claims.code_id.0)? => Err(CodeRefusal::Revoked.into()),
             Ok(verified) => Ok(Identified {
+                ticket: None,
                 code: code_bytes(text),
                 code_id: verified.claims.code_id.0.to_vec(),
                 short_id: verified.claims.code_id.short(),
@@ -314,6 +318,7 @@ impl KioskCore {
                     Some(registration) => {
                         let code_id = allowlist::ticket_code_id(&hash);
                         Ok(Identified {
+                            ticket: Some(text.to_owned()),
                             code: Vec::new(),
                             short_id: CodeId(code_id).short(),
                             code_id: code_id.to_vec(),
@@ -432,7 +437,7 @@ impl KioskCore {
             recipient,
             created_at_ms: self.now()?.now_ms,
         };
-        match self.append(content, email.as_deref(), &identified.code)? {
+        match self.append(content, email.as_deref(), identified)? {
             AppendOutcome::Appended(record) => Ok(ClaimOutcome::Saved {
                 sequence: record.sequence,
                 badge_id,
@@ -487,7 +492,7 @@ impl KioskCore {
                 recipient: Recipient::None,
                 created_at_ms: now_ms,
             };
-            if matches!(self.append(step, None, &identified.code)?, AppendOutcome::Appended(_)) {
+            if matches!(self.append(step, None, identified)?, AppendOutcome::Appended(_)) {
                 outcome.newly_recorded = true;
             }
             let visited = self.store.steps_for(&event_id, &badge_id, &identified.code_id)?;
@@ -512,7 +517,7 @@ impl KioskCore {
                     recipient,
                     created_at_ms: now_ms,
                 };
-                match self.append(award, None, &identified.code)? {
+                match self.append(award, None, identified)? {
                     AppendOutcome::Appended(_) => status.awarded_now = true,
                     AppendOutcome::AlreadyRecorded { .. } => status.already_awarded = true,
                 }
@@ -522,10 +527,25 @@ impl KioskCore {
         Ok(outcome)
     }
 
-    fn append(&mut self, content: AwardContent, email: Option<&str>, code: &[u8]) -> Result<AppendOutcome, KioskError> {
-        Ok(self
-            .store
-            .append_with_code(&self.device_key, &self.kiosk_id, content, email, Some(code.to_vec()))?)
+    /// Signs a version 3 record for an allow-listed ticket, version 2 for a signed code.
+    fn append(
+        &mut self,
+        content: AwardContent,
+        email: Option<&str>,
+        identified: &Identified,
+    ) -> Result<AppendOutcome, KioskError> {
+        Ok(match &identified.ticket {
+            Some(ticket) => self
+                .store
+                .append_with_ticket(&self.device_key, &self.kiosk_id, content, email, ticket)?,
+            None => self.store.append_with_code(
+                &self.device_key,
+                &self.kiosk_id,
+                content,
+                email,
+                Some(identified.code.clone()),
+            )?,
+        })
     }
 
     pub fn import_allow_list(&mut self, csv: &[u8]) -> Result<allowlist::ImportSummary, String> {

@@ -726,6 +726,7 @@ mod tests {
             holder: holder.map(str::to_owned),
             short_id: "AAAA-BBBB".into(),
             code: Vec::new(),
+            ticket: None,
         }
     }
 

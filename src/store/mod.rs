@@ -333,6 +333,33 @@ impl Store {
         email: Option<&str>,
         code: Option<Vec<u8>>,
     ) -> Result<AppendOutcome, StoreError> {
+        self.append_signed(content, email, |sequence, previous, content| {
+            AwardRecord::sign_with_code(device_key, kiosk_id, sequence, previous, content, code)
+        })
+    }
+
+    /// Signs and appends a version 3 record for an allow-listed ticket (its scanned text,
+    /// which the hub checks against its own copy of the list), unless the same award (or
+    /// step) already exists.
+    pub fn append_with_ticket(
+        &mut self,
+        device_key: &SigningKey,
+        kiosk_id: &str,
+        content: AwardContent,
+        email: Option<&str>,
+        ticket: &str,
+    ) -> Result<AppendOutcome, StoreError> {
+        self.append_signed(content, email, |sequence, previous, content| {
+            AwardRecord::sign_with_ticket(device_key, kiosk_id, sequence, previous, content, ticket)
+        })
+    }
+
+    fn append_signed(
+        &mut self,
+        content: AwardContent,
+        email: Option<&str>,
+        sign: impl FnOnce(u64, RecordHash, AwardContent) -> Result<AwardRecord, RecordError>,
+    ) -> Result<AppendOutcome, StoreError> {
         let transaction = self
             .connection
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -367,7 +394,7 @@ impl Store {
             });
         }
         let (head_sequence, head_hash) = read_head(&transaction)?;
-        let record = AwardRecord::sign_with_code(device_key, kiosk_id, head_sequence + 1, head_hash, content, code)?;
+        let record = sign(head_sequence + 1, head_hash, content)?;
         let hash = record.hash()?;
         transaction.execute(
             "INSERT INTO records (sequence, kind, event_id, badge_id, code_id, stand, recipient,

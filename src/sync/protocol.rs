@@ -11,6 +11,8 @@ pub const UPLOAD_PATH: &str = "/api/v1/records";
 pub const BUNDLE_PATH: &str = "/api/v1/bundle";
 pub const ENROL_PATH: &str = "/api/v1/enrol";
 pub const HEALTH_PATH: &str = "/api/v1/health";
+/// A venue hub's relay posts the organiser's revocations here (`domain::revocations`).
+pub const REVOCATIONS_PATH: &str = "/api/v1/revocations";
 /// The hub refuses larger bodies; the kiosk never builds one.
 pub const MAX_UPLOAD_BYTES: usize = 4 * 1024 * 1024;
 /// The kiosk refuses to read larger answers.

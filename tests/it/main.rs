@@ -9,6 +9,7 @@ mod attacks_hardening;
 mod attacks_sync;
 mod attacks_time;
 mod attacks_delivery;
+mod attacks_ingest;
 mod claim_email;
 mod cli;
 mod console_browser;

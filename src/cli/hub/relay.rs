@@ -87,6 +87,15 @@ pub(super) fn relay(config: &Config, args: RelayArgs) -> Result<()> {
     for problem in &summary.kiosk_problems {
         println!("  {problem}");
     }
+    if summary.revocations_sent > 0 {
+        println!(
+            "{} sent to the public hub",
+            crate::plural::count(summary.revocations_sent, "revocation", "revocations")
+        );
+    }
+    if let Some(problem) = &summary.revocations_problem {
+        println!("revocations not sent: {problem}");
+    }
     if summary.refused > 0 {
         println!("refusals: badge-kiosk hub status --data {}", args.data.display());
     }

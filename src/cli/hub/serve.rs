@@ -28,6 +28,7 @@ pub(super) fn run(config: &Config, args: HubServeArgs) -> Result<()> {
         credentials,
         no_email,
         smtp_insecure,
+        kiosk_quota,
         relay,
     } = args;
     if let Some(url) = &smtp_url {
@@ -45,6 +46,9 @@ pub(super) fn run(config: &Config, args: HubServeArgs) -> Result<()> {
     let (mut store, event) = open_hub(config, &data)?;
     // Awards whose address arrived while the hub was stopped (imports) wait in the outbox.
     store.queue_award_emails(chrono::Utc::now().timestamp_millis())?;
+    if let Some(quota) = kiosk_quota {
+        store.set_record_quota(quota);
+    }
     let issuer = match platform {
         Some(platform) => Some(console_issuer(
             Platform::parse(&platform)?,
