@@ -237,7 +237,7 @@ impl FilledKiosk {
         .trusting(self.event.definition.public_keys());
         async move {
             let store = Arc::new(Mutex::new(Store::open(&queue)?));
-            Ok(sync_once(&store, &settings, &http_client(settings.request_timeout), |_, _| {}).await?)
+            Ok(sync_once(&store, &settings, &http_client(settings.request_timeout)?, |_, _| {}).await?)
         }
     }
 }

@@ -568,7 +568,9 @@ fn the_organiser_runs_the_day_from_the_console_in_chromium() {
     browser.click("details.revoke summary");
     browser.type_into("details.revoke input[name=reason]", "stolen kiosk");
     browser.click("details.revoke button");
-    let notice = browser.wait_for_text(".notice:not(.warning)", "the kiosk's revocation", |text| !text.is_empty());
+    let notice = browser.wait_for_text(".notice:not(.warning)", "the kiosk's revocation", |text| {
+        !text.is_empty()
+    });
     assert!(notice.contains("Kiosk hall-a revoked"), "{notice}");
     assert!(browser.text("table.fleet").contains("revoked"));
     kiosk(&["claim", &visitor_code(&event, None), "--email", "late@example.org"]);

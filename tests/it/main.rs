@@ -5,11 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod attacks;
+mod attacks_delivery;
 mod attacks_hardening;
+mod attacks_ingest;
 mod attacks_sync;
 mod attacks_time;
-mod attacks_delivery;
-mod attacks_ingest;
 mod claim_email;
 mod cli;
 mod console_browser;
