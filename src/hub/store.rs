@@ -1448,7 +1448,7 @@ fn ingest_record(
         ));
     }
     if outcome != "unproven" {
-        link_claim(transaction, &record, &hash).map_err(storage)?;
+        link_claim(transaction, record, hash).map_err(storage)?;
     }
     if outcome != "unproven" && content.kind == RecordKind::PathwayStep {
         merge_pathway(
