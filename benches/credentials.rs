@@ -5,7 +5,7 @@
 // A benchmark stops on a broken set-up, as a test does.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use badge_kiosk::credential::bench::{sample_created, sample_input, BENCH_KEY_SEED};
+use badge_kiosk::bench::credentials::{sample_created, sample_input, BENCH_KEY_SEED};
 use badge_kiosk::credential::sign;
 use ed25519_dalek::SigningKey;
 

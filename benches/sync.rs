@@ -7,7 +7,7 @@
 // A benchmark stops on a broken set-up, as a test does.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use badge_kiosk::sync::bench::{one_core_floor, FilledFleet, FilledKiosk};
+use badge_kiosk::bench::sync::{one_core_floor, FilledFleet, FilledKiosk};
 
 fn main() {
     divan::main();

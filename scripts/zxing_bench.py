@@ -6,7 +6,7 @@ Usage: python3 scripts/zxing_bench.py [--max-side 1280] [--per-file] DIR...
 Needs `pip install zxing-cpp pillow`. Each image NAME.png|jpg|jpeg|webp|gif|bmp with a NAME.txt
 beside it is decoded once; images without NAME.txt are counted as unlabelled and skipped, and
 `*.result.txt` / `*.bin` metadata files are ignored. The figures follow the same rules as the Rust
-bench (src/scan/bench.rs), so the two can be read side by side:
+bench (src/bench/decode.rs), so the two can be read side by side:
 
 - Images whose long side exceeds --max-side are first downscaled (bilinear/triangle filter, sizes
   rounded half up) exactly as the Rust bench does: the kiosk camera delivers 1280x720.

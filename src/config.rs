@@ -159,7 +159,7 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         for (name, pin) in [("staff_pin", &self.staff_pin), ("organiser_pin", &self.organiser_pin)] {
-            if crate::kiosk::pin::is_legacy_hash(pin) {
+            if crate::domain::pin::is_legacy_hash(pin) {
                 return Err(ConfigError::Env {
                     name: name.into(),
                     value: "sha256:…".into(),
@@ -168,7 +168,7 @@ impl Config {
                         .into(),
                 });
             }
-            if !crate::kiosk::pin::is_valid_setting(pin) {
+            if !crate::domain::pin::is_valid_setting(pin) {
                 return Err(ConfigError::Env {
                     name: name.into(),
                     value: "…".into(),

@@ -9,6 +9,8 @@
 
 pub mod app;
 pub mod backoff;
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod blocking;
 pub mod cli;
 pub mod config;

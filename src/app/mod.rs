@@ -11,6 +11,7 @@
 //! Where files live on disk is [`crate::datadir`]'s business, not this module's.
 
 mod codes;
+pub mod controller;
 mod export;
 mod open;
 

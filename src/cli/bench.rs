@@ -7,7 +7,7 @@ use super::args::BenchCommand;
 pub fn run(command: BenchCommand) -> Result<()> {
     match command {
         BenchCommand::Credentials { count } => {
-            let figures = crate::credential::bench::bench_signing(count);
+            let figures = crate::bench::credentials::bench_signing(count);
             println!("credential signing: {figures}");
             Ok(())
         }
@@ -19,7 +19,7 @@ pub fn run(command: BenchCommand) -> Result<()> {
             per_file,
             json,
         } => {
-            use crate::scan::bench::{run_decode_bench, BenchOptions, ZxingCommand};
+            use crate::bench::decode::{run_decode_bench, BenchOptions, ZxingCommand};
             if dirs.is_empty() && stress == 0 && frames == 0 {
                 anyhow::bail!(
                     "nothing to measure: give folders of labelled photos (NAME.png beside NAME.txt), --stress N or --frames N"
@@ -41,7 +41,7 @@ pub fn run(command: BenchCommand) -> Result<()> {
         }
         BenchCommand::Sync { awards, kiosks } if kiosks > 1 => {
             let dir = tempfile_dir()?;
-            let report = crate::sync::bench::bench_fleet(kiosks, awards, &dir);
+            let report = crate::bench::sync::bench_fleet(kiosks, awards, &dir);
             let _ = std::fs::remove_dir_all(&dir);
             let report = report?;
             println!(
@@ -58,7 +58,7 @@ pub fn run(command: BenchCommand) -> Result<()> {
         }
         BenchCommand::Sync { awards, .. } => {
             let dir = tempfile_dir()?;
-            let report = crate::sync::bench::bench_sync(awards, &dir);
+            let report = crate::bench::sync::bench_sync(awards, &dir);
             let _ = std::fs::remove_dir_all(&dir);
             let report = report?;
             println!("sync benchmark: {} awards, one kiosk → hub on 127.0.0.1", report.awards);

@@ -8,9 +8,9 @@ pub(super) fn run() -> Result<()> {
         .read_line(&mut pin)
         .context("reading the PIN from standard input")?;
     let pin = pin.trim();
-    if !crate::kiosk::pin::is_pin(pin) {
+    if !crate::domain::pin::is_pin(pin) {
         bail!("a PIN is 4 to 8 digits: type it, then Enter");
     }
-    println!("{}", crate::kiosk::pin::hash_pin(pin)?);
+    println!("{}", crate::domain::pin::hash_pin(pin)?);
     Ok(())
 }

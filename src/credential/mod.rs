@@ -10,13 +10,11 @@
 //! `reproduces_the_1edtech_vector_step_by_step` pins it.
 
 mod bake;
-#[cfg(feature = "bench")]
-pub mod bench;
 pub mod didauth;
 mod didkey;
 mod endorse;
 #[cfg(any(test, feature = "bench"))]
-mod fixtures;
+pub mod fixtures;
 pub mod from_record;
 pub mod holder_proof;
 mod nquads;

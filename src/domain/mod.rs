@@ -10,6 +10,7 @@ pub mod enrolment;
 pub mod event;
 pub mod keys;
 pub mod pathway;
+pub mod pin;
 pub mod registrations;
 pub mod revocations;
 pub mod wire;

@@ -8,19 +8,17 @@ use std::path::Path;
 use ed25519_dalek::SigningKey;
 use thiserror::Error;
 
-use crate::datadir::{DEVICE_KEY_FILE, QUEUE_FILE};
 use crate::domain::allowlist;
 use crate::domain::award::{email_hash, is_plausible_email, AwardContent, Recipient, RecordKind};
 use crate::domain::clock::{trusted_time, Clock, TrustedTime};
 use crate::domain::code::{CodeId, CodeRefusal, CodeVerifier, Role};
 use crate::domain::event::{BadgeClass, BadgeKind, EventDefinition};
-use crate::domain::keys::{self, KioskCertificate};
+use crate::domain::keys::KioskCertificate;
 use crate::domain::pathway::PathwayProgress;
-use crate::eventdir::{self, EventDir, EventDirError};
-use crate::store::{AppendOutcome, Durability, Store, StoreError};
+use crate::eventdir::{EventDir, EventDirError};
+use crate::store::{AppendOutcome, Store, StoreError};
 
-/// The hub address an enrolled kiosk was enrolled from.
-pub const HUB_URL_SETTING: &str = "sync.hub_url";
+pub use crate::store::identity::{open_identity, IdentityError, KioskIdentity, HUB_URL_SETTING};
 
 #[derive(Debug, Error)]
 pub enum KioskError {
@@ -40,8 +38,8 @@ pub enum KioskError {
         "this kiosk is not enrolled for the event: scan the enrolment code from the hub, or give it the event key"
     )]
     NotEnrolled,
-    #[error("the kiosk's device key in {0} is unreadable: restore it or enrol the kiosk again")]
-    DeviceKey(String),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
     #[error(
         "this event has no claim address for phones: set public_url under [claim] in event.toml, or enrol the kiosk to a hub"
     )]
@@ -104,71 +102,12 @@ pub struct StepOutcome {
     pub pathways: Vec<PathwayStatus>,
 }
 
-/// A kiosk's own state for one event: its queue, its device key and its name. Enrolment
-/// needs it before the event can be opened, so it stands apart from `KioskCore`.
 /// The bytes of a `BK…` code's text (what version 2 records carry).
 fn code_bytes(text: &str) -> Vec<u8> {
     text.trim()
         .strip_prefix(crate::domain::code::CODE_PREFIX)
         .and_then(|body| crate::domain::base32::decode(body).ok())
         .unwrap_or_default()
-}
-
-pub struct KioskIdentity {
-    pub store: Store,
-    pub device_key: SigningKey,
-    pub kiosk_id: String,
-}
-
-/// `BADGE_KIOSK_UNSAFE_DURABILITY=normal` drops the fsync after each record. It exists only
-/// so the power-cut harness can show the loss it detects (README, Reliability); a kiosk
-/// that sets it can lose badges it told a visitor were saved.
-fn durability_from_env() -> Durability {
-    match std::env::var("BADGE_KIOSK_UNSAFE_DURABILITY").as_deref() {
-        Ok("normal") => {
-            tracing::warn!(
-                "BADGE_KIOSK_UNSAFE_DURABILITY=normal: records are not fsynced; a power cut can lose saved badges"
-            );
-            Durability::Normal
-        }
-        _ => Durability::Full,
-    }
-}
-
-/// Opens (creating if needed) `data_dir` with its queue and device key.
-pub fn open_identity(data_dir: &Path, kiosk_id: Option<&str>) -> Result<KioskIdentity, KioskError> {
-    std::fs::create_dir_all(data_dir).map_err(|error| EventDirError::Io {
-        path: data_dir.to_owned(),
-        message: error.to_string(),
-    })?;
-    let store = Store::open_with(&data_dir.join(QUEUE_FILE), durability_from_env())?;
-    let key_path = data_dir.join(DEVICE_KEY_FILE);
-    let device_key = if key_path.exists() {
-        eventdir::read_key(&key_path).map_err(|_| KioskError::DeviceKey(key_path.display().to_string()))?
-    } else {
-        let key = keys::generate_signing_key();
-        eventdir::write_private(
-            &key_path,
-            format!("{}\n", hex::encode(key.to_bytes())).as_bytes(),
-            true,
-            false,
-        )?;
-        key
-    };
-    let kiosk_id = match (kiosk_id, store.setting("kiosk.id")?) {
-        (Some(id), _) => id.to_owned(),
-        (None, Some(id)) => id,
-        (None, None) => format!(
-            "kiosk-{}",
-            &keys::fingerprint(&device_key.verifying_key())[..4].to_lowercase()
-        ),
-    };
-    store.set_setting("kiosk.id", &kiosk_id)?;
-    Ok(KioskIdentity {
-        store,
-        device_key,
-        kiosk_id,
-    })
 }
 
 pub struct KioskCore {

@@ -2,9 +2,7 @@
 //! the controller that runs them for a touchscreen without knowing the window.
 
 pub mod claim_qr;
-pub mod controller;
 pub mod core;
 pub mod machine;
-pub mod pin;
 pub mod wedge_keys;
 pub use self::core::*;

@@ -5,8 +5,6 @@
 //! keyboard-wedge scanners. `fixtures` draws synthetic frames for tests and benchmarks;
 //! `bench` (the `bench` feature) measures the decoders.
 
-#[cfg(feature = "bench")]
-pub mod bench;
 #[cfg(feature = "kiosk")]
 pub mod camera;
 pub mod decode;

@@ -4,6 +4,7 @@
 //! says "saved". Every append is one IMMEDIATE transaction that reads the chain head,
 //! signs the next record and inserts it, so two writers can never fork the chain.
 
+pub mod identity;
 mod migrations;
 
 use std::path::Path;

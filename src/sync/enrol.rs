@@ -19,7 +19,7 @@ use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::enrolment::{EnrolmentCode, EnrolmentCodeError};
 use crate::domain::keys::KioskCertificate;
 use crate::eventdir::{self, EventDirError};
-use crate::kiosk::{open_identity, KioskError, HUB_URL_SETTING};
+use crate::store::identity::{open_identity, IdentityError, HUB_URL_SETTING};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Error)]
@@ -33,7 +33,7 @@ pub enum EnrolError {
     #[error("the hub's certificate for this kiosk is not valid: {0}. Show a new enrolment code from the hub")]
     BadCertificate(String),
     #[error(transparent)]
-    Kiosk(#[from] KioskError),
+    Identity(#[from] IdentityError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

@@ -1,7 +1,5 @@
 //! Sync: a pure planner, an HTTP executor, and the wire protocol shared with the hub.
 
-#[cfg(feature = "bench")]
-pub mod bench;
 pub mod client;
 pub mod enrol;
 pub mod http;

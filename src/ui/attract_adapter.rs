@@ -2,7 +2,7 @@
 
 use slint::{ComponentHandle, Image, ModelRc, Rgb8Pixel, SharedPixelBuffer, VecModel};
 
-use crate::kiosk::controller::View;
+use crate::app::controller::View;
 use crate::{AppWindow, AttractAdapter};
 
 /// Where a detected code sits in the preview, as fractions of its width and height.

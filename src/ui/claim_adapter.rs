@@ -4,7 +4,7 @@ use std::sync::mpsc::Sender;
 
 use slint::ComponentHandle;
 
-use crate::kiosk::controller::{Input, View};
+use crate::app::controller::{Input, View};
 use crate::kiosk::machine::{Screen, Tap};
 use crate::{AppWindow, ClaimAdapter};
 

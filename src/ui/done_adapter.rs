@@ -4,7 +4,7 @@ use std::sync::mpsc::Sender;
 
 use slint::{ComponentHandle, Image, Rgb8Pixel, SharedPixelBuffer};
 
-use crate::kiosk::controller::{Input, View};
+use crate::app::controller::{Input, View};
 use crate::kiosk::machine::{self, Screen, Tap};
 use crate::sync::protocol::EmailDelivery;
 use crate::{AppWindow, DoneAdapter, DoneKind, EmailPromise};

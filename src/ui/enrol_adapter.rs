@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use slint::ComponentHandle;
 
+use crate::app::controller::{now_ms, Input};
 use crate::config::Config;
 use crate::domain::bundle::BundleError;
 use crate::domain::enrolment::EnrolmentCode;
-use crate::kiosk::controller::{now_ms, Input};
 use crate::kiosk::wedge_keys::WedgeKeys;
 use crate::sync::enrol::{enrol, EnrolError};
 use crate::{AppWindow, EnrolAdapter, EnrolFailure, EnrolState, KioskAdapter, ScreenId};

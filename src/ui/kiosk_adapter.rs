@@ -4,7 +4,7 @@ use std::sync::mpsc::Sender;
 
 use slint::ComponentHandle;
 
-use crate::kiosk::controller::{now_ms, Input, View};
+use crate::app::controller::{now_ms, Input, View};
 use crate::kiosk::machine::{Screen, Tap};
 use crate::{AppWindow, CameraStatus, KioskAdapter, ScreenId};
 

@@ -2,7 +2,7 @@
 
 use slint::ComponentHandle;
 
-use crate::kiosk::controller::View;
+use crate::app::controller::View;
 use crate::kiosk::machine::Screen;
 use crate::{AppWindow, LockedAdapter};
 

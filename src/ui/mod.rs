@@ -1,5 +1,5 @@
 //! Binds the Slint screens (ui/) to the kiosk. One adapter file per screen translates the
-//! controller's `View` (plain Rust, `kiosk::controller`) into that screen's global, with
+//! controller's `View` (plain Rust, `app::controller`) into that screen's global, with
 //! the states as the Slint enums of ui/types.slint; the controller runs on its own thread.
 
 mod attract_adapter;
@@ -30,9 +30,9 @@ use slint::{ComponentHandle, Image, Rgb8Pixel, SharedPixelBuffer};
 pub use attract_adapter::Outline;
 pub use kiosk_adapter::screen_id;
 
+use crate::app::controller::{self, Controller, ExportTarget, HubSync, Input, Options, ScanSender, View};
 use crate::app::RunOptions;
 use crate::config::Config;
-use crate::kiosk::controller::{self, Controller, ExportTarget, HubSync, Input, Options, ScanSender, View};
 use crate::{AppWindow, CameraStatus, ScreenId};
 
 thread_local! {

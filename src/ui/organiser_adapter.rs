@@ -4,7 +4,7 @@ use std::sync::mpsc::Sender;
 
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
-use crate::kiosk::controller::{self, Input, View};
+use crate::app::controller::{self, Input, View};
 use crate::kiosk::machine::{Screen, Tap};
 use crate::{AppWindow, CountRow, ExportState, OrganiserAdapter, SyncState};
 

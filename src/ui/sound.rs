@@ -1,7 +1,7 @@
 //! Sounds a visitor notices in a noisy hall: a bright rising two-note chime when a badge or
 //! a visit is saved, a low double buzz when a code is refused (as check-in scanners do).
 //!
-//! The controller decides which cue a result calls for (`kiosk::controller::cue_for`).
+//! The controller decides which cue a result calls for (`app::controller::cue_for`).
 //! The tones are synthesised here ([`samples`], pure, tested); a dedicated thread plays them
 //! through rodio (ALSA), opening the default output device at the first sound. A kiosk
 //! without a sound device works as before: the failure is logged once, never shown.
@@ -9,8 +9,8 @@
 use std::num::NonZero;
 use std::sync::mpsc::{self, Sender};
 
-pub use crate::kiosk::controller::Cue;
-use crate::kiosk::controller::Speaker;
+pub use crate::app::controller::Cue;
+use crate::app::controller::Speaker;
 
 pub const SAMPLE_RATE: u32 = 44_100;
 

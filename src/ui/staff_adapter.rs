@@ -4,7 +4,7 @@ use std::sync::mpsc::Sender;
 
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
-use crate::kiosk::controller::{Input, View};
+use crate::app::controller::{Input, View};
 use crate::kiosk::machine::{self, Screen, Tap};
 use crate::{AppWindow, RefusalReason, StaffAdapter, StaffFeedback};
 

@@ -874,6 +874,6 @@ fn finding_6_low_findings() {
     );
 
     // A real event refuses the demo PINs; the demo keeps them.
-    assert!(badge_kiosk::kiosk::pin::demo_pin_in_use("1234", "2468").is_some());
-    assert_eq!(badge_kiosk::kiosk::pin::check("1234", "1234"), (true, true));
+    assert!(badge_kiosk::domain::pin::demo_pin_in_use("1234", "2468").is_some());
+    assert_eq!(badge_kiosk::domain::pin::check("1234", "1234"), (true, true));
 }

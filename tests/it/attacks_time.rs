@@ -201,9 +201,9 @@ fn set_pin(event: &Path, data: &Path, role: &str, pin: &str) -> std::process::Ou
 mod screens {
     use std::sync::Arc;
 
+    use badge_kiosk::app::controller::{Controller, ExportTarget, Input, Options, Silent, SyncRunner};
     use badge_kiosk::config::Config;
     use badge_kiosk::domain::code::{AttendanceCode, CodeClaims, CodeId, Role};
-    use badge_kiosk::kiosk::controller::{Controller, ExportTarget, Input, Options, Silent, SyncRunner};
     use badge_kiosk::kiosk::machine::{PinPurpose, Screen, Tap};
     use badge_kiosk::sync::client::SyncSummary;
 
@@ -278,8 +278,8 @@ mod screens {
 
 #[test]
 fn regression_20_4_pins_set_on_the_hub_reach_the_kiosk_in_the_signed_bundle() {
+    use badge_kiosk::app::controller::Input;
     use badge_kiosk::domain::code::Role;
-    use badge_kiosk::kiosk::controller::Input;
     use badge_kiosk::kiosk::machine::{PinPurpose, Screen, Tap};
     use screens::*;
 
@@ -371,7 +371,7 @@ fn regression_21_1_the_console_warns_about_the_hub_s_clock_and_shows_the_pins() 
     assert!(page.contains("not set: kiosks without a PIN of their own"), "{page}");
 
     let right = start_hub(&runtime, &dir.path().join("right.sqlite"), &event, || NOW_MS);
-    let hash = badge_kiosk::kiosk::pin::hash_pin("5151").unwrap();
+    let hash = badge_kiosk::domain::pin::hash_pin("5151").unwrap();
     right
         .state
         .store

@@ -518,7 +518,9 @@ fn the_organiser_runs_the_day_from_the_console_in_chromium() {
     browser.type_into("#revoke-code", &short);
     browser.type_into("#revoke-reason", "lost ticket");
     browser.click("form[action='/console/codes/revoke'] button");
-    let notice = browser.wait_for_text(".notice:not(.warning)", "the code's revocation", |text| !text.is_empty());
+    let notice = browser.wait_for_text(".notice:not(.warning)", "the code's revocation", |text| {
+        !text.is_empty()
+    });
     assert!(notice.contains(&format!("Code {short} revoked")), "{notice}");
     check(&browser, "registrations");
 

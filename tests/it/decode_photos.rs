@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use badge_kiosk::scan::bench::{labelled_images, load_for_bench, text_matches};
+use badge_kiosk::bench::decode::{labelled_images, load_for_bench, text_matches};
 use badge_kiosk::scan::decode::{decode_dynamic, DecodeBudget, FRAME_WORK};
 
 /// Photos the pipeline read when this test was written (128 of 137 before its work was

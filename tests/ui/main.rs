@@ -11,10 +11,10 @@ mod screenshots;
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 
+use badge_kiosk::app::controller::{Controller, ExportTarget, Input, Options, Silent, SyncRunner};
 use badge_kiosk::app::{make_codes, open_event, open_kiosk, CodeRequest, CodeToPrint};
 use badge_kiosk::config::Config;
 use badge_kiosk::domain::code::Role;
-use badge_kiosk::kiosk::controller::{Controller, ExportTarget, Input, Options, Silent, SyncRunner};
 use badge_kiosk::kiosk::machine::Refusal;
 use badge_kiosk::sync::client::SyncSummary;
 use badge_kiosk::ui;

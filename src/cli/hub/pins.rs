@@ -29,13 +29,13 @@ pub(super) fn run(config: &Config, command: HubPinsCommand) -> Result<()> {
                 .read_line(&mut pin)
                 .context("reading the PIN from standard input")?;
             let pin = pin.trim();
-            if !crate::kiosk::pin::is_pin(pin) {
+            if !crate::domain::pin::is_pin(pin) {
                 bail!("a PIN is 4 to 8 digits: type it, then Enter");
             }
-            if pin == crate::kiosk::pin::DEMO_STAFF_PIN || pin == crate::kiosk::pin::DEMO_ORGANISER_PIN {
+            if pin == crate::domain::pin::DEMO_STAFF_PIN || pin == crate::domain::pin::DEMO_ORGANISER_PIN {
                 bail!("this is the demo event's PIN, which everyone knows: choose another");
             }
-            let hash = crate::kiosk::pin::hash_pin(pin)?;
+            let hash = crate::domain::pin::hash_pin(pin)?;
             let (store, _) = open_hub(config, &data)?;
             store.set_pin(role(which), Some(&hash), SystemClock.now_ms())?;
             println!(

@@ -778,11 +778,11 @@ pub async fn set_pin(
         _ => (PinRole::Staff, t.pin_staff),
     };
     let pin = form.pin.trim().to_owned();
-    let demo = pin == crate::kiosk::pin::DEMO_STAFF_PIN || pin == crate::kiosk::pin::DEMO_ORGANISER_PIN;
+    let demo = pin == crate::domain::pin::DEMO_STAFF_PIN || pin == crate::domain::pin::DEMO_ORGANISER_PIN;
     let hashed = if demo {
         None
     } else {
-        tokio::task::spawn_blocking(move || crate::kiosk::pin::hash_pin(&pin).ok())
+        tokio::task::spawn_blocking(move || crate::domain::pin::hash_pin(&pin).ok())
             .await
             .ok()
             .flatten()

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 
-pub use super::fixtures::{sample_created, sample_input, BENCH_KEY_SEED};
-use super::sign;
+pub use crate::credential::fixtures::{sample_created, sample_input, BENCH_KEY_SEED};
+use crate::credential::sign;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BenchFigures {

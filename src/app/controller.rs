@@ -17,7 +17,7 @@ use crate::kiosk::{Delivery, KioskCore};
 use crate::store::QueueCounts;
 use crate::sync::client::SyncSummary;
 
-use super::wedge_keys::WedgeKeys;
+use crate::kiosk::wedge_keys::WedgeKeys;
 
 const PIN_FAILURES: &str = "pin.failures";
 const PIN_LOCKED_UNTIL: &str = "pin.locked_until_ms";
@@ -351,17 +351,17 @@ impl Controller {
         let (local, demo, setting) = match purpose {
             PinPurpose::Staff { .. } => (
                 &self.config.staff_pin,
-                crate::kiosk::pin::DEMO_STAFF_PIN,
+                crate::domain::pin::DEMO_STAFF_PIN,
                 BUNDLE_STAFF_PIN_SETTING,
             ),
             PinPurpose::Organiser => (
                 &self.config.organiser_pin,
-                crate::kiosk::pin::DEMO_ORGANISER_PIN,
+                crate::domain::pin::DEMO_ORGANISER_PIN,
                 BUNDLE_ORGANISER_PIN_SETTING,
             ),
         };
         let from_hub = self.core.store().setting(setting).ok().flatten();
-        crate::kiosk::pin::effective_pin(local, demo, self.core.event.is_demo, from_hub.as_deref())
+        crate::domain::pin::effective_pin(local, demo, self.core.event.is_demo, from_hub.as_deref())
     }
 
     /// Tells the machine which modes have a PIN (after opening, and after each sync: the
@@ -527,7 +527,7 @@ impl Controller {
                     claim_url: Some(url), ..
                 })) = &result
                 {
-                    self.qr = super::claim_qr::render(url).map(Arc::new);
+                    self.qr = crate::kiosk::claim_qr::render(url).map(Arc::new);
                 }
                 Some(result)
             }
@@ -545,7 +545,7 @@ impl Controller {
             Effect::CheckPin { purpose, pin } => {
                 // Not set up (the hub's PIN was withdrawn while the keypad showed): nothing opens.
                 let (correct, complete) = match self.pin_for(&purpose) {
-                    Some(expected) => crate::kiosk::pin::check(&expected, &pin),
+                    Some(expected) => crate::domain::pin::check(&expected, &pin),
                     None => (false, true),
                 };
                 Some(WorkResult::PinChecked {

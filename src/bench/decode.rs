@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use image::DynamicImage;
 use serde::{Deserialize, Serialize};
 
-use super::decode::{decode_frame, decode_rqrr_only, gray_from_dynamic, DecodeBudget, DecodeOutcome};
-use super::fixtures::{stress_image, synthetic_frame, STRESS_KINDS, SYNTHETIC_CODE_TEXT};
-use super::source::is_image;
+use crate::scan::decode::{decode_frame, decode_rqrr_only, gray_from_dynamic, DecodeBudget, DecodeOutcome};
+use crate::scan::fixtures::{stress_image, synthetic_frame, STRESS_KINDS, SYNTHETIC_CODE_TEXT};
+use crate::scan::source::is_image;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
@@ -136,7 +136,7 @@ pub struct FileOutcome {
     pub work: u64,
     /// Every attempt that ran, with its time and work (pipeline only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub trace: Vec<super::decode::AttemptTrace>,
+    pub trace: Vec<crate::scan::decode::AttemptTrace>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -668,8 +668,8 @@ impl fmt::Display for BenchReport {
 mod tests {
     use image::{GrayImage, Luma};
 
-    use super::super::fixtures::paste_code;
     use super::*;
+    use crate::scan::fixtures::paste_code;
 
     #[test]
     fn labels_compare_exactly_as_utf8_or_as_latin1_bytes() {
