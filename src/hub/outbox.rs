@@ -374,11 +374,12 @@ impl HubStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    /// A hub with one award behind a claim link; returns the link's token.
-    fn hub_with_claim(dir: &std::path::Path) -> (HubStore, String) {
+    /// A hub with one award behind a claim link; returns the link's token (the wallet
+    /// offers' tests use it too).
+    pub(in crate::hub) fn hub_with_claim(dir: &std::path::Path) -> (HubStore, String) {
         let event = crate::eventdir::EventDir::demo(dir).unwrap();
         let store = HubStore::open_in_memory(event.definition.clone()).unwrap();
         let token_bytes = [7u8; 16];

@@ -343,27 +343,9 @@ impl HubStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::award::Recipient;
+    use crate::hub::outbox::tests::hub_with_claim;
 
     const NOW: i64 = 1_795_000_000_000;
-
-    /// A hub with one award behind a claim link; returns the link's token.
-    fn hub_with_claim(dir: &std::path::Path) -> (HubStore, String) {
-        let event = crate::eventdir::EventDir::demo(dir).unwrap();
-        let store = HubStore::open_in_memory(event.definition.clone()).unwrap();
-        let token_bytes = [9u8; 16];
-        let recipient = Recipient::ClaimToken(token_bytes).describe();
-        let badge = event.definition.badges[0].id.clone();
-        store
-            .connection()
-            .execute(
-                "INSERT INTO awards (badge_id, code_id, kind, recipient, created_at_ms, claim_token)
-                 VALUES (?1, x'01', 'attendance', ?2, 0, ?2)",
-                params![badge, recipient],
-            )
-            .unwrap();
-        (store, crate::domain::base32::encode(&token_bytes))
-    }
 
     fn ready(outcome: OfferOutcome) -> Offer {
         match outcome {
